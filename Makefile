@@ -1,0 +1,137 @@
+# apwsgi: build mod_apwsgi.so against a CPython, run the examples, run tests.
+#
+#   make                 build $(BUILDDIR)/mod_apwsgi.so against $(PYTHON)
+#   make run             install what is missing, build, serve examples/ on :8000
+#   make test            install what is missing, build, run the test matrix
+#   make install         install the module with apxs (+ Debian's apwsgi.load)
+#   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
+#
+# See README.md; the build flags follow docs/CONTRACT.md.
+
+BUILDDIR ?= build
+PYTHON   ?= python3
+PORT     ?= 8000
+APXS     ?= $(shell command -v apxs || command -v apxs2)
+PYTEST_ARGS ?=
+MODS_AVAILABLE ?= /etc/apache2/mods-available
+
+ifeq ($(origin CC),default)
+CC = gcc
+endif
+
+MODULE := $(BUILDDIR)/mod_apwsgi.so
+SRCS   := $(sort $(wildcard src/*.c))
+OBJS   := $(patsubst src/%.c,$(BUILDDIR)/%.o,$(SRCS))
+
+# ---- facts about the Python we build against (read once) ----
+# One interpreter start prints NAME=value words (PY_HOME, PY_PROGRAM,
+# PY_INCLUDEPY, PY_LIBDIR, PY_LDVERSION, ...); see python/apwsgi/build.py.
+# The path of the script is given, not the package, so any Python works.
+PY_FACTS := $(shell $(PYTHON) python/apwsgi/build.py vars 2>/dev/null)
+$(foreach fact,$(PY_FACTS),$(eval $(fact)))
+
+# ---- Apache's build flags (empty when apxs is missing; see check-tools) ----
+ifneq ($(APXS),)
+AP_CFLAGS   := $(shell $(APXS) -q CFLAGS)
+AP_CPPFLAGS := $(shell $(APXS) -q EXTRA_CPPFLAGS)
+AP_INCLUDES := $(shell $(APXS) -q EXTRA_INCLUDES)
+LIBEXECDIR  ?= $(shell $(APXS) -q LIBEXECDIR)
+endif
+
+PY_DEFINES := -DAPWSGI_PYTHON_HOME='"$(PY_HOME)"' \
+              -DAPWSGI_PYTHON_PROGRAM='"$(PY_PROGRAM)"'
+ALL_CFLAGS  = -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
+              $(AP_CPPFLAGS) $(AP_INCLUDES) -I$(PY_INCLUDEPY) -Isrc \
+              $(PY_DEFINES) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = -shared $(LDFLAGS) -L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR)
+ALL_LDLIBS  = -lpython$(PY_LDVERSION) $(LDLIBS)
+
+# Objects are rebuilt when the compiler, the flags or the Python change,
+# even in the same BUILDDIR: the signature file changes only then.
+SIGNATURE := $(BUILDDIR)/build.signature
+SIGNATURE_TEXT = $(CC) $(ALL_CFLAGS) | $(ALL_LDFLAGS) $(ALL_LDLIBS)
+
+# V=1 shows the full compiler command lines.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: all deps run test soak bench install clean help check-tools FORCE
+.DEFAULT_GOAL := all
+
+all: $(MODULE)
+
+$(MODULE): $(OBJS) $(SIGNATURE)
+	@echo "  LD      $@  (Python $(PY_VERSION): $(PY_HOME))"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(ALL_LDLIBS)
+
+$(BUILDDIR)/%.o: src/%.c $(SIGNATURE) | check-tools $(BUILDDIR)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(SIGNATURE): FORCE | $(BUILDDIR)
+	$(file >$@.new,$(SIGNATURE_TEXT))
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+$(BUILDDIR):
+	@mkdir -p $@
+
+# One clear message for each thing a build cannot do without.
+check-tools:
+	@if [ -z "$(APXS)" ]; then \
+	  echo "apwsgi: apxs not found: install Apache's development files," \
+	       "package apache2-dev (Debian/Ubuntu) or httpd-devel" \
+	       "(Fedora/RHEL), or run 'make deps' (as root on Debian)." >&2; \
+	  exit 1; fi
+	@if [ -z "$(PY_LDVERSION)" ]; then \
+	  echo "apwsgi: '$(PYTHON)' did not run or is not CPython 3.11+;" \
+	       "set PYTHON=/path/to/python3.X" >&2; exit 1; fi
+	@if [ ! -f "$(PY_INCLUDEPY)/Python.h" ]; then \
+	  echo "apwsgi: $(PY_INCLUDEPY)/Python.h missing: install the Python" \
+	       "headers (Debian: python3-dev)" >&2; exit 1; fi
+	@if [ -z "$(SRCS)" ]; then \
+	  echo "apwsgi: no C sources in src/" >&2; exit 1; fi
+
+-include $(OBJS:.o=.d)
+
+# ---- the commands a person runs ----
+
+deps:
+	@PYTHON="$(PYTHON)" BUILDDIR="$(BUILDDIR)" tools/ensure-deps
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	PYTHONPATH=python $(PYTHON) -m apwsgi run-examples --port $(PORT) \
+	    --module $(MODULE)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@PYTHON="$(PYTHON)" BUILDDIR="$(BUILDDIR)" PYTEST_ARGS="$(PYTEST_ARGS)" \
+	    MAKE="$(MAKE)" tools/run-tests
+
+# pytest exits 5 when it collects nothing: no soak tests is not a failure.
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@PYTHONPATH=python APWSGI_MODULE="$(abspath $(MODULE))" \
+	    $(PYTHON) -m pytest -ra -m soak $(PYTEST_ARGS) tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "soak: no soak tests collected"; rc=0; fi; \
+	exit $$rc
+
+bench:
+	@echo "bench: the benchmark harness (bench/) is issue 3's; nothing to run yet."
+
+install: all
+	$(APXS) -i -S LIBEXECDIR="$(LIBEXECDIR)" -n apwsgi $(MODULE)
+	@if [ -d "$(MODS_AVAILABLE)" ]; then \
+	  sed 's|/usr/lib/apache2/modules|$(LIBEXECDIR)|' conf/apwsgi.load \
+	    > "$(MODS_AVAILABLE)/apwsgi.load" && \
+	  echo "installed $(MODS_AVAILABLE)/apwsgi.load: enable with 'a2enmod apwsgi'"; \
+	fi
+
+clean:
+	rm -rf $(BUILDDIR)
+
+help:
+	@sed -n '2,9s/^# \{0,1\}//p' Makefile
