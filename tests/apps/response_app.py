@@ -1,0 +1,177 @@
+"""Responses of every shape PEP 3333 allows.
+
+Endpoints (by PATH_INFO):
+  /single              [b'hello world'] (no Content-Length from the app)
+  /single-cl           [b'hello world'] with Content-Length: 11
+  /list?n=N            N items b'line <i>\n'
+  /generator           generator: b'one\n', b'two\n', b'three\n'
+  /generator-cl        the same with Content-Length: 14
+  /stream?token=T      yields b'first block\n'; then waits (at most 20 s)
+                       for STATE/stream-T to exist; then b'second block\n'
+                       (or b'gave up\n' if it never appeared)
+  /head                [b'head body'], X-Method: <REQUEST_METHOD>
+  /head-generator      generator of b'head ', b'body', X-Method header
+  /cookies             two Set-Cookie headers: a=1; Path=/ and b=2; Path=/
+  /status?s=STATUS     start_response(STATUS), body b'status body'
+                       (empty for 204 and 304)
+  /headers             X-Spaces, X-Latin ('caf\xe9'), X-Empty (''),
+                       Content-Type text/x-apwsgi; charset=iso-8859-1
+  /cl-short            Content-Length: 100 but 10 bytes sent
+  /cl-long             Content-Length: 5 but b'0123456789' returned
+  /write               write(b'abc'), write(b'def'), returns []
+  /write-iter          write(b'abc'), returns [b'def']
+  /empty               []
+  /empties             [b'', b'a', b'', b'b', b'']
+  /large?mb=N[&cl=1]   N MiB of support.pattern_block() in 64 KiB blocks
+  /file?name=F&pos=P[&cl=1][&blksize=B]
+                       file_wrapper(open(STATE/F) positioned at P)
+  /bytesio?size=N      file_wrapper(BytesIO(N bytes of pattern))
+  /file-iterate?name=F the app iterates file_wrapper itself and returns
+                       the joined bytes
+  /sleep?s=S           sleeps S seconds, returns b'slept'
+"""
+
+import io
+import os
+import time
+from urllib.parse import parse_qs
+
+BLOCK = bytes(range(256)) * 256   # 64 KiB
+WAIT_LIMIT = 20.0                 # seconds /stream waits for its marker
+
+
+def _query(environ):
+    return {k: v[0] for k, v in
+            parse_qs(environ.get('QUERY_STRING', '')).items()}
+
+
+def _text(start_response, body, status='200 OK', extra=()):
+    start_response(status, [('Content-Type', 'text/plain')] + list(extra))
+    return [body]
+
+
+def _stream(state, token):
+    yield b'first block\n'
+    marker = os.path.join(state, 'stream-%s' % token)
+    deadline = time.monotonic() + WAIT_LIMIT
+    while time.monotonic() < deadline:
+        if os.path.exists(marker):
+            yield b'second block\n'
+            return
+        time.sleep(0.01)
+    yield b'gave up\n'
+
+
+def _large(mb):
+    for _ in range(mb * 16):
+        yield BLOCK
+
+
+def _generator():
+    yield b'one\n'
+    yield b'two\n'
+    yield b'three\n'
+
+
+def _head_generator():
+    yield b'head '
+    yield b'body'
+
+
+def application(environ, start_response):
+    path = environ.get('PATH_INFO', '')
+    q = _query(environ)
+    state = environ.get('APWSGI_TEST_STATE', '/nonexistent')
+    method = environ['REQUEST_METHOD']
+    if path == '/single':
+        return _text(start_response, b'hello world', extra=[
+            ('X-Single', 'yes')])
+    if path == '/single-cl':
+        return _text(start_response, b'hello world', extra=[
+            ('Content-Length', '11')])
+    if path == '/list':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'line %d\n' % i for i in range(int(q['n']))]
+    if path == '/generator':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return _generator()
+    if path == '/generator-cl':
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('Content-Length', '14')])
+        return _generator()
+    if path == '/stream':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return _stream(state, q['token'])
+    if path == '/head':
+        return _text(start_response, b'head body', extra=[
+            ('X-Method', method)])
+    if path == '/head-generator':
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('X-Method', method)])
+        return _head_generator()
+    if path == '/cookies':
+        return _text(start_response, b'cookies', extra=[
+            ('Set-Cookie', 'a=1; Path=/'), ('Set-Cookie', 'b=2; Path=/')])
+    if path == '/status':
+        status = q['s']
+        body = b'' if status[:3] in ('204', '304') else b'status body'
+        start_response(status, [('Content-Type', 'text/plain')])
+        return [body]
+    if path == '/headers':
+        start_response('200 OK', [
+            ('Content-Type', 'text/x-apwsgi; charset=iso-8859-1'),
+            ('X-Spaces', 'a  b  c'), ('X-Latin', 'caf\xe9'),
+            ('X-Empty', '')])
+        return [b'headers']
+    if path == '/cl-short':
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('Content-Length', '100')])
+        return [b'only ten!!']
+    if path == '/cl-long':
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('Content-Length', '5')])
+        return [b'0123456789']
+    if path in ('/write', '/write-iter'):
+        write = start_response('200 OK', [('Content-Type', 'text/plain')])
+        write(b'abc')
+        if path == '/write':
+            write(b'def')
+            return []
+        return [b'def']
+    if path == '/empty':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return []
+    if path == '/empties':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'', b'a', b'', b'b', b'']
+    if path == '/large':
+        mb = int(q['mb'])
+        headers = [('Content-Type', 'application/octet-stream')]
+        if q.get('cl'):
+            headers.append(('Content-Length', str(mb * 1024 * 1024)))
+        start_response('200 OK', headers)
+        return _large(mb)
+    if path == '/file':
+        f = open(os.path.join(state, q['name']), 'rb')
+        pos = int(q.get('pos', 0))
+        f.seek(pos)
+        headers = [('Content-Type', 'application/octet-stream')]
+        if q.get('cl'):
+            size = os.fstat(f.fileno()).st_size
+            headers.append(('Content-Length', str(size - pos)))
+        start_response('200 OK', headers)
+        if 'blksize' in q:
+            return environ['wsgi.file_wrapper'](f, int(q['blksize']))
+        return environ['wsgi.file_wrapper'](f)
+    if path == '/bytesio':
+        data = (BLOCK * (int(q['size']) // len(BLOCK) + 1))[:int(q['size'])]
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return environ['wsgi.file_wrapper'](io.BytesIO(data), 8192)
+    if path == '/file-iterate':
+        with open(os.path.join(state, q['name']), 'rb') as f:
+            body = b''.join(environ['wsgi.file_wrapper'](f, 4096))
+        return _text(start_response, body)
+    if path == '/sleep':
+        time.sleep(float(q['s']))
+        return _text(start_response, b'slept')
+    return _text(start_response, b'no such endpoint', '404 Not Found')

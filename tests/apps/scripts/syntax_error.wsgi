@@ -1,0 +1,4 @@
+"""A script file that does not compile (for the APW00203 test)."""
+
+def application(environ, start_response)
+    return [b'never']

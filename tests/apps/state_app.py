@@ -1,0 +1,82 @@
+"""Report which interpreter serves a request, and keep state in it.
+
+Endpoints (by PATH_INFO; all return JSON with "pid", "interp" (the
+interpreter id), "is_main", "modules_id" (id of sys.modules) and "name"
+(environ mod_wsgi.interpreter)):
+  /whoami            + "counter": per-interpreter request count of this app
+  /set?value=V       stores V in a module global and on the sys module
+  /get               + "value" (module global), "sys_value" (sys attribute)
+  /syspath           + "path": sys.path
+  /atexit?file=F     registers an atexit handler that writes STATE/F
+  /pyinfo            + version, prefix, base_prefix, exec_prefix,
+                     executable, os_file, encodings_file,
+                     has_flask (importlib.util.find_spec('flask') found)
+  /sleep?s=S         sleeps S seconds first, then like /whoami
+"""
+
+import atexit
+import importlib.util
+import json
+import os
+import sys
+import time
+from urllib.parse import parse_qs
+
+STATE = {'counter': 0, 'value': None}
+
+
+def interp_ids():
+    """(current interpreter id, main interpreter id), or (None, None)."""
+    try:
+        try:
+            import _interpreters as mod          # 3.13
+        except ImportError:
+            import _xxsubinterpreters as mod     # 3.11, 3.12
+        cur, main = mod.get_current(), mod.get_main()
+    except Exception:
+        return None, None
+    cur = cur[0] if isinstance(cur, tuple) else cur
+    main = main[0] if isinstance(main, tuple) else main
+    return int(cur), int(main)
+
+
+def _write_file(path, text):
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+def application(environ, start_response):
+    path = environ.get('PATH_INFO', '')
+    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
+    if path == '/sleep':
+        time.sleep(float(q['s']))
+    STATE['counter'] += 1
+    cur, main = interp_ids()
+    out = {'pid': os.getpid(), 'interp': cur,
+           'is_main': None if cur is None else cur == main,
+           'modules_id': id(sys.modules),
+           'name': environ.get('mod_wsgi.interpreter'),
+           'counter': STATE['counter']}
+    if path == '/set':
+        STATE['value'] = q['value']
+        sys.apwsgi_test_value = q['value']
+    elif path == '/get':
+        out['value'] = STATE['value']
+        out['sys_value'] = getattr(sys, 'apwsgi_test_value', None)
+    elif path == '/syspath':
+        out['path'] = list(sys.path)
+    elif path == '/atexit':
+        target = os.path.join(environ['APWSGI_TEST_STATE'], q['file'])
+        atexit.register(_write_file, target, 'atexit ran in %s\n' % (
+            environ.get('mod_wsgi.interpreter') or 'main'))
+    elif path == '/pyinfo':
+        import encodings
+        out.update(version='%d.%d.%d' % sys.version_info[:3],
+                   prefix=sys.prefix, base_prefix=sys.base_prefix,
+                   exec_prefix=sys.exec_prefix, executable=sys.executable,
+                   os_file=os.__file__, encodings_file=encodings.__file__,
+                   has_flask=importlib.util.find_spec('flask') is not None)
+    body = json.dumps(out).encode('ascii')
+    start_response('200 OK', [('Content-Type', 'application/json'),
+                              ('Content-Length', str(len(body)))])
+    return [body]

@@ -1,0 +1,353 @@
+"""Shared helpers for the apwsgi test suite (imported by conftest and tests).
+
+Paths, the session server's configuration, error-log windows and bounded
+polling.  Nothing here sleeps for a fixed time to wait for readiness: every
+wait polls a condition until a deadline.
+"""
+
+import hashlib
+import os
+import pathlib
+import re
+import secrets
+import shutil
+import subprocess
+import time
+
+import requests
+
+TESTS = pathlib.Path(__file__).resolve().parent
+REPO = TESTS.parent
+APPS = TESTS / 'apps'
+SCRIPTS = APPS / 'scripts'
+USERS = APPS / 'users'
+
+MODULE = pathlib.Path(os.environ.get('APWSGI_MODULE')
+                      or REPO / 'build' / 'mod_apwsgi.so').resolve()
+MPM = os.environ.get('APWSGI_MPM', 'event')
+if MPM not in ('event', 'worker', 'prefork'):
+    raise RuntimeError('APWSGI_MPM must be event, worker or prefork, not %r'
+                       % MPM)
+# Threaded MPMs: one process so that in-process state is deterministic.
+# Prefork: several processes, so tests that need one process must keep one
+# connection (requests.Session) to stay on it.
+PROCESSES = 3 if MPM == 'prefork' else 1
+THREADS = 1 if MPM == 'prefork' else 25
+
+TIMEOUT = 10        # seconds: bound of every single HTTP request
+POLL = 0.02         # seconds between two looks at a polled condition
+
+CRASH_RE = re.compile(r'exit signal|Segmentation fault|Fatal Python error'
+                      r'|AddressSanitizer|child pid \d+ exit signal')
+TAG_RE = re.compile(r'\b(APW\d{5}):')
+LEVEL_RE = re.compile(r'\[(?:[\w.-]*):(emerg|alert|crit|error)\]')
+PID_RE = re.compile(r'\[pid (\d+)')
+
+# Environment for every Apache we start: the runner's PYTHONPATH (the
+# Makefile sets it for the tooling) and PYTHONHOME must not leak into it.
+APACHE_ENV = {'PYTHONPATH': None, 'PYTHONHOME': None}
+
+
+class Client(requests.Session):
+    """requests.Session whose every request is bounded by TIMEOUT."""
+
+    def request(self, method, url, **kw):
+        kw.setdefault('timeout', TIMEOUT)
+        return super().request(method, url, **kw)
+
+
+def token():
+    """A fresh value that no other test (or earlier run) used."""
+    return secrets.token_hex(6)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def pattern_block():
+    """The 64 KiB block response_app's /large sends, repeated."""
+    return bytes(range(256)) * 256
+
+
+def wait_for(predicate, timeout=10.0, what='condition'):
+    """Poll predicate() until it returns a true value; return that value.
+
+    Raises AssertionError naming `what` when timeout seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError('timed out after %.1fs waiting for %s'
+                                 % (timeout, what))
+        time.sleep(POLL)
+
+
+def wait_file(path, timeout=10.0, contains=None):
+    """Wait until path exists (and holds `contains`); return its text."""
+    path = pathlib.Path(path)
+
+    def ready():
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        if contains is not None and contains not in text:
+            return None
+        return text or ' '
+    return wait_for(ready, timeout, 'file %s%s' % (
+        path, '' if contains is None else ' to contain %r' % contains))
+
+
+class LogWindow:
+    """The part of one server's error log written since the window opened."""
+
+    def __init__(self, server, mark=None):
+        self.server = server
+        self.mark = server.log_mark() if mark is None else mark
+
+    def text(self):
+        return self.server.log_since(self.mark)
+
+    def lines(self, *needles):
+        """Lines of the window that contain every needle."""
+        return [line for line in self.text().splitlines()
+                if all(n in line for n in needles)]
+
+    def tagged(self, tag, *needles):
+        """Lines whose message starts with `tag` and contain the needles."""
+        return [line for line in self.lines(*needles)
+                if re.search(r'\b%s:' % re.escape(tag), line)]
+
+    def wait(self, *needles, tag=None, timeout=10.0):
+        """Wait until a line with tag and needles is logged; return lines."""
+        def found():
+            if tag is None:
+                return self.lines(*needles)
+            return self.tagged(tag, *needles)
+        what = 'error-log line with %s %r in %s' % (
+            tag or '', needles, self.server.error_log)
+        try:
+            return wait_for(found, timeout, what)
+        except AssertionError as exc:
+            raise AssertionError('%s\n--- log window:\n%s'
+                                 % (exc, self.text()[-6000:])) from None
+
+    def error_tags(self):
+        """APW tags logged at error level or worse in this window."""
+        tags = set()
+        for line in self.text().splitlines():
+            tag = TAG_RE.search(line)
+            if tag and LEVEL_RE.search(line):
+                tags.add(tag.group(1))
+        return tags
+
+    def crash_lines(self):
+        return [line for line in self.text().splitlines()
+                if CRASH_RE.search(line)]
+
+
+def log_pid(line):
+    """The pid that wrote an error-log line (default ErrorLogFormat)."""
+    match = PID_RE.search(line)
+    return int(match.group(1)) if match else None
+
+
+def module_python():
+    """(version 'X.Y', prefix) of the libpython the module links.
+
+    Read from the dynamic linker's resolution of the module's libpython, so
+    it is the Python the module was built against, whatever PATH says.
+    """
+    out = subprocess.run(['ldd', str(MODULE)], capture_output=True,
+                         text=True, check=True).stdout
+    match = re.search(r'libpython(\d+\.\d+)\S*\s+=>\s+(\S+)', out)
+    if not match:
+        raise RuntimeError('no libpython in ldd %s:\n%s' % (MODULE, out))
+    version, lib = match.group(1), os.path.realpath(match.group(2))
+    libdir = os.path.dirname(lib)
+    if libdir.startswith(('/usr/lib', '/lib')):
+        return version, '/usr'
+    return version, os.path.dirname(libdir)
+
+
+def other_python(version, prefix):
+    """A python3 binary from another install than (version, prefix).
+
+    Prefers the same X.Y from another prefix (the trap in which an embedded
+    Python loads a mismatched standard library), else any other install.
+    """
+    candidates = []
+    pyenv_root = pathlib.Path(os.environ.get('PYENV_ROOT',
+                                             pathlib.Path.home() / '.pyenv'))
+    for exe in sorted(pyenv_root.glob('versions/3.*/bin/python3.*')):
+        if re.fullmatch(r'python3\.\d+', exe.name):
+            candidates.append(exe)
+    for exe in sorted(pathlib.Path('/usr/bin').glob('python3.*')):
+        if re.fullmatch(r'python3\.\d+', exe.name):
+            candidates.append(exe)
+    others = [c for c in candidates
+              if not str(c.resolve()).startswith(prefix.rstrip('/') + '/')]
+    same = [c for c in others if c.name == 'python' + version]
+    for pick in same + others:
+        if pick.is_file():
+            return pick
+    return None
+
+
+# ---- the session server's configuration ----
+
+def location(path, app=None, *, interpreter=None, directory=APPS,
+             extra='', match=False):
+    """One <Location> (or <LocationMatch>) block mounting a test app."""
+    lines = ['<%s "%s">' % ('LocationMatch' if match else 'Location', path),
+             '    SetHandler mod_wsgi']
+    if app is not None:
+        lines.append('    SetEnv mod_wsgi.application "%s"' % app)
+    if directory is not None:
+        lines.append('    SetEnv mod_wsgi.directory "%s"' % directory)
+    if interpreter is not None:
+        lines.append('    SetEnv mod_wsgi.interpreter "%s"' % interpreter)
+    for line in extra.strip().splitlines():
+        lines.append('    ' + line.strip())
+    lines.append('</%s>' % ('LocationMatch' if match else 'Location'))
+    return '\n'.join(lines)
+
+
+MALFORMED_APPLICATIONS = {
+    'malformed1': '::application',
+    'malformed2': 'environ_app::',
+    'malformed3': 'relative/dir/app.wsgi',
+}
+
+
+def session_config(state):
+    """Apache directives for the session server: every test app mounted.
+
+    state is the server's state directory (world-writable), where apps
+    record what tests poll for and where the fixable app lives.
+    """
+    fixable = pathlib.Path(state) / 'fixable'
+    blocks = [
+        '# Where apps write what the tests read back.',
+        'SetEnv APWSGI_TEST_STATE "%s"' % state,
+        '',
+        '# Per-user interpreters chosen by mod_rewrite (issue 2).',
+        'RewriteEngine On',
+        'RewriteRule ^/~([a-z0-9_]+)/ - [E=mod_wsgi.interpreter:user-$1,'
+        'E=mod_wsgi.directory:%s/$1/wsgi]' % USERS,
+        'RewriteRule ^/sn/rw/([a-z]+)/ - [E=mod_wsgi.script_name:/sn/rw/$1]',
+        location('^/~[a-z0-9_]+/', 'userapp', directory=None, match=True),
+        '',
+        '# environ',
+        location('/env', 'environ_app', extra='''
+            SetEnv APWSGI_SETENV "set by SetEnv"
+            SetEnvIf X-Apwsgi-Select ^yes$ APWSGI_SELECTED=chosen'''),
+        location('/env-named', 'environ_app', interpreter='envtest'),
+        location('/env-auth', 'environ_app', extra='CGIPassAuth On'),
+        '',
+        '# SCRIPT_NAME / PATH_INFO',
+        location('/sn/app', 'environ_app'),
+        location('/sn/app/inner', 'environ_app'),
+        location('/sn/slash/', 'environ_app'),
+        location('/sn/over', 'environ_app',
+                 extra='SetEnv mod_wsgi.script_name /sn'),
+        location('/sn/bad', 'environ_app',
+                 extra='SetEnv mod_wsgi.script_name /elsewhere'),
+        location('^/sn/re/', 'environ_app', match=True),
+        location('^/sn/re2/', 'environ_app', match=True,
+                 extra='SetEnv mod_wsgi.script_name /sn/re2'),
+        location('^/sn/rw/', 'environ_app', match=True),
+        '',
+        '# wsgi.input',
+        location('/input', 'input_app'),
+        location('/input-limited', 'input_app', extra='LimitRequestBody 1000'),
+        '',
+        '# responses, errors, close()',
+        location('/response', 'response_app'),
+        location('/response-named', 'response_app', interpreter='resp'),
+        location('/errors', 'errors_app'),
+        location('/errors-named', 'errors_app', interpreter='errs'),
+        location('/close', 'close_app'),
+        '',
+        '# configuration errors',
+        location('/err/noapp'),
+        *(location('/err/' + name, value)
+          for name, value in MALFORMED_APPLICATIONS.items()),
+        location('/err/nocallable', 'errors_app::no_such_callable'),
+        location('/err/notcallable', 'errors_app::NOT_CALLABLE'),
+        location('/err/noimport', 'apwsgi_no_such_module_xyz'),
+        location('/err/import-raises', 'import_raises'),
+        location('/err/reldir', 'environ_app', directory='relative/dir'),
+        location('/err/script-missing', str(SCRIPTS / 'missing.wsgi')),
+        location('/err/script-syntax', str(SCRIPTS / 'syntax_error.wsgi')),
+        location('/err/fixable', 'fixable_app', directory=fixable,
+                 interpreter='fixable'),
+        location('/conflict/a', 'dupmod', directory=APPS / 'dup_a',
+                 interpreter='conflict'),
+        location('/conflict/b', 'dupmod', directory=APPS / 'dup_b',
+                 interpreter='conflict'),
+        '',
+        '# script files: same basename in two directories',
+        location('/script/one', str(SCRIPTS / 'one' / 'app.wsgi'),
+                 directory=None),
+        location('/script/two', str(SCRIPTS / 'two' / 'app.wsgi'),
+                 directory=None),
+        location('/script/one-alt',
+                 str(SCRIPTS / 'one' / 'app.wsgi') + '::alternative',
+                 directory=None),
+        location('/script/py', str(SCRIPTS / 'plain.py'), directory=None,
+                 interpreter='scripts'),
+        '',
+        '# interpreters',
+        location('/interp/main', 'state_app'),
+        location('/interp/empty', 'state_app', interpreter=''),
+        location('/interp/a', 'state_app', interpreter='alpha'),
+        location('/interp/a2', 'state_app', interpreter='alpha'),
+        location('/interp/b', 'state_app', interpreter='beta'),
+        '',
+        '# logging',
+        location('/log', 'logging_app'),
+        location('/log-named', 'logging_app', interpreter='logtest'),
+        '',
+        '# wsgiref.validate',
+        *(location('/valid/' + name, 'validated_app::' + name)
+          for name in VALIDATED),
+        location('/valid-named/simple', 'validated_app::simple',
+                 interpreter='validated'),
+        location('/valid-named/post', 'validated_app::post',
+                 interpreter='validated'),
+        '',
+        '# Flask',
+        location('/flask', 'flask_app::app'),
+        location('/flask-named', 'flask_app::app', interpreter='flask'),
+    ]
+    return '\n'.join(blocks) + '\n'
+
+
+VALIDATED = ('simple', 'stream', 'post', 'write', 'file', 'errors', 'lines',
+             'exc_info')
+
+
+def prepare_state(state):
+    """Create what the session config expects under the state dir."""
+    fixable = pathlib.Path(state) / 'fixable'
+    fixable.mkdir(exist_ok=True)
+    fixable.chmod(0o1777)
+    write_world_readable(fixable / 'fixable_app.py',
+                         "raise ImportError('apwsgi-test: broken on purpose')\n")
+
+
+def write_world_readable(path, text):
+    path = pathlib.Path(path)
+    tmp = path.with_name('.' + path.name + '.tmp')
+    tmp.write_text(text)
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+def remove_tree(path):
+    shutil.rmtree(path, ignore_errors=True)
