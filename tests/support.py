@@ -56,6 +56,36 @@ class Client(requests.Session):
         return super().request(method, url, **kw)
 
 
+def raw_request(server, request, max_bytes=256 * 1024 * 1024):
+    """Send raw request bytes on a new connection; read until the server
+    closes it (bounded by TIMEOUT per read and max_bytes); -> bytes."""
+    import socket
+    with socket.create_connection((server.host, server.port),
+                                  timeout=TIMEOUT) as sock:
+        sock.sendall(request)
+        data = b''
+        while len(data) < max_bytes:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
+def raw_get(server, path, method='GET'):
+    """(status line, header bytes, body bytes) of one request on its own
+    connection; the body is as sent (chunk framing included)."""
+    data = raw_request(server, b'%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                               b'Connection: close\r\n\r\n'
+                       % (method.encode(), path.encode()))
+    head, _, body = data.partition(b'\r\n\r\n')
+    status, _, headers = head.partition(b'\r\n')
+    return status, headers, body
+
+
 def token():
     """A fresh value that no other test (or earlier run) used."""
     return secrets.token_hex(6)

@@ -1,0 +1,170 @@
+"""The WSGI environ: CGI variables, subprocess_env, wsgi.* keys (PEP 3333)."""
+
+import http.client
+import json
+
+import pytest
+
+import support
+
+pytestmark = pytest.mark.core
+
+
+def environ_of(http, url, path='/env/x', **kw):
+    response = http.get(url(path), **kw)
+    assert response.status_code == 200, response.text
+    assert response.headers['Content-Type'] == 'application/json'
+    return response.json()
+
+
+def raw_environ(server, path, headers=(), method='GET', body=None):
+    """Environ from a request sent with http.client (exact bytes), plus the
+    client's own port (for REMOTE_PORT)."""
+    conn = http.client.HTTPConnection(server.host, server.port,
+                                      timeout=support.TIMEOUT)
+    try:
+        conn.putrequest(method, path, skip_host=True,
+                        skip_accept_encoding=True)
+        conn.putheader('Host', '127.0.0.1:%d' % server.port)
+        for name, value in headers:
+            conn.putheader(name, value)
+        if body is not None:
+            conn.putheader('Content-Length', str(len(body)))
+        conn.endheaders(body)
+        client_port = conn.sock.getsockname()[1]
+        response = conn.getresponse()
+        data = response.read()
+        assert response.status == 200, data
+        return json.loads(data), client_port
+    finally:
+        conn.close()
+
+
+def test_cgi_variables_exact(server):
+    env, client_port = raw_environ(
+        server, '/env/a/b?x=1&y=two%20words',
+        headers=[('User-Agent', 'apwsgi-test/1.0'),
+                 ('X-Custom-Header', 'custom value')])
+    s = env['str']
+    assert s['REQUEST_METHOD'] == 'GET'
+    assert s['SCRIPT_NAME'] == '/env'
+    assert s['PATH_INFO'] == '/a/b'
+    assert s['QUERY_STRING'] == 'x=1&y=two%20words'
+    assert s['SERVER_NAME'] == '127.0.0.1'
+    assert s['SERVER_PORT'] == str(server.port)
+    assert s['SERVER_PROTOCOL'] == 'HTTP/1.1'
+    assert s['REMOTE_ADDR'] == '127.0.0.1'
+    assert s['REMOTE_PORT'] == str(client_port)
+    assert s['HTTP_HOST'] == '127.0.0.1:%d' % server.port
+    assert s['HTTP_USER_AGENT'] == 'apwsgi-test/1.0'
+    assert s['HTTP_X_CUSTOM_HEADER'] == 'custom value'
+    # Plain HTTP: HTTPS absent or 'off' (CGI convention), never 'on'.
+    assert s.get('HTTPS', 'off') in ('off',)
+    assert s.get('CONTENT_LENGTH', '') in ('', '0')
+
+
+def test_post_content_type_and_length(server):
+    env, _ = raw_environ(server, '/env/post', method='POST', body=b'12345',
+                         headers=[('Content-Type', 'application/x-test')])
+    s = env['str']
+    assert s['REQUEST_METHOD'] == 'POST'
+    assert s['CONTENT_TYPE'] == 'application/x-test'
+    assert s['CONTENT_LENGTH'] == '5'
+    assert 'HTTP_CONTENT_TYPE' not in env['types']
+    assert 'HTTP_CONTENT_LENGTH' not in env['types']
+
+
+def test_every_cgi_value_is_native_str(http, url):
+    env = environ_of(http, url, '/env/types?q=1',
+                     headers={'X-Another': 'v'})
+    not_str = {k: t for k, t in env['types'].items()
+               if '.' not in k and t != 'str'}
+    assert not_str == {}
+    assert env['environ_type'] == 'dict'
+
+
+def test_header_bytes_decoded_as_latin1(server):
+    env, _ = raw_environ(server, '/env/latin', headers=[
+        ('X-Latin', b'caf\xe9'), ('X-Utf8', b'\xc3\xa9t\xc3\xa9')])
+    assert env['str']['HTTP_X_LATIN'] == 'caf\xe9'
+    assert env['str']['HTTP_X_UTF8'] == '\xc3\xa9t\xc3\xa9'
+
+
+def test_repeated_request_header_joined(server):
+    env, _ = raw_environ(server, '/env/rep', headers=[
+        ('X-Repeat', 'one'), ('X-Repeat', 'two')])
+    assert env['str']['HTTP_X_REPEAT'] == 'one, two'
+
+
+def test_httpoxy_proxy_header_not_passed(http, url):
+    env = environ_of(http, url, '/env/proxy',
+                     headers={'Proxy': 'http://evil.example:3128'})
+    assert 'HTTP_PROXY' not in env['types']
+
+
+def test_wsgi_keys(http, url):
+    env = environ_of(http, url)
+    w = env['wsgi']
+    assert w['version'] == [1, 0]
+    assert w['version_type'] == 'tuple'
+    assert w['url_scheme'] == 'http'
+    assert w['run_once'] is False
+    assert w['input_terminated'] is True
+    assert w['file_wrapper_callable'] is True
+    assert w['input_attrs'] == ['__iter__', 'read', 'readline', 'readlines']
+    assert w['errors_attrs'] == ['flush', 'write', 'writelines']
+    assert env['types']['wsgi.multithread'] == 'bool'
+    assert env['types']['wsgi.multiprocess'] == 'bool'
+    assert env['types']['wsgi.run_once'] == 'bool'
+
+
+def test_wsgi_keys_in_named_interpreter(http, url):
+    env = environ_of(http, url, '/env-named/x')
+    assert env['str']['mod_wsgi.interpreter'] == 'envtest'
+    assert env['wsgi']['version'] == [1, 0]
+    assert env['wsgi']['url_scheme'] == 'http'
+    assert env['str']['SCRIPT_NAME'] == '/env-named'
+    assert env['str']['PATH_INFO'] == '/x'
+    assert env['environ_type'] == 'dict'
+
+
+def test_subprocess_env_passed(http, url):
+    env = environ_of(http, url)
+    s = env['str']
+    assert s['APWSGI_SETENV'] == 'set by SetEnv'
+    assert s['mod_wsgi.application'] == 'environ_app'
+    assert s['mod_wsgi.directory'] == str(support.APPS)
+    assert s['APWSGI_TEST_STATE']  # server-level SetEnv reaches the app
+    assert 'APWSGI_SELECTED' not in s
+
+
+def test_setenvif_reaches_environ(http, url):
+    env = environ_of(http, url, headers={'X-Apwsgi-Select': 'yes'})
+    assert env['str']['APWSGI_SELECTED'] == 'chosen'
+
+
+def test_environ_fresh_for_each_request(http, url):
+    environ_of(http, url, '/env/m?mutate=1')
+    env = environ_of(http, url, '/env/m')
+    assert 'APWSGI_LEAK' not in env['types']
+    assert env['wsgi']['url_scheme'] == 'http'
+    assert env['wsgi']['version'] == [1, 0]
+
+
+def test_authorization_hidden_by_default(http, url):
+    # Apache's CGI convention (ap_add_common_vars): without CGIPassAuth the
+    # credentials Apache may have checked itself are not handed on.
+    env = environ_of(http, url, headers={'Authorization': 'Basic eDp5'})
+    assert 'HTTP_AUTHORIZATION' not in env['types']
+
+
+def test_authorization_passed_with_cgipassauth(http, url):
+    env = environ_of(http, url, '/env-auth/x',
+                     headers={'Authorization': 'Basic eDp5'})
+    assert env['str']['HTTP_AUTHORIZATION'] == 'Basic eDp5'
+
+
+def test_multithread_multiprocess_match_mpm(http, url):
+    env = environ_of(http, url)
+    assert env['wsgi']['multithread'] is (support.MPM != 'prefork')
+    assert env['wsgi']['multiprocess'] is (support.PROCESSES > 1)

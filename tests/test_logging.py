@@ -1,0 +1,62 @@
+"""wsgi.errors, sys.stdout and sys.stderr go to the Apache error log, one
+entry per line, tagged APW00501 / APW00502 / APW00503."""
+
+import pytest
+
+import support
+
+pytestmark = [pytest.mark.core,
+              pytest.mark.expect_log('APW00501', 'APW00502', 'APW00503')]
+
+MOUNTS = ['/log', '/log-named']
+
+
+def call(http, url, mount, path):
+    tok = support.token()
+    r = http.get(url('%s%s?token=%s' % (mount, path, tok)))
+    assert (r.status_code, r.content) == (200, b'logged')
+    return tok
+
+
+def message(line, tag):
+    """The logged text after 'TAG: '."""
+    return line.split(tag + ': ', 1)[1]
+
+
+@pytest.mark.parametrize('mount', MOUNTS)
+def test_wsgi_errors_lines(http, url, log, mount):
+    tok = call(http, url, mount, '/errors')
+    expected = ['werr-%s one' % tok, 'werr-%s two' % tok,
+                'werr-%s three' % tok, 'werr-%s four-part' % tok]
+    log.wait(expected[-1], tag='APW00501')
+    got = [message(line, 'APW00501') for line in log.tagged('APW00501', tok)]
+    assert [g.rstrip() for g in got] == expected
+
+
+@pytest.mark.parametrize('mount', MOUNTS)
+def test_one_write_two_lines(http, url, log, mount):
+    tok = call(http, url, mount, '/multi')
+    log.wait('werr-%s b' % tok, tag='APW00501')
+    got = [message(line, 'APW00501').rstrip()
+           for line in log.tagged('APW00501', tok)]
+    assert got == ['werr-%s a' % tok, 'werr-%s b' % tok]
+
+
+@pytest.mark.parametrize('mount', MOUNTS)
+def test_flush_writes_partial_line(http, url, log, mount):
+    tok = call(http, url, mount, '/flush')
+    line, = log.wait('werr-%s unterminated' % tok, tag='APW00501')
+
+
+@pytest.mark.parametrize('mount', MOUNTS)
+def test_print_goes_to_error_log(http, url, log, mount):
+    tok = call(http, url, mount, '/print')
+    line, = log.wait('pout-%s hello' % tok, tag='APW00502')
+    assert message(line, 'APW00502').rstrip() == 'pout-%s hello' % tok
+
+
+@pytest.mark.parametrize('mount', MOUNTS)
+def test_stderr_goes_to_error_log(http, url, log, mount):
+    tok = call(http, url, mount, '/stderr')
+    line, = log.wait('serr-%s hello' % tok, tag='APW00503')
+    assert message(line, 'APW00503').rstrip() == 'serr-%s hello' % tok

@@ -1,0 +1,43 @@
+"""wsgi.multithread / wsgi.multiprocess follow the MPM and its limits;
+graceful restarts start fresh children that initialise Python again."""
+
+import pytest
+
+import support
+
+pytestmark = pytest.mark.core
+
+
+def env_config(state):
+    return support.location('/env', 'environ_app')
+
+
+@pytest.mark.parametrize('mpm, processes, threads, multithread, multiprocess', [
+    ('event', 1, 25, True, False),
+    ('worker', 2, 4, True, True),
+    ('prefork', 2, 1, False, True),
+    ('prefork', 1, 1, False, False),
+])
+def test_flags_follow_mpm(make_server, mpm, processes, threads, multithread,
+                          multiprocess):
+    srv = make_server(env_config, mpm=mpm, processes=processes,
+                      threads=threads)
+    with support.Client() as client:
+        w = client.get(srv.url('/env/')).json()['wsgi']
+    assert (w['multithread'], w['multiprocess']) == (multithread,
+                                                     multiprocess)
+
+
+def test_graceful_restart(make_server):
+    srv = make_server(env_config)
+    with support.Client() as client:
+        assert client.get(srv.url('/env/')).status_code == 200
+    old = set(srv.child_pids())
+    mark = srv.log_mark()
+    srv.graceful()
+    with support.Client() as client:
+        r = client.get(srv.url('/env/'))
+    assert r.status_code == 200
+    assert r.json()['pid'] not in old
+    log = support.LogWindow(srv, mark)
+    assert log.crash_lines() == []

@@ -1,0 +1,86 @@
+"""The embedded Python is the one the module was built against, whatever
+python3 comes first on Apache's PATH; atexit handlers run at child exit."""
+
+import os
+import pathlib
+
+import pytest
+
+import support
+
+pytestmark = pytest.mark.core
+
+
+def pyinfo(server):
+    with support.Client() as client:
+        r = client.get(server.url('/py/pyinfo'))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def state_config(state):
+    loc = support.location
+    return '\n'.join([
+        'SetEnv APWSGI_TEST_STATE "%s"' % state,
+        loc('/py', 'state_app'),
+        loc('/py-named', 'state_app', interpreter='exitnamed'),
+    ])
+
+
+def assert_build_python(info):
+    version, prefix = support.module_python()
+    assert info['version'].rsplit('.', 1)[0] == version
+    assert info['base_prefix'] == prefix
+    assert info['prefix'] == prefix
+    stdlib = os.path.join(prefix, 'lib', 'python' + version)
+    assert info['os_file'] == os.path.join(stdlib, 'os.py')
+    assert info['encodings_file'].startswith(stdlib + '/')
+
+
+def test_python_is_the_build_python(server):
+    assert_build_python(pyinfo(server))
+
+
+def test_other_python3_first_on_path(make_server):
+    version, prefix = support.module_python()
+    other = support.other_python(version, prefix)
+    if other is None:
+        pytest.skip('no second Python install on this machine')
+    # www-data must be able to look into the directory (it's on PATH).
+    bindir = pathlib.Path('/tmp') / ('apwsgi-fakebin-' + support.token())
+    bindir.mkdir(mode=0o755)
+    try:
+        for name in ('python3', 'python', 'python' + version):
+            (bindir / name).symlink_to(other)
+        env = {'PATH': '%s:%s' % (bindir, os.environ.get('PATH', '')),
+               'VIRTUAL_ENV': None}
+        srv = make_server(state_config, env=env)
+        info = pyinfo(srv)
+        assert_build_python(info)
+    finally:
+        support.remove_tree(bindir)
+
+
+def test_python_initialised_message(make_server):
+    srv = make_server(state_config)
+    pyinfo(srv)   # children have initialised Python by now
+    version, prefix = support.module_python()
+    lines = support.LogWindow(srv, 0).wait('APW00004')
+    children = set(srv.child_pids())
+    for line in lines:
+        assert version in line, line
+        assert support.log_pid(line) != srv.pid, 'initialised in parent'
+    assert {support.log_pid(line) for line in lines} >= children
+
+
+@pytest.mark.parametrize('mount', ['/py', '/py-named'])
+def test_atexit_runs_at_stop(make_server, mount):
+    srv = make_server(state_config)
+    name = 'atexit-%s' % support.token()
+    with support.Client() as client:
+        r = client.get(srv.url(mount + '/atexit?file=' + name))
+    assert r.status_code == 200
+    srv.stop()
+    text = support.wait_file(srv.state_dir / name, timeout=10)
+    expected = 'exitnamed' if mount == '/py-named' else 'main'
+    assert text == 'atexit ran in %s\n' % expected

@@ -1,0 +1,274 @@
+"""Responses: status, headers, Content-Length, chunking, streaming, HEAD,
+Set-Cookie, write(), file_wrapper, concurrency and the GIL."""
+
+import concurrent.futures
+import os
+import socket
+import time
+
+import pytest
+import requests
+
+import support
+from support import sha256
+
+pytestmark = pytest.mark.core
+
+MIB = 1024 * 1024
+
+
+def test_single_item_list_gets_content_length(http, url):
+    r = http.get(url('/response/single'))
+    assert r.status_code == 200
+    assert r.reason == 'OK'
+    assert r.content == b'hello world'
+    assert r.headers['Content-Length'] == '11'
+    assert 'Transfer-Encoding' not in r.headers
+    assert r.headers['Content-Type'] == 'text/plain'
+    assert r.headers['X-Single'] == 'yes'
+
+
+def test_application_content_length_honoured(http, url):
+    r = http.get(url('/response/single-cl'))
+    assert r.content == b'hello world'
+    assert r.headers['Content-Length'] == '11'
+    assert 'Transfer-Encoding' not in r.headers
+
+
+def test_many_items(http, url):
+    r = http.get(url('/response/list?n=500'))
+    assert r.status_code == 200
+    assert r.content == b''.join(b'line %d\n' % i for i in range(500))
+
+
+def test_generator_is_chunked(http, url):
+    r = http.get(url('/response/generator'))
+    assert r.content == b'one\ntwo\nthree\n'
+    assert r.headers['Transfer-Encoding'] == 'chunked'
+    assert 'Content-Length' not in r.headers
+
+
+def test_generator_with_content_length_not_chunked(http, url):
+    r = http.get(url('/response/generator-cl'))
+    assert r.content == b'one\ntwo\nthree\n'
+    assert r.headers['Content-Length'] == '14'
+    assert 'Transfer-Encoding' not in r.headers
+
+
+def test_generator_http10_client(server):
+    data = support.raw_request(server, b'GET /response/generator HTTP/1.0\r\n'
+                               b'Host: 127.0.0.1\r\n\r\n')
+    head, _, body = data.partition(b'\r\n\r\n')
+    assert head.split(b'\r\n')[0] == b'HTTP/1.1 200 OK'
+    assert b'transfer-encoding' not in head.lower()
+    assert body == b'one\ntwo\nthree\n'
+
+
+def test_streaming_first_block_before_second(http, url, state):
+    """The app yields its second block only after the client got the first:
+    a module that buffers blocks makes the first read time out."""
+    tok = support.token()
+    with http.get(url('/response/stream?token=' + tok), stream=True,
+                  timeout=(5, 5)) as r:
+        assert r.status_code == 200
+        assert r.headers['Transfer-Encoding'] == 'chunked'
+        blocks = r.iter_content(chunk_size=None)
+        assert next(blocks) == b'first block\n'
+        (state / ('stream-' + tok)).write_text('go')
+        assert b''.join(blocks) == b'second block\n'
+
+
+def test_head_same_headers_no_body(http, url):
+    get = http.get(url('/response/head'))
+    head = http.head(url('/response/head'))
+    assert (get.status_code, head.status_code) == (200, 200)
+    assert get.content == b'head body'
+    assert head.content == b''
+    assert get.headers['X-Method'] == 'GET'
+    assert head.headers['X-Method'] == 'HEAD'
+    assert head.headers['Content-Type'] == get.headers['Content-Type']
+    assert head.headers['Content-Length'] == get.headers['Content-Length'] \
+        == '9'
+
+
+def test_head_with_application_content_length(http, url):
+    head = http.head(url('/response/single-cl'))
+    assert head.status_code == 200
+    assert head.headers['Content-Length'] == '11'
+    assert head.content == b''
+
+
+def test_head_generator_no_body(server):
+    data = support.raw_request(server, b'HEAD /response/head-generator HTTP/1.1\r\n'
+                               b'Host: 127.0.0.1\r\nConnection: close\r\n\r\n')
+    head, _, body = data.partition(b'\r\n\r\n')
+    assert head.startswith(b'HTTP/1.1 200 OK\r\n')
+    assert b'\r\nX-Method: HEAD' in head
+    assert body == b''
+
+
+def test_two_set_cookie_headers(http, url):
+    r = http.get(url('/response/cookies'))
+    assert r.raw.headers.getlist('Set-Cookie') == ['a=1; Path=/',
+                                                   'b=2; Path=/']
+    assert r.cookies.get('a') == '1' and r.cookies.get('b') == '2'
+
+
+@pytest.mark.parametrize('status', [
+    '201 Created', '299 Custom Reason Phrase', "418 I'm a teapot",
+    '404 Not Found', '503 Service Unavailable', '200 Fine Thanks'])
+def test_status_line_exact(http, url, status):
+    r = http.get(url('/response/status'), params={'s': status})
+    assert '%d %s' % (r.status_code, r.reason) == status
+    assert r.content == b'status body'
+
+
+def test_status_204_no_body(http, url):
+    r = http.get(url('/response/status'), params={'s': '204 No Content'})
+    assert (r.status_code, r.reason, r.content) == (204, 'No Content', b'')
+
+
+def test_header_values_exact(server):
+    data = support.raw_request(server, b'GET /response/headers HTTP/1.1\r\n'
+                               b'Host: 127.0.0.1\r\nConnection: close\r\n\r\n')
+    head, _, body = data.partition(b'\r\n\r\n')
+    lines = head.split(b'\r\n')
+    assert b'X-Spaces: a  b  c' in lines
+    assert b'X-Latin: caf\xe9' in lines
+    assert any(line.rstrip() == b'X-Empty:' for line in lines)
+    assert b'Content-Type: text/x-apwsgi; charset=iso-8859-1' in lines
+    assert body == b'headers'
+
+
+@pytest.mark.expect_log('APW00304')
+def test_response_shorter_than_content_length(http, url, log):
+    with pytest.raises((requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ConnectionError)):
+        http.get(url('/response/cl-short')).content
+    log.wait('/response/cl-short', tag='APW00304')
+
+
+def test_response_longer_than_content_length(http, url, log):
+    r = http.get(url('/response/cl-long'))
+    assert r.content == b'01234'
+    assert r.headers['Content-Length'] == '5'
+    line, = log.wait('/response/cl-long', tag='APW00306')
+    assert ':warn' in line
+
+
+def test_write_callable(http, url):
+    assert http.get(url('/response/write')).content == b'abcdef'
+    assert http.get(url('/response/write-iter')).content == b'abcdef'
+
+
+def test_empty_iterables(http, url):
+    r = http.get(url('/response/empty'))
+    assert (r.status_code, r.content) == (200, b'')
+    r = http.get(url('/response/empties'))
+    assert (r.status_code, r.content) == (200, b'ab')
+
+
+@pytest.mark.parametrize('query', ['mb=8', 'mb=8&cl=1'])
+def test_large_response(http, url, query):
+    r = http.get(url('/response/large?' + query))
+    assert len(r.content) == 8 * MIB
+    assert sha256(r.content) == sha256(support.pattern_block() * 128)
+    if 'cl=1' in query:
+        assert r.headers['Content-Length'] == str(8 * MIB)
+
+
+@pytest.fixture(scope='module')
+def data_file(server):
+    data = os.urandom(300 * 1024 + 123)
+    name = 'file-%s.bin' % support.token()
+    path = server.state_dir / name
+    path.write_bytes(data)
+    path.chmod(0o644)
+    return name, data
+
+
+@pytest.mark.parametrize('query', ['pos=0', 'pos=1000', 'pos=1000&cl=1',
+                                   'pos=5&blksize=1000', 'pos=END'])
+def test_file_wrapper_real_file(http, url, data_file, query):
+    name, data = data_file
+    query = query.replace('END', str(len(data)))
+    pos = int(query.split('pos=')[1].split('&')[0])
+    r = http.get(url('/response/file?name=%s&%s' % (name, query)))
+    assert r.status_code == 200
+    assert len(r.content) == len(data) - pos
+    assert r.content == data[pos:]
+    if 'cl=1' in query:
+        assert r.headers['Content-Length'] == str(len(data) - pos)
+
+
+def test_file_wrapper_bytesio(http, url):
+    size = 200000
+    r = http.get(url('/response/bytesio?size=%d' % size))
+    assert r.content == (support.pattern_block() * 4)[:size]
+
+
+def test_file_wrapper_is_iterable(http, url, data_file):
+    name, data = data_file
+    r = http.get(url('/response/file-iterate?name=' + name))
+    assert r.content == data
+
+
+def test_file_wrapper_in_named_interpreter(http, url, data_file):
+    name, data = data_file
+    r = http.get(url('/response-named/file?name=%s&pos=77' % name))
+    assert r.content == data[77:]
+
+
+def test_requests_run_concurrently(server):
+    """Six 1-second requests finish well before 6 s: the module does not
+    serialise requests (threads under event/worker, processes under
+    prefork)."""
+    def one(i):
+        with support.Client() as client:
+            return client.get(server.url('/response/sleep?s=1')).content
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(one, range(6)))
+    elapsed = time.monotonic() - start
+    assert results == [b'slept'] * 6
+    assert elapsed < 4.5, elapsed
+
+
+@pytest.mark.skipif(support.MPM == 'prefork',
+                    reason='needs threads in one process')
+@pytest.mark.parametrize('mount', ['/response', '/response-named'])
+def test_gil_released_while_blocked_writing(server, mount):
+    """A response stuck on a client that does not read must not hold the
+    interpreter: another request to it is served meanwhile."""
+    stuck = socket.create_connection((server.host, server.port), timeout=5)
+    try:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(b'GET %s/large?mb=256 HTTP/1.1\r\n'
+                      b'Host: 127.0.0.1\r\n\r\n' % mount.encode())
+        assert stuck.recv(1024).startswith(b'HTTP/1.1 200')
+        with support.Client() as client:
+            r = client.get(server.url(mount + '/single'), timeout=5)
+        assert r.content == b'hello world'
+    finally:
+        stuck.close()
+
+
+@pytest.mark.skipif(support.MPM == 'prefork',
+                    reason='needs threads in one process')
+@pytest.mark.expect_log('APW00301')
+def test_gil_released_while_blocked_reading(server):
+    """A request blocked reading a slow body must not hold the interpreter."""
+    tok = support.token()
+    stuck = socket.create_connection((server.host, server.port), timeout=5)
+    try:
+        stuck.sendall(b'POST /input/called?token=%s HTTP/1.1\r\n'
+                      b'Host: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n'
+                      % tok.encode() + b'x' * 1000)
+        # The app records its call just before it blocks in read().
+        support.wait_file(server.state_dir / ('input-called-' + tok))
+        with support.Client() as client:
+            r = client.post(server.url('/input/read'), data=b'abc',
+                            timeout=5)
+        assert r.json()['len'] == 3
+    finally:
+        stuck.close()
