@@ -1,0 +1,165 @@
+/*
+ * apwsgi.h: includes and types shared by every part of the module.
+ *
+ * Python.h comes first, as CPython requires; Apache's and APR's
+ * headers define some of the same feature macros, which are undefined
+ * here before Apache sees them.
+ */
+#ifndef APWSGI_H
+#define APWSGI_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#undef _POSIX_C_SOURCE
+#undef _XOPEN_SOURCE
+#undef HAVE_STRFTIME
+#undef HAVE_TIMES
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "util_script.h"
+#include "ap_mpm.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "apr_thread_mutex.h"
+
+#if PY_VERSION_HEX < 0x030B0000
+#error "apwsgi needs CPython 3.11 or newer"
+#endif
+
+/* Member types for PyMemberDef: public names since 3.12. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define APWSGI_T_OBJECT Py_T_OBJECT_EX
+#define APWSGI_T_SSIZE Py_T_PYSSIZET
+#define APWSGI_READONLY Py_READONLY
+#else
+#include "structmember.h"
+#define APWSGI_T_OBJECT T_OBJECT_EX
+#define APWSGI_T_SSIZE T_PYSSIZET
+#define APWSGI_READONLY READONLY
+#endif
+
+/*
+ * Error-log tags.  Each message the module logs starts with its own
+ * never-reused tag, listed in README.md ("Error-log tags").
+ */
+#define APWSGI_APLOGNO(n) "APW" #n ": "
+
+/* The handler name that `SetHandler` selects (kept from mod_wsgi). */
+#define APWSGI_HANDLER "mod_wsgi"
+
+/* mod_apwsgi.c declares the module itself (AP_DECLARE_MODULE), which
+ * also gives it the log index that APLOG_USE_MODULE gives the rest. */
+#ifndef APWSGI_MODULE_FILE
+APLOG_USE_MODULE(apwsgi);
+#endif
+
+/*
+ * Take the raised exception out of the thread state: a new reference
+ * to the (normalised) exception, or NULL when none is set.  GIL held.
+ * (PyErr_GetRaisedException, CPython 3.12; PyErr_Fetch before.)
+ */
+static inline PyObject *
+apwsgi_err_take(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type = NULL, *exc = NULL, *tb = NULL;
+
+    PyErr_Fetch(&type, &exc, &tb);
+    PyErr_NormalizeException(&type, &exc, &tb);
+    if (exc && tb) {
+        PyException_SetTraceback(exc, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return exc;
+#endif
+}
+
+/*
+ * getattr(obj, name) where a missing attribute is no error: 1 with a
+ * new reference in *result, 0 (no exception) when missing, -1 with an
+ * exception set.  GIL held.  (PyObject_GetOptionalAttrString, 3.13.)
+ */
+static inline int
+apwsgi_getattr_optional(PyObject *obj, const char *name, PyObject **result)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyObject_GetOptionalAttrString(obj, name, result);
+#else
+    *result = PyObject_GetAttrString(obj, name);
+    if (*result) {
+        return 1;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        return -1;
+    }
+    PyErr_Clear();
+    return 0;
+#endif
+}
+
+/* Raise `exc` again, stealing the reference (NULL: nothing).  GIL
+ * held. */
+static inline void
+apwsgi_err_restore(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    if (exc) {
+        PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc,
+                      PyException_GetTraceback(exc));
+    }
+#endif
+}
+
+typedef struct apwsgi_interp apwsgi_interp_t;
+typedef struct apwsgi_state apwsgi_state_t;
+
+/*
+ * The per-request configuration, read from r->subprocess_env.
+ * All strings live in r->pool (or in the table itself).
+ */
+typedef struct {
+    const char *application; /* mod_wsgi.application, as given */
+    const char *module;      /* the module name to import */
+    const char *callable;    /* the attribute to look up */
+    const char *script;      /* absolute script path, or NULL */
+    const char *directory;   /* mod_wsgi.directory, or NULL */
+    const char *interpreter; /* mod_wsgi.interpreter; "" = main */
+    const char *script_name; /* SCRIPT_NAME for environ */
+    const char *path_info;   /* PATH_INFO for environ */
+} apwsgi_config_t;
+
+/*
+ * What one request carries through the response machinery.
+ * Allocated in r->pool; the Python objects that point at it drop the
+ * pointer when the request ends (apwsgi_request_finish).
+ */
+typedef struct {
+    request_rec *r;
+    apwsgi_state_t *state;      /* the interpreter's Python state */
+    apr_bucket_brigade *bb;     /* reused for every pass */
+    /* What start_response recorded; applied to r when headers go. */
+    int status;                 /* 0 until start_response */
+    const char *status_line;    /* "200 OK", in r->pool */
+    apr_table_t *headers;       /* in r->pool */
+    const char *content_type;   /* NULL when the application set none */
+    apr_off_t content_length;   /* -1 when the application set none */
+    int headers_sent;           /* applied to r and passed on */
+    int truncated;              /* more than Content-Length offered */
+    apr_off_t bytes_sent;       /* body bytes passed on */
+    int client_gone;            /* a write failed: stop iterating */
+    int input_status;           /* HTTP status of a failed body read */
+} apwsgi_request_t;
+
+#endif /* APWSGI_H */

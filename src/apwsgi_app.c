@@ -1,0 +1,286 @@
+/*
+ * apwsgi_app.c: import an application module (or run a script file as
+ * one) and find its callable, once per interpreter.
+ *
+ * A module name means one file per interpreter: a second Location that
+ * asks the same interpreter for the same module from a different
+ * mod_wsgi.directory is refused rather than served the first one's
+ * code.
+ */
+#include "apwsgi_app.h"
+#include "apwsgi_log.h"
+#include "apwsgi_state.h"
+
+/* A loaded application, in st->pool; `callable` is a strong ref. */
+typedef struct {
+    PyObject *callable;
+    const char *directory; /* "" when mod_wsgi.directory was unset */
+} app_entry_t;
+
+static const char *
+interp_label(const apwsgi_config_t *cfg)
+{
+    return *cfg->interpreter ? cfg->interpreter : "(main)";
+}
+
+/* After a failed import, forget what the import system cached about
+ * directory contents, so a fixed or new file is found next time. */
+static void
+invalidate_import_caches(void)
+{
+    PyObject *importlib = PyImport_ImportModule("importlib");
+    PyObject *res = NULL;
+
+    if (importlib) {
+        res = PyObject_CallMethod(importlib, "invalidate_caches", NULL);
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(importlib);
+    PyErr_Clear();
+}
+
+/* Put `dir` at the front of sys.path, once per interpreter.  0, or -1
+ * with an exception set. */
+static int
+path_add(apwsgi_state_t *st, const char *dir)
+{
+    PyObject *sys_path = NULL;
+    PyObject *entry = NULL;
+    int rc = -1;
+
+    if (apr_hash_get(st->paths, dir, APR_HASH_KEY_STRING)) {
+        return 0;
+    }
+    sys_path = PySys_GetObject("path"); /* borrowed */
+    if (!sys_path || !PyList_Check(sys_path)) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+        goto done;
+    }
+    entry = PyUnicode_DecodeFSDefault(dir);
+    if (!entry || PyList_Insert(sys_path, 0, entry) < 0) {
+        goto done;
+    }
+    apr_hash_set(st->paths, apr_pstrdup(st->pool, dir), APR_HASH_KEY_STRING,
+                 "");
+    rc = 0;
+done:
+    Py_XDECREF(entry);
+    return rc;
+}
+
+/* Read the whole script into r->pool, NUL-terminated, with the GIL
+ * released.  NULL after logging. */
+static char *
+script_read(request_rec *r, const apwsgi_config_t *cfg)
+{
+    apr_file_t *file = NULL;
+    apr_finfo_t finfo;
+    apr_status_t rv;
+    apr_size_t got = 0;
+    char *buf = NULL;
+    PyThreadState *ts = PyEval_SaveThread();
+
+    rv = apr_file_open(&file, cfg->script, APR_FOPEN_READ, 0, r->pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_info_get(&finfo, APR_FINFO_SIZE, file);
+    }
+    if (rv == APR_SUCCESS) {
+        buf = apr_palloc(r->pool, (apr_size_t)finfo.size + 1);
+        rv = apr_file_read_full(file, buf, (apr_size_t)finfo.size, &got);
+        if (rv == APR_EOF && got == 0 && finfo.size == 0) {
+            rv = APR_SUCCESS;
+        }
+        buf[got] = '\0';
+    }
+    if (file) {
+        apr_file_close(file);
+    }
+    PyEval_RestoreThread(ts);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      APWSGI_APLOGNO(00203) "mod_wsgi.application script "
+                      "'%s' for %s cannot be read: check the path and that "
+                      "Apache's user may read it", cfg->script, r->uri);
+        return NULL;
+    }
+    return buf;
+}
+
+/*
+ * Run the script file as module cfg->module (a name unique to its
+ * path), kept in sys.modules.  Returns a new reference, or NULL after
+ * logging.
+ */
+static PyObject *
+script_load(request_rec *r, const apwsgi_config_t *cfg)
+{
+    PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
+    PyObject *module = NULL;
+    PyObject *code = NULL;
+    PyObject *file = NULL;
+    PyObject *res = NULL;
+    PyObject *dict = NULL; /* borrowed */
+    char *source = NULL;
+
+    module = PyDict_GetItemString(modules, cfg->module);
+    if (module) {
+        return Py_NewRef(module);
+    }
+    source = script_read(r, cfg);
+    if (!source) {
+        goto done;
+    }
+    code = Py_CompileStringExFlags(source, cfg->script, Py_file_input, NULL,
+                                   -1);
+    if (!code) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00203),
+                             apr_psprintf(r->pool,
+                                          "mod_wsgi.application script '%s' "
+                                          "for %s does not compile:",
+                                          cfg->script, r->uri));
+        goto done;
+    }
+    module = PyModule_New(cfg->module);
+    file = module ? PyUnicode_DecodeFSDefault(cfg->script) : NULL;
+    dict = module ? PyModule_GetDict(module) : NULL;
+    if (!file || PyDict_SetItemString(dict, "__file__", file) < 0
+        || PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins())
+               < 0
+        || PyDict_SetItemString(modules, cfg->module, module) < 0) {
+        goto failed;
+    }
+    res = PyEval_EvalCode(code, dict, dict);
+    if (res) {
+        goto done;
+    }
+    /* Like a failed import: the half-run module must not stay. */
+    {
+        PyObject *exc = apwsgi_err_take();
+
+        if (PyDict_DelItemString(modules, cfg->module) < 0) {
+            PyErr_Clear();
+        }
+        apwsgi_err_restore(exc);
+    }
+failed:
+    apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00201),
+                         apr_psprintf(r->pool,
+                                      "mod_wsgi.application script '%s' for "
+                                      "%s failed to load in interpreter %s:",
+                                      cfg->script, r->uri,
+                                      interp_label(cfg)));
+    Py_CLEAR(module);
+done:
+    Py_XDECREF(code);
+    Py_XDECREF(file);
+    Py_XDECREF(res);
+    return module;
+}
+
+/* Import cfg->module.  Returns a new reference, or NULL after logging. */
+static PyObject *
+module_import(request_rec *r, const apwsgi_config_t *cfg)
+{
+    PyObject *module = PyImport_ImportModule(cfg->module);
+
+    if (!module) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00201),
+                             apr_psprintf(r->pool,
+                                          "mod_wsgi.application '%s' for %s: "
+                                          "module '%s' failed to import in "
+                                          "interpreter %s:",
+                                          cfg->application, r->uri,
+                                          cfg->module, interp_label(cfg)));
+        invalidate_import_caches();
+    }
+    return module;
+}
+
+/* Load and cache the application.  Borrowed reference, or NULL after
+ * logging. */
+static PyObject *
+app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
+         const char *dir)
+{
+    const char *known = apr_hash_get(st->modules, cfg->module,
+                                     APR_HASH_KEY_STRING);
+    PyObject *module = NULL;
+    PyObject *callable = NULL;
+    app_entry_t *entry = NULL;
+
+    if (known && strcmp(known, dir) != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00103) "mod_wsgi.application '%s' for "
+                      "%s: module '%s' is already loaded in interpreter %s "
+                      "from mod_wsgi.directory '%s', not '%s': give this "
+                      "Location its own mod_wsgi.interpreter",
+                      cfg->application, r->uri, cfg->module,
+                      interp_label(cfg), known, dir);
+        return NULL;
+    }
+    if (*dir && path_add(st, dir) < 0) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00201),
+                             apr_psprintf(r->pool,
+                                          "mod_wsgi.directory '%s' for %s "
+                                          "cannot be put on sys.path:",
+                                          dir, r->uri));
+        return NULL;
+    }
+    module = cfg->script ? script_load(r, cfg) : module_import(r, cfg);
+    if (!module) {
+        return NULL;
+    }
+    callable = PyObject_GetAttrString(module, cfg->callable);
+    if (!callable || !PyCallable_Check(callable)) {
+        PyErr_Clear();
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00202) "mod_wsgi.application '%s' for "
+                      "%s: module '%s' has %s '%s'", cfg->application, r->uri,
+                      cfg->module, callable ? "a non-callable" : "no",
+                      cfg->callable);
+        Py_XDECREF(callable);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_DECREF(module);
+    if (!known) {
+        apr_hash_set(st->modules, apr_pstrdup(st->pool, cfg->module),
+                     APR_HASH_KEY_STRING, apr_pstrdup(st->pool, dir));
+    }
+    entry = apr_hash_get(st->apps, cfg->application, APR_HASH_KEY_STRING);
+    if (!entry) {
+        entry = apr_pcalloc(st->pool, sizeof(*entry));
+        apr_hash_set(st->apps, apr_pstrdup(st->pool, cfg->application),
+                     APR_HASH_KEY_STRING, entry);
+    }
+    Py_XSETREF(entry->callable, callable); /* the entry owns it now */
+    entry->directory = apr_pstrdup(st->pool, dir);
+    return callable;
+}
+
+PyObject *
+apwsgi_app_get(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg)
+{
+    const char *dir = cfg->directory ? cfg->directory : "";
+    app_entry_t *entry = apr_hash_get(st->apps, cfg->application,
+                                      APR_HASH_KEY_STRING);
+
+    if (entry && strcmp(entry->directory, dir) == 0) {
+        return entry->callable;
+    }
+    return app_load(st, r, cfg, dir);
+}
+
+void
+apwsgi_app_cache_clear(apwsgi_state_t *st)
+{
+    for (apr_hash_index_t *hi = apr_hash_first(NULL, st->apps); hi;
+         hi = apr_hash_next(hi)) {
+        app_entry_t *entry = apr_hash_this_val(hi);
+
+        Py_CLEAR(entry->callable);
+    }
+    apr_hash_clear(st->apps);
+    apr_hash_clear(st->modules);
+    apr_hash_clear(st->paths);
+}

@@ -1,0 +1,204 @@
+/*
+ * apwsgi_config.c: read and check the mod_wsgi.* keys of a request, and
+ * split its path into SCRIPT_NAME and PATH_INFO (PEP 3333; CGI 1.1,
+ * RFC 3875 section 4.1.13).
+ */
+#include "apwsgi_config.h"
+
+#define KEY_APPLICATION "mod_wsgi.application"
+#define KEY_DIRECTORY "mod_wsgi.directory"
+#define KEY_INTERPRETER "mod_wsgi.interpreter"
+#define KEY_SCRIPT_NAME "mod_wsgi.script_name"
+
+/* Default callable name, as in mod_wsgi and PEP 3333's examples. */
+#define DEFAULT_CALLABLE "application"
+
+/* Whether [s, s+n) is a Python identifier (ASCII letters, digits, _;
+ * bytes >= 0x80 pass, for non-ASCII identifiers). */
+static int
+is_identifier(const char *s, apr_size_t n)
+{
+    if (n == 0 || apr_isdigit(s[0])) {
+        return 0;
+    }
+    for (apr_size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (!(apr_isalnum(c) || c == '_' || c >= 0x80)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether `s` is a dotted module name: identifier(.identifier)*. */
+static int
+is_module_name(const char *s)
+{
+    const char *dot = NULL;
+
+    while ((dot = strchr(s, '.'))) {
+        if (!is_identifier(s, dot - s)) {
+            return 0;
+        }
+        s = dot + 1;
+    }
+    return is_identifier(s, strlen(s));
+}
+
+/* FNV-1a, 64 bits: a stable module name for a script path. */
+static apr_uint64_t
+path_hash(const char *s)
+{
+    apr_uint64_t h = APR_UINT64_C(14695981039346656037);
+
+    while (*s) {
+        h ^= (unsigned char)*s++;
+        h *= APR_UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+/* Split mod_wsgi.application into module/script and callable.  OK, or
+ * 500 after logging. */
+static int
+parse_application(request_rec *r, apwsgi_config_t *cfg)
+{
+    const char *app = cfg->application;
+    const char *sep = NULL;
+    const char *what = NULL;
+    const char *target = app;
+
+    /* The last "::" separates the callable; a path may not hold one. */
+    for (const char *p = app; (p = strstr(p, "::")); p++) {
+        sep = p;
+    }
+    cfg->callable = DEFAULT_CALLABLE;
+    if (sep) {
+        target = apr_pstrmemdup(r->pool, app, sep - app);
+        cfg->callable = sep + 2;
+    }
+    if (!is_identifier(cfg->callable, strlen(cfg->callable))) {
+        what = "the callable after '::' is not a Python identifier";
+    }
+    else if (target[0] == '/') {
+        cfg->script = target;
+        cfg->module = apr_psprintf(r->pool, "_apwsgi_%016" APR_UINT64_T_HEX_FMT,
+                                   path_hash(target));
+    }
+    else if (strchr(target, '/')) {
+        what = "a script path must be absolute";
+    }
+    else if (!is_module_name(target)) {
+        what = "expected 'package.module::callable', 'package.module' or an "
+               "absolute path to a script";
+    }
+    else {
+        cfg->module = target;
+    }
+    if (what) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00102) "mod_wsgi.application '%s' for %s "
+                      "is malformed: %s", app, r->uri, what);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+/*
+ * The mount point of the innermost <Location> that applies, or NULL.
+ * Apache keeps the path of the last merged section in core's
+ * per-directory config; <Location> sections merge last, so that is the
+ * Location when one applies.  Regex and wildcard sections, and paths
+ * that are not a prefix of the URI (a <Directory>), give no mount
+ * point.
+ */
+static const char *
+location_prefix(request_rec *r, apr_size_t *len)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    apr_size_t n = 0;
+
+    if (!d || !d->d || d->r || d->d_is_fnmatch || d->d[0] != '/') {
+        return NULL;
+    }
+    n = strlen(d->d);
+    while (n > 0 && d->d[n - 1] == '/') {
+        n--;
+    }
+    if (strncmp(r->uri, d->d, n) != 0
+        || (r->uri[n] != '/' && r->uri[n] != '\0')) {
+        return NULL;
+    }
+    *len = n;
+    return d->d;
+}
+
+/* SCRIPT_NAME and PATH_INFO from r->uri (already %-decoded).  OK, or
+ * 500 after logging. */
+static int
+split_path(request_rec *r, apwsgi_config_t *cfg)
+{
+    const char *given = apr_table_get(r->subprocess_env, KEY_SCRIPT_NAME);
+    const char *prefix = NULL;
+    apr_size_t n = 0;
+
+    if (given && *given) {
+        n = strlen(given);
+        while (n > 0 && given[n - 1] == '/') {
+            n--;
+        }
+        if (strncmp(r->uri, given, n) != 0
+            || (r->uri[n] != '/' && r->uri[n] != '\0')) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          APWSGI_APLOGNO(00105) "mod_wsgi.script_name '%s' "
+                          "is not a prefix of the request path %s: fix the "
+                          "rule that sets it", given, r->uri);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        prefix = given;
+    }
+    else {
+        prefix = location_prefix(r, &n);
+    }
+    cfg->script_name = prefix ? apr_pstrmemdup(r->pool, prefix, n) : "";
+    cfg->path_info = r->uri + (prefix ? n : 0);
+    return OK;
+}
+
+int
+apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
+{
+    apr_table_t *env = r->subprocess_env;
+    int status = OK;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->application = apr_table_get(env, KEY_APPLICATION);
+    cfg->directory = apr_table_get(env, KEY_DIRECTORY);
+    cfg->interpreter = apr_table_get(env, KEY_INTERPRETER);
+    if (!cfg->interpreter) {
+        cfg->interpreter = "";
+    }
+    if (cfg->directory && !*cfg->directory) {
+        cfg->directory = NULL;
+    }
+    if (!cfg->application || !*cfg->application) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00101) "mod_wsgi.application is not set "
+                      "for %s: add 'SetEnv mod_wsgi.application "
+                      "module::callable' (or a script path) where "
+                      "'SetHandler mod_wsgi' is", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (cfg->directory && cfg->directory[0] != '/') {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00104) "mod_wsgi.directory '%s' for %s "
+                      "is not an absolute path", cfg->directory, r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    status = parse_application(r, cfg);
+    if (status == OK) {
+        status = split_path(r, cfg);
+    }
+    return status;
+}

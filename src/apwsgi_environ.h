@@ -1,0 +1,25 @@
+/*
+ * apwsgi_environ.h: the WSGI environ of a request (PEP 3333, "environ
+ * Variables").
+ *
+ * environ holds everything in r->subprocess_env (what SetEnv, SetEnvIf,
+ * mod_rewrite and ap_add_common_vars put there: the HTTP_* headers,
+ * SERVER_*, REMOTE_*, the mod_wsgi.* keys), the CGI request variables
+ * (RFC 3875 section 4.1), and the wsgi.* entries.  Every value that
+ * comes from Apache is a str decoded as latin-1.
+ */
+#ifndef APWSGI_ENVIRON_H
+#define APWSGI_ENVIRON_H
+
+#include "apwsgi.h"
+
+/*
+ * A new environ dict for `r`.  ap_add_common_vars(r) must have run.
+ * `input` and `errors` become wsgi.input and wsgi.errors.  Returns a
+ * new reference, or NULL with an exception set.  GIL held.
+ */
+PyObject *apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
+                             const apwsgi_config_t *cfg, PyObject *input,
+                             PyObject *errors);
+
+#endif /* APWSGI_ENVIRON_H */

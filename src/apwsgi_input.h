@@ -1,0 +1,30 @@
+/*
+ * apwsgi_input.h: wsgi.input, the request body as a binary stream
+ * (PEP 3333, "Input and Error Streams").
+ *
+ * It reads through Apache's input filters (ap_get_brigade), so chunked
+ * request bodies are de-chunked and LimitRequestBody applies.  A failed
+ * read raises OSError with the reason and records the HTTP status that
+ * Apache maps it to (413, 400, 408), which the response uses if the
+ * application lets the error propagate.
+ */
+#ifndef APWSGI_INPUT_H
+#define APWSGI_INPUT_H
+
+#include "apwsgi.h"
+
+/* The Input heap type for the current interpreter.  New reference, or
+ * NULL with an exception set.  GIL held. */
+PyTypeObject *apwsgi_input_type_new(void);
+
+/* A new wsgi.input for `req`.  New reference, or NULL with an exception
+ * set.  GIL held.  Its buffer lives in req->r->pool. */
+PyObject *apwsgi_input_new(PyTypeObject *type, apwsgi_request_t *req);
+
+/* The request is over: later calls raise ValueError.  GIL held. */
+void apwsgi_input_detach(PyObject *input);
+
+/* Whether the application read the body to its end.  GIL held. */
+int apwsgi_input_at_eof(PyObject *input);
+
+#endif /* APWSGI_INPUT_H */

@@ -1,0 +1,161 @@
+/*
+ * apwsgi_request.c: the per-request dispatch.
+ *
+ * The GIL is taken once, here, for the whole request, and released
+ * only around blocking Apache calls (reading the body, passing the
+ * response down the filters, logging from this thread).  Every Python
+ * object handed to the application that points at the request is
+ * detached before the request's pool goes away, so an application that
+ * keeps one gets an exception, not a dangling pointer.
+ */
+#include "apwsgi_request.h"
+#include "apwsgi_app.h"
+#include "apwsgi_environ.h"
+#include "apwsgi_input.h"
+#include "apwsgi_interp.h"
+#include "apwsgi_log.h"
+#include "apwsgi_response.h"
+#include "apwsgi_state.h"
+
+static const char tag_errors[] = APWSGI_APLOGNO(00501);
+
+/* Log the application's exception and decide the handler status:
+ * 500 (or the status of a failed body read) when nothing went out,
+ * else cut the response.  GIL held; an exception is set. */
+static int
+app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
+{
+    request_rec *r = req->r;
+
+    if (!req->headers_sent) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
+                             apr_psprintf(r->pool,
+                                          "exception in application '%s' "
+                                          "for %s:", cfg->application,
+                                          r->uri));
+        return req->input_status ? req->input_status
+                                 : HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00302),
+                         apr_psprintf(r->pool,
+                                      "exception in application '%s' for %s "
+                                      "after its response started: "
+                                      "connection cut", cfg->application,
+                                      r->uri));
+    apwsgi_response_abort(req);
+    return OK;
+}
+
+/* Call result.close() if it has one (PEP 3333: always).  GIL held; no
+ * exception set on entry or exit. */
+static void
+close_result(request_rec *r, PyObject *result)
+{
+    PyObject *close = NULL;
+    PyObject *res = NULL;
+
+    if (apwsgi_getattr_optional(result, "close", &close) > 0) {
+        res = PyObject_CallNoArgs(close);
+    }
+    if (PyErr_Occurred()) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00303),
+                             apr_psprintf(r->pool,
+                                          "close() of the response to %s "
+                                          "raised:", r->uri));
+    }
+    Py_XDECREF(close);
+    Py_XDECREF(res);
+}
+
+/* Call the application and send what it returns.  Returns the handler
+ * status.  GIL held. */
+static int
+call_application(apwsgi_request_t *req, const apwsgi_config_t *cfg,
+                 PyObject *app, PyObject *environ, PyObject *start_response)
+{
+    PyObject *args[2] = {environ, start_response};
+    PyObject *result = PyObject_Vectorcall(app, args, 2, NULL);
+    int status = OK;
+
+    if (!result) {
+        return app_failed(req, cfg);
+    }
+    if (apwsgi_response_send(req, result) < 0) {
+        status = app_failed(req, cfg);
+    }
+    close_result(req->r, result);
+    Py_DECREF(result);
+    return status;
+}
+
+int
+apwsgi_request_run(request_rec *r, apwsgi_interp_t *in,
+                   const apwsgi_config_t *cfg)
+{
+    apwsgi_request_t *req = apr_pcalloc(r->pool, sizeof(*req));
+    apwsgi_state_t *st = in->state;
+    PyThreadState *ts = NULL;
+    PyObject *app = NULL; /* borrowed from the state's cache */
+    PyObject *input = NULL;
+    PyObject *errors = NULL;
+    PyObject *start_response = NULL;
+    PyObject *environ = NULL;
+    int body_left = 0;
+    int status = HTTP_INTERNAL_SERVER_ERROR;
+
+    req->r = r;
+    req->state = st;
+    req->content_length = -1;
+    req->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    ts = apwsgi_interp_enter(in);
+    if (!ts) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
+                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s: no "
+                      "memory for a thread state", in->name, r->uri);
+        return status;
+    }
+    apwsgi_log_set_current(r);
+    app = apwsgi_app_get(st, r, cfg);
+    if (!app) {
+        goto done;
+    }
+    input = apwsgi_input_new(st->input_type, req);
+    errors = input ? apwsgi_log_new(st->log_type, r, r->server, tag_errors)
+                   : NULL;
+    start_response =
+        errors ? apwsgi_start_response_new(st->start_response_type, req)
+               : NULL;
+    environ = start_response ? apwsgi_environ_new(st, r, cfg, input, errors)
+                             : NULL;
+    if (!environ) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
+                             apr_psprintf(r->pool, "environ for %s could "
+                                          "not be built:", r->uri));
+        goto done;
+    }
+    status = call_application(req, cfg, app, environ, start_response);
+done:
+    if (start_response) {
+        apwsgi_start_response_detach(start_response);
+    }
+    if (input) {
+        body_left = !apwsgi_input_at_eof(input);
+        apwsgi_input_detach(input);
+    }
+    if (errors) {
+        apwsgi_log_detach(errors);
+    }
+    Py_XDECREF(environ);
+    Py_XDECREF(start_response);
+    Py_XDECREF(errors);
+    Py_XDECREF(input);
+    apwsgi_log_set_current(NULL);
+    apwsgi_interp_leave(ts);
+    /* A body the application left unread must go before the next
+     * request on this connection can be read (error statuses: ap_die
+     * does this). */
+    if (status == OK && body_left && !req->client_gone) {
+        ap_discard_request_body(r);
+    }
+    return status;
+}

@@ -1,0 +1,49 @@
+/*
+ * apwsgi_response.h: start_response, write and the response body
+ * (PEP 3333, "The start_response() Callable" and "Buffering and
+ * Streaming").
+ *
+ * start_response checks what it is given before anything reaches
+ * Apache: a status "NNN reason" (200-599), a list of (str, str) header
+ * tuples, latin-1, names that are HTTP tokens, values with no control
+ * characters (so no CR, LF or NUL), and no hop-by-hop header.  A
+ * violation raises in the application, which then gets 500.
+ *
+ * The body: a list or tuple of bytes goes out in one pass with its
+ * Content-Length; any other iterable is sent block by block, each
+ * flushed to the client before the next is asked for; a
+ * wsgi.file_wrapper around a regular file goes out as a file bucket.
+ */
+#ifndef APWSGI_RESPONSE_H
+#define APWSGI_RESPONSE_H
+
+#include "apwsgi.h"
+
+/* The start_response heap type for the current interpreter.  New
+ * reference, or NULL with an exception set.  GIL held. */
+PyTypeObject *apwsgi_start_response_type_new(void);
+
+/* A start_response callable for `req`.  New reference, or NULL with an
+ * exception set.  GIL held. */
+PyObject *apwsgi_start_response_new(PyTypeObject *type,
+                                    apwsgi_request_t *req);
+
+/* The request is over: later calls raise RuntimeError.  GIL held. */
+void apwsgi_start_response_detach(PyObject *start_response);
+
+/*
+ * Send `result`, the application's return value, to the client.
+ * Returns 0 when the response is complete or the client went away, or
+ * -1 with an exception set when the application broke a rule or raised
+ * while iterating (req->headers_sent tells whether anything went out).
+ * GIL held; released around every pass down the output filters.
+ */
+int apwsgi_response_send(apwsgi_request_t *req, PyObject *result);
+
+/*
+ * Cut a response whose headers are out: the client sees it end early
+ * (no final chunk; the connection closes).  GIL held.
+ */
+void apwsgi_response_abort(apwsgi_request_t *req);
+
+#endif /* APWSGI_RESPONSE_H */

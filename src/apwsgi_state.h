@@ -1,0 +1,51 @@
+/*
+ * apwsgi_state.h: the Python objects each interpreter keeps for the
+ * module: its own heap types, the constant part of environ, and the
+ * cache of loaded applications.
+ *
+ * A state belongs to exactly one interpreter; every field is used only
+ * with that interpreter's GIL held, which is also what serialises the
+ * use of its pool and hash tables.
+ */
+#ifndef APWSGI_STATE_H
+#define APWSGI_STATE_H
+
+#include "apwsgi.h"
+#include "apr_hash.h"
+
+struct apwsgi_state {
+    /* Heap types, one set per interpreter (strong references). */
+    PyTypeObject *log_type;
+    PyTypeObject *input_type;
+    PyTypeObject *start_response_type;
+    PyTypeObject *file_wrapper_type;
+
+    /* environ entries that are the same for every request (PEP 3333
+     * "environ Variables"): wsgi.version, wsgi.multithread, ... */
+    PyObject *environ_base;
+
+    /* Loaded applications: application string -> apwsgi_app_t, and
+     * module name -> the mod_wsgi.directory it was loaded with. */
+    apr_pool_t *pool;
+    apr_hash_t *apps;
+    apr_hash_t *modules;
+    apr_hash_t *paths; /* directories already put on sys.path */
+
+    server_rec *server;
+};
+
+/*
+ * Build the state of the current interpreter, in a subpool of `pool`.
+ * With `own_stdio`, sys.stdout and sys.stderr become Log objects.
+ * Returns the state, or NULL with an exception set.  GIL held.
+ */
+apwsgi_state_t *apwsgi_state_new(apr_pool_t *pool, server_rec *s,
+                                 int own_stdio);
+
+/*
+ * Drop every Python reference the state holds and destroy its pool.
+ * GIL of the state's interpreter held.
+ */
+void apwsgi_state_free(apwsgi_state_t *st);
+
+#endif /* APWSGI_STATE_H */

@@ -1,0 +1,74 @@
+/*
+ * mod_apwsgi.c: the module's hooks.
+ *
+ * apwsgi serves WSGI applications from an embedded CPython.  It hooks
+ * only the response phase (for the handler "mod_wsgi") and the child
+ * process's life; it has no directives.  Each request brings its own
+ * configuration in r->subprocess_env (see apwsgi_config.h), so SetEnv,
+ * SetEnvIf and mod_rewrite's [E=...] all choose the application and
+ * the interpreter that runs it.
+ */
+#define APWSGI_MODULE_FILE
+#include "apwsgi.h"
+#include "apwsgi_config.h"
+#include "apwsgi_interp.h"
+#include "apwsgi_request.h"
+
+static int
+apwsgi_handler(request_rec *r)
+{
+    apwsgi_config_t cfg;
+    apwsgi_interp_t *in = NULL;
+    int status = OK;
+
+    if (!r->handler || strcmp(r->handler, APWSGI_HANDLER) != 0) {
+        return DECLINED;
+    }
+    status = apwsgi_config_read(r, &cfg);
+    if (status != OK) {
+        return status;
+    }
+    /* Checks the body's framing and LimitRequestBody (413) before any
+     * Python runs. */
+    status = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
+    if (status != OK) {
+        return status;
+    }
+    ap_add_common_vars(r);
+    in = apwsgi_interp_acquire(r, cfg.interpreter);
+    if (!in) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    status = apwsgi_request_run(r, in, &cfg);
+    apwsgi_interp_release(in);
+    return status;
+}
+
+static void
+apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apwsgi_python_init(pchild, s);
+}
+
+static void
+apwsgi_register_hooks(apr_pool_t *p)
+{
+    /* Where mod_python is loaded too, it initialises Python first and
+     * apwsgi uses that Python rather than start a second one. */
+    static const char *const after[] = {"mod_python.c", NULL};
+
+    (void)p;
+    ap_hook_child_init(apwsgi_child_init, after, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(apwsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(apwsgi) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                  /* per-directory config: none */
+    NULL,                  /* merge */
+    NULL,                  /* per-server config: none */
+    NULL,                  /* merge */
+    NULL,                  /* directives: none, by design */
+    apwsgi_register_hooks,
+    AP_MODULE_FLAG_NONE,
+};
