@@ -11,9 +11,9 @@ import support
 pytestmark = pytest.mark.core
 
 
-def pyinfo(server):
+def pyinfo(server, path='/py/pyinfo'):
     with support.Client() as client:
-        r = client.get(server.url('/py/pyinfo'))
+        r = client.get(server.url(path))
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -38,7 +38,7 @@ def assert_build_python(info):
 
 
 def test_python_is_the_build_python(server):
-    assert_build_python(pyinfo(server))
+    assert_build_python(pyinfo(server, '/interp/main/pyinfo'))
 
 
 def test_other_python3_first_on_path(make_server):
@@ -61,16 +61,16 @@ def test_other_python3_first_on_path(make_server):
         support.remove_tree(bindir)
 
 
-def test_python_initialised_message(make_server):
+def test_python_initialised_in_child_not_parent(make_server):
     srv = make_server(state_config)
-    pyinfo(srv)   # children have initialised Python by now
+    served_by = pyinfo(srv)['pid']
     version, prefix = support.module_python()
-    lines = support.LogWindow(srv, 0).wait('APW00004')
-    children = set(srv.child_pids())
-    for line in lines:
-        assert version in line, line
-        assert support.log_pid(line) != srv.pid, 'initialised in parent'
-    assert {support.log_pid(line) for line in lines} >= children
+    log = support.LogWindow(srv, 0)
+    lines = log.wait('[pid %d:' % served_by, tag='APW00004')
+    assert version in lines[0] and prefix in lines[0], lines[0]
+    parent = [line for line in log.tagged('APW00004')
+              if support.log_pid(line) == srv.pid]
+    assert parent == [], 'Python initialised in the Apache parent'
 
 
 @pytest.mark.parametrize('mount', ['/py', '/py-named'])
