@@ -10,6 +10,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 
 #undef _POSIX_C_SOURCE
 #undef _XOPEN_SOURCE

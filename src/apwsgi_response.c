@@ -325,6 +325,14 @@ apwsgi_response_abort(apwsgi_request_t *req)
     request_rec *r = req->r;
     conn_rec *c = r->connection;
 
+    /* Data still queued goes out first, so that Apache cannot take the
+     * whole body for complete and fix up its Content-Length. */
+    if (!APR_BRIGADE_EMPTY(req->bb)) {
+        add_flush(req);
+        if (pass_brigade(req) < 0) {
+            return;
+        }
+    }
     /* The same signal mod_proxy gives for a backend that broke: the
      * chunk filter then writes no last chunk, and the connection is
      * closed after this response. */
