@@ -68,10 +68,13 @@ def run_examples(args):
         module, render_examples_conf(repo), mpm=args.mpm,
         processes=args.processes, threads=args.threads, host=args.host,
         port=args.port, log_level=args.log_level,
-        root=repo / 'build' / 'examples-server')
+        root=repo / 'build' / ('examples-server-%d' % args.port))
     print('apwsgi: starting Apache (%s MPM) on %s with %s ...'
           % (args.mpm, server.url(''), module), flush=True)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # Ctrl-C stops the server even when SIGINT was inherited as ignored
+    # (a shell's background job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         mark = server.log_mark()
         server.start()
@@ -110,8 +113,10 @@ def parser():
                      help='path to mod_apwsgi.so (default: build/)')
     run.add_argument('--mpm', default='event',
                      choices=('event', 'worker', 'prefork'))
-    run.add_argument('--processes', type=int, default=2)
-    run.add_argument('--threads', type=int, default=10)
+    # One process by default, so that requests to two Locations naming
+    # the same interpreter visibly share it.
+    run.add_argument('--processes', type=int, default=1)
+    run.add_argument('--threads', type=int, default=25)
     run.add_argument('--log-level', default='info')
     run.add_argument('--repo', default=str(REPO),
                      help='repository holding conf/ and examples/')
