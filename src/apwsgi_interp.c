@@ -306,14 +306,18 @@ apwsgi_interp_release(apwsgi_interp_t *in)
 }
 
 /*
- * Delete the thread states this module made for `in`, except `keep`.
- * Returns whether other thread states (of threads the application
- * started) remain.  GIL of `in` held.
+ * Delete the thread states this module made for `in`, except `keep`,
+ * then wait for the application's non-daemon threads as Python's own
+ * shutdown does.  Returns whether other thread states (daemon threads
+ * the application started) remain.  GIL of `in` held.
  */
 static int
 delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
 {
     tstate_node_t *node = slot->tstates;
+    PyObject *str_threading = PyUnicode_FromString("threading");
+    PyObject *threading = NULL;
+    PyObject *res = NULL;
     PyThreadState *t = NULL;
 
     slot->tstates = NULL;
@@ -327,20 +331,59 @@ delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
         free(node);
         node = next;
     }
+    /* Only where the application imported threading (as CPython's
+     * own wait_for_thread_shutdown does). */
+    threading = str_threading ? PyImport_GetModule(str_threading) : NULL;
+    PyErr_Clear();
+    if (threading) {
+        res = PyObject_CallMethod(threading, "_shutdown", NULL);
+        if (!res) {
+            PyErr_Clear();
+        }
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(threading);
+    Py_XDECREF(str_threading);
     t = PyInterpreterState_ThreadHead(slot->pub.interp);
     return t != keep || PyThreadState_Next(t) != NULL;
+}
+
+/* Run the current interpreter's atexit handlers now, for one that
+ * cannot be ended.  GIL held. */
+static void
+run_atexit(const char *name)
+{
+    PyObject *atexit = PyImport_ImportModule("atexit");
+    PyObject *res = NULL;
+
+    if (atexit) {
+        res = PyObject_CallMethod(atexit, "_run_exitfuncs", NULL);
+    }
+    if (!res) {
+        apwsgi_log_exception(NULL, main_server, APWSGI_APLOGNO(00008),
+                             apr_psprintf(table_pool, "atexit handlers of "
+                                          "interpreter '%s' failed:", name));
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(atexit);
 }
 
 /*
  * Pre-cleanup of the child pool: end every sub-interpreter (running
  * its atexit handlers), then finalise Python if this module started
  * it.  Runs in the child's main thread after the workers stopped.
+ *
+ * An interpreter where daemon threads of the application still run
+ * cannot be ended (CPython aborts), and then Python cannot be
+ * finalised either: its atexit handlers run, and the process exits
+ * with Python as it is.
  */
 static apr_status_t
 python_cleanup(void *data)
 {
     PyThreadState *main_ts = NULL;
     apr_uint32_t active = 0;
+    int stranded = 0;
 
     (void)data;
     if (!python_ready) {
@@ -364,34 +407,38 @@ python_cleanup(void *data)
         if (!slot->pub.state || !(ts = apwsgi_interp_enter(&slot->pub))) {
             continue;
         }
-        apwsgi_state_free(slot->pub.state);
-        slot->pub.state = NULL;
         if (delete_thread_states(slot, ts)) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
                          APWSGI_APLOGNO(00007) "interpreter '%s' still runs "
-                         "threads of its own at exit: not ended",
-                         slot->pub.name);
+                         "daemon threads at exit: its atexit handlers run, "
+                         "but it is not ended", slot->pub.name);
+            run_atexit(slot->pub.name);
             apwsgi_interp_leave(ts);
+            stranded = 1;
             continue;
         }
+        apwsgi_state_free(slot->pub.state);
+        slot->pub.state = NULL;
         end_interpreter(ts, main_ts);
     }
     if (!main_ts) {
         return APR_SUCCESS;
     }
     PyEval_RestoreThread(main_ts);
-    apwsgi_state_free(table[0]->pub.state);
-    table[0]->pub.state = NULL;
-    if (python_owned) {
+    if (python_owned && !stranded) {
+        apwsgi_state_free(table[0]->pub.state);
+        table[0]->pub.state = NULL;
         if (Py_FinalizeEx() < 0) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                          APWSGI_APLOGNO(00008) "Python reported errors while "
                          "finalising (see the lines above)");
         }
+        return APR_SUCCESS;
     }
-    else {
-        PyEval_SaveThread();
+    if (python_owned) {
+        run_atexit("");
     }
+    PyEval_SaveThread();
     return APR_SUCCESS;
 }
 
