@@ -259,3 +259,26 @@ def test_sys_exit_is_a_500_and_process_survives(server, log):
         r = client.get(server.url('/errors/ok'))
     assert (r.status_code, r.content) == (200, b'still serving')
     assert before <= set(server.child_pids())
+
+
+@pytest.mark.expect_log('APW00501')   # the stale wsgi.errors write
+@pytest.mark.parametrize('mount', ['/errors', '/errors-named'])
+def test_stale_request_objects_are_harmless(http, url, mount):
+    """Objects kept from a finished request neither crash the process nor
+    touch the request being served now."""
+    r = http.get(url(mount + '/stash'))
+    assert (r.status_code, r.content) == (200, b'stashed')
+    r = http.get(url(mount + '/use-stash'))
+    assert r.status_code == 200
+    assert r.headers['Content-Type'] == 'application/json'
+    assert 'X-Stale' not in r.headers
+    assert b'stale bytes' not in r.content
+    results = r.json()
+    # A stale write or start_response must fail, not act on this request.
+    assert not results['write'].startswith('ok'), results
+    assert not results['start_response'].startswith('ok'), results
+    for name in ('read', 'readline'):
+        assert results[name] in ("ok:b''",) or \
+            not results[name].startswith('ok'), results
+    assert results['iterate'] in ('ok:[]',) or \
+        not results['iterate'].startswith('ok'), results

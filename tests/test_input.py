@@ -186,3 +186,40 @@ def test_limit_request_body_chunked_413(http, url):
     response = http.post(url('/input-limited/read'),
                          data=chunked(b'z' * 5000, 500))
     assert response.status_code == 413
+
+
+def test_pipelined_requests_with_bodies(server):
+    """Bodies are read exactly: nothing of the next pipelined request is
+    consumed as body, nothing of a body is left to parse as a request."""
+    data = support.raw_request(server, (
+        b'POST /input/read HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n'
+        b'abcde'
+        b'POST /input/read HTTP/1.1\r\nHost: x\r\n'
+        b'Transfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n'
+        b'GET /response/single HTTP/1.1\r\nHost: x\r\n'
+        b'Connection: close\r\n\r\n'))
+    assert data.count(b'HTTP/1.1 200 OK\r\n') == 3, data
+    first = data.index(sha256(b'abcde').encode())
+    second = data.index(sha256(b'xyz').encode())
+    assert first < second < data.index(b'hello world')
+
+
+@pytest.mark.expect_log('APW00301')
+def test_client_abandons_body(server, log):
+    """The client sends part of the body and hangs up: the app gets an
+    OSError (APW00401), the process lives on."""
+    with socket.create_connection((server.host, server.port),
+                                  timeout=support.TIMEOUT) as sock:
+        sock.sendall(b'POST /input/read?abandon HTTP/1.1\r\nHost: x\r\n'
+                     b'Content-Length: 100000\r\n\r\n' + b'q' * 1000)
+    log.wait('/input/read', tag='APW00401')
+    with support.Client() as client:
+        assert client.post(server.url('/input/read'),
+                           data=b'ok').json()['len'] == 2
+
+
+@pytest.mark.parametrize('method', ['PUT', 'DELETE', 'PATCH', 'OPTIONS'])
+def test_other_methods(http, url, method):
+    r = http.request(method, url('/input/read'), data=b'body!')
+    assert r.status_code == 200
+    assert r.json()['sha256'] == sha256(b'body!')

@@ -173,3 +173,22 @@ def test_script_files_same_basename_distinct(http, url):
     alt = http.get(url('/script/one-alt/'))
     assert alt.content == b'script one alternative'
     assert http.get(url('/script/py/')).content == b'plain py script'
+
+
+@pytest.mark.parametrize('mount', ['/interp/main', '/interp/b'])
+def test_thread_state_reused_across_requests(http, url, mount):
+    """threading.local data lives in the thread state: it survives from one
+    request to the next on the same Apache thread only if the module reuses
+    that thread's PyThreadState (more requests than threads guarantee that
+    some thread serves twice)."""
+    seen = {}
+    for _ in range(support.THREADS * 2 + 2):
+        out = get(http, url, mount + '/thread')
+        seen.setdefault((out['pid'], out['ident']), []).append(
+            out['local_count'])
+    repeated = {key: counts for key, counts in seen.items()
+                if len(counts) > 1}
+    assert repeated, 'no thread served twice: %s' % seen
+    for key, counts in repeated.items():
+        assert counts == list(range(counts[0], counts[0] + len(counts))), \
+            (key, counts)

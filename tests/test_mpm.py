@@ -41,3 +41,19 @@ def test_graceful_restart(make_server):
     assert r.json()['pid'] not in old
     log = support.LogWindow(srv, mark)
     assert log.crash_lines() == []
+
+
+def test_graceful_restart_runs_atexit_in_old_children(make_server):
+    from test_python_home import state_config
+    srv = make_server(state_config)
+    names = {}
+    with support.Client() as client:
+        for mount in ('/py', '/py-named'):
+            names[mount] = 'atexit-%s' % support.token()
+            r = client.get(srv.url(mount + '/atexit?file=' + names[mount]))
+            assert r.status_code == 200
+    srv.graceful()
+    for name in names.values():
+        support.wait_file(srv.state_dir / name, timeout=15)
+    with support.Client() as client:
+        assert client.get(srv.url('/py-named/whoami')).status_code == 200

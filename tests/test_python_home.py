@@ -84,3 +84,20 @@ def test_atexit_runs_at_stop(make_server, mount):
     text = support.wait_file(srv.state_dir / name, timeout=10)
     expected = 'exitnamed' if mount == '/py-named' else 'main'
     assert text == 'atexit ran in %s\n' % expected
+
+
+def test_stop_with_daemon_threads_alive(make_server):
+    """Children finalise cleanly (no fatal error, atexit still runs) while
+    application threads are still running in both interpreters."""
+    srv = make_server(state_config)
+    names = {}
+    with support.Client() as client:
+        for mount in ('/py', '/py-named'):
+            assert client.get(srv.url(mount + '/bgthread?s=30')) \
+                .status_code == 200
+            names[mount] = 'atexit-%s' % support.token()
+            assert client.get(srv.url(
+                mount + '/atexit?file=' + names[mount])).status_code == 200
+    srv.stop()
+    for mount, name in names.items():
+        support.wait_file(srv.state_dir / name, timeout=10)

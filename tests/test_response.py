@@ -287,3 +287,11 @@ def test_gil_released_while_blocked_reading(server):
         assert r.json()['len'] == 3
     finally:
         stuck.close()
+
+
+def test_many_and_long_headers(http, url):
+    r = http.get(url('/response/many-headers?n=60'))
+    assert r.content == b'many'
+    for i in range(60):    # http.client refuses more than 100 headers
+        assert r.headers['X-H-%d' % i] == 'v' * i
+    assert r.headers['X-Long'] == 'L' * 8000

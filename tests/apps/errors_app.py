@@ -26,6 +26,10 @@ Endpoints (by PATH_INFO):
   /sys-exit              sys.exit(3)
   /keyboard-interrupt    raises KeyboardInterrupt
   /ok                    b'still serving', X-Pid header
+  /stash                 keeps this request's wsgi.input, wsgi.errors,
+                         start_response and write in a module global
+  /use-stash             uses those stale objects in a later request; JSON
+                         {name: 'ok:<repr>' or exception type name}
 Module attribute NOT_CALLABLE (42) is for the "not callable" config test.
 """
 
@@ -33,6 +37,7 @@ import os
 import sys
 
 NOT_CALLABLE = 42
+STASH = {}
 
 BAD_STATUS = {
     'no-code': 'OK',
@@ -108,6 +113,29 @@ def _exc_info_after(start_response):
     yield b'must not be reached\n'
 
 
+def _use_stash(start_response):
+    import json
+    uses = [
+        ('read', lambda: STASH['input'].read(10)),
+        ('readline', lambda: STASH['input'].readline()),
+        ('iterate', lambda: list(STASH['input'])),
+        ('errors_write', lambda: STASH['errors'].write('stale write\n')),
+        ('errors_flush', lambda: STASH['errors'].flush()),
+        ('start_response', lambda: STASH['start_response'](
+            '299 Stale', [('X-Stale', '1')])),
+        ('write', lambda: STASH['write'](b'stale bytes')),
+    ]
+    results = {}
+    for name, use in uses:
+        try:
+            results[name] = 'ok:%r' % (use(),)
+        except BaseException as exc:  # report, whatever it is
+            results[name] = type(exc).__name__
+    body = json.dumps(results).encode('ascii')
+    start_response('200 OK', [('Content-Type', 'application/json')])
+    return [body]
+
+
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
     case = environ.get('QUERY_STRING', '').partition('case=')[2]
@@ -169,6 +197,14 @@ def application(environ, start_response):
         sys.exit(3)
     if path == '/keyboard-interrupt':
         raise KeyboardInterrupt('apwsgi-test-keyboard-interrupt')
+    if path == '/stash':
+        STASH.update(input=environ['wsgi.input'],
+                     errors=environ['wsgi.errors'],
+                     start_response=start_response,
+                     write=start_response('200 OK', plain))
+        return [b'stashed']
+    if path == '/use-stash':
+        return _use_stash(start_response)
     if path == '/ok':
         start_response('200 OK', plain + [('X-Pid', str(os.getpid()))])
         return [b'still serving']

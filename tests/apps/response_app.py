@@ -29,6 +29,7 @@ Endpoints (by PATH_INFO):
   /file-iterate?name=F the app iterates file_wrapper itself and returns
                        the joined bytes
   /sleep?s=S           sleeps S seconds, returns b'slept'
+  /many-headers?n=N    N headers X-H-<i>: 'v' * i, plus X-Long (8000 'L')
 """
 
 import io
@@ -171,6 +172,10 @@ def application(environ, start_response):
         with open(os.path.join(state, q['name']), 'rb') as f:
             body = b''.join(environ['wsgi.file_wrapper'](f, 4096))
         return _text(start_response, body)
+    if path == '/many-headers':
+        headers = [('X-H-%d' % i, 'v' * i) for i in range(int(q['n']))]
+        return _text(start_response, b'many', extra=headers + [
+            ('X-Long', 'L' * 8000)])
     if path == '/sleep':
         time.sleep(float(q['s']))
         return _text(start_response, b'slept')

@@ -12,6 +12,11 @@ interpreter id), "is_main", "modules_id" (id of sys.modules) and "name"
                      executable, os_file, encodings_file,
                      has_flask (importlib.util.find_spec('flask') found)
   /sleep?s=S         sleeps S seconds first, then like /whoami
+  /thread            + "ident" (threading.get_ident()) and "local_count"
+                     (a threading.local counter: it survives only if the
+                     thread state is reused across requests)
+  /bgthread?s=S      starts a daemon thread that lives S seconds (sleeping
+                     in 50 ms steps), to check shutdown with threads alive
 """
 
 import atexit
@@ -19,10 +24,18 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 from urllib.parse import parse_qs
 
 STATE = {'counter': 0, 'value': None}
+LOCAL = threading.local()
+
+
+def _linger(seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def interp_ids():
@@ -69,6 +82,13 @@ def application(environ, start_response):
         target = os.path.join(environ['APWSGI_TEST_STATE'], q['file'])
         atexit.register(_write_file, target, 'atexit ran in %s\n' % (
             environ.get('mod_wsgi.interpreter') or 'main'))
+    elif path == '/thread':
+        LOCAL.count = getattr(LOCAL, 'count', 0) + 1
+        out['ident'] = threading.get_ident()
+        out['local_count'] = LOCAL.count
+    elif path == '/bgthread':
+        threading.Thread(target=_linger, args=(float(q['s']),),
+                         daemon=True).start()
     elif path == '/pyinfo':
         import encodings
         out.update(version='%d.%d.%d' % sys.version_info[:3],
