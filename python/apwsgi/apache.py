@@ -199,7 +199,8 @@ class ApacheServer:
         self.conf_file.write_text(self.render_config())
         if self.pid_file.exists():
             self.pid_file.unlink()
-        self._console = open(self.console_log, 'wb')  # this start's output only
+        # console.log holds this start's output only.
+        self._console = open(self.console_log, 'wb')
         self._proc = subprocess.Popen(
             [self.binary, '-d', str(self.root), '-f', str(self.conf_file),
              '-DFOREGROUND'],
