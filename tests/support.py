@@ -272,6 +272,18 @@ def session_config(state):
         'RewriteRule ^/sn/rw/([a-z]+)/ - [E=mod_wsgi.script_name:/sn/rw/$1]',
         location('^/~[a-z0-9_]+/', 'userapp', directory=None, match=True),
         '',
+        '# handler selection: keys without SetHandler are ignored',
+        '<Location /declined>',
+        '    SetEnv mod_wsgi.application environ_app',
+        '    SetEnv mod_wsgi.directory "%s"' % APPS,
+        '</Location>',
+        '<Directory "%s">' % (pathlib.Path(state).parent / 'htdocs' /
+                              'dirapp'),
+        '    SetHandler mod_wsgi',
+        '    SetEnv mod_wsgi.application environ_app',
+        '    SetEnv mod_wsgi.directory "%s"' % APPS,
+        '</Directory>',
+        '',
         '# environ',
         location('/env', 'environ_app', extra='''
             SetEnv APWSGI_SETENV "set by SetEnv"
@@ -363,7 +375,11 @@ VALIDATED = ('simple', 'stream', 'post', 'write', 'file', 'errors', 'lines',
 
 
 def prepare_state(state):
-    """Create what the session config expects under the state dir."""
+    """Create what the session config expects under the state dir (and
+    the server root's htdocs/dirapp for the <Directory> mount)."""
+    dirapp = pathlib.Path(state).parent / 'htdocs' / 'dirapp'
+    dirapp.mkdir(parents=True, exist_ok=True)
+    dirapp.chmod(0o755)
     fixable = pathlib.Path(state) / 'fixable'
     fixable.mkdir(exist_ok=True)
     fixable.chmod(0o1777)

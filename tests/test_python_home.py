@@ -101,3 +101,26 @@ def test_stop_with_daemon_threads_alive(make_server):
     srv.stop()
     for mount, name in names.items():
         support.wait_file(srv.state_dir / name, timeout=10)
+
+
+def test_pythonhome_in_apache_environment_wins(make_server):
+    """PYTHONHOME set for Apache (Debian: /etc/apache2/envvars) is used.
+
+    The home is a directory of our own whose lib/pythonX.Y links to the
+    build Python's standard library: sys.prefix shows which home was used.
+    """
+    version, prefix = support.module_python()
+    home = pathlib.Path('/tmp') / ('apwsgi-home-' + support.token())
+    try:
+        (home / 'lib').mkdir(parents=True)
+        home.chmod(0o755)
+        (home / 'lib').chmod(0o755)
+        (home / 'lib' / ('python' + version)).symlink_to(
+            pathlib.Path(prefix) / 'lib' / ('python' + version))
+        srv = make_server(state_config, env={'PYTHONHOME': str(home)})
+        info = pyinfo(srv)
+        assert info['prefix'] == str(home)
+        assert info['os_file'] == str(home / 'lib' / ('python' + version) /
+                                      'os.py')
+    finally:
+        support.remove_tree(home)

@@ -216,6 +216,17 @@ def test_file_wrapper_real_file(http, url, data_file, query):
         assert r.headers['Content-Length'] == str(len(data) - pos)
 
 
+@pytest.mark.parametrize('pos', [0, 4097])
+def test_file_wrapper_uses_descriptor_of_real_file(http, url, data_file,
+                                                   pos):
+    """A file with fileno() is sent from its descriptor (an APR file
+    bucket), from its current offset, never read() in Python."""
+    name, data = data_file
+    r = http.get(url('/response/fileno-only?name=%s&pos=%d' % (name, pos)))
+    assert r.status_code == 200
+    assert r.content == data[pos:]
+
+
 def test_file_wrapper_bytesio(http, url):
     size = 200000
     r = http.get(url('/response/bytesio?size=%d' % size))

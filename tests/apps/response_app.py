@@ -26,6 +26,10 @@ Endpoints (by PATH_INFO):
   /file?name=F&pos=P[&cl=1][&blksize=B]
                        file_wrapper(open(STATE/F) positioned at P)
   /bytesio?size=N      file_wrapper(BytesIO(N bytes of pattern))
+  /fileno-only?name=F&pos=P
+                       file_wrapper(object with fileno() and tell() whose
+                       read() raises): a real file goes out through its
+                       descriptor, from its current offset
   /file-iterate?name=F the app iterates file_wrapper itself and returns
                        the joined bytes
   /sleep?s=S           sleeps S seconds, returns b'slept'
@@ -66,6 +70,28 @@ def _stream(state, token):
 def _large(mb):
     for _ in range(mb * 16):
         yield BLOCK
+
+
+class FdOnly:
+    """A real file reachable only through its descriptor."""
+
+    def __init__(self, path, pos):
+        self.fd = os.open(path, os.O_RDONLY)
+        os.lseek(self.fd, pos, os.SEEK_SET)
+
+    def fileno(self):
+        return self.fd
+
+    def tell(self):
+        return os.lseek(self.fd, 0, os.SEEK_CUR)
+
+    def read(self, *args):
+        raise RuntimeError('apwsgi-test: read() of a real file was called')
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _generator():
@@ -168,6 +194,10 @@ def application(environ, start_response):
         data = (BLOCK * (int(q['size']) // len(BLOCK) + 1))[:int(q['size'])]
         start_response('200 OK', [('Content-Type', 'application/octet-stream')])
         return environ['wsgi.file_wrapper'](io.BytesIO(data), 8192)
+    if path == '/fileno-only':
+        f = FdOnly(os.path.join(state, q['name']), int(q.get('pos', 0)))
+        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        return environ['wsgi.file_wrapper'](f)
     if path == '/file-iterate':
         with open(os.path.join(state, q['name']), 'rb') as f:
             body = b''.join(environ['wsgi.file_wrapper'](f, 4096))
