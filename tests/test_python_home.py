@@ -57,6 +57,7 @@ def test_other_python3_first_on_path(make_server):
         srv = make_server(state_config, env=env)
         info = pyinfo(srv)
         assert_build_python(info)
+        srv.stop()   # before the fake bin goes: children may still start
     finally:
         support.remove_tree(bindir)
 
@@ -122,5 +123,6 @@ def test_pythonhome_in_apache_environment_wins(make_server):
         assert info['prefix'] == str(home)
         assert info['os_file'] == str(home / 'lib' / ('python' + version) /
                                       'os.py')
+        srv.stop()   # before the home goes: children may still start
     finally:
         support.remove_tree(home)
