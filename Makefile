@@ -13,6 +13,13 @@ PYTHON   ?= python3
 PORT     ?= 8000
 APXS     ?= $(shell command -v apxs || command -v apxs2)
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
+CEILING  ?= build/mod_ceiling.so
+# make bench-interp: the newest CPython 3.12 that pyenv has, else python3.12.
+PYTHON312 ?= $(shell v=$$(pyenv versions --bare 2>/dev/null | \
+    grep -E '^3\.12\.[0-9]+$$' | sort -V | tail -n 1); \
+    if [ -n "$$v" ]; then echo "$$(pyenv prefix $$v)/bin/python3.12"; \
+    else command -v python3.12; fi)
 MODS_AVAILABLE ?= /etc/apache2/mods-available
 
 ifeq ($(origin CC),default)
@@ -58,7 +65,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test soak bench install clean help check-tools FORCE
+.PHONY: all deps run test soak bench bench-interp ceiling install clean help \
+        check-tools check-apxs FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -119,8 +127,40 @@ soak: deps
 	if [ $$rc -eq 5 ]; then echo "soak: no soak tests collected"; rc=0; fi; \
 	exit $$rc
 
-bench:
-	@echo "bench: the benchmark harness (bench/) is issue 3's; nothing to run yet."
+# ---- the benchmark: see README.md, Performance, and bench/run.py --help ----
+# make bench BENCH_ARGS='--quick --scenarios hello --mpms event'
+bench: all ceiling
+	PYTHONPATH=python $(PYTHON) bench/run.py --module $(MODULE) \
+	    --python $(PYTHON) $(BENCH_ARGS)
+
+# Interpreter pools need an own GIL, so Python 3.12+: a second build.
+bench-interp: ceiling
+	@py="$(PYTHON312)"; \
+	if [ -z "$$py" ] || [ ! -x "$$py" ]; then \
+	  echo "bench-interp: no Python 3.12 found; set" \
+	       "PYTHON312=/path/to/python3.12" >&2; exit 1; fi; \
+	$(MAKE) --no-print-directory PYTHON="$$py" \
+	    BUILDDIR=$(BUILDDIR)/py3.12 all && \
+	tools/ensure-deps --access "$$py" && \
+	PYTHONPATH=python $(PYTHON) bench/run.py --family interp \
+	    --module $(BUILDDIR)/py3.12/mod_apwsgi.so --python "$$py" \
+	    $(BENCH_ARGS)
+
+# Apache's own minimal C handler: the harness's ceiling, also used by the
+# reliability tests.  Its path and handler name ("ceiling") are fixed.
+ceiling: $(CEILING)
+
+$(CEILING): bench/ceiling/mod_ceiling.c | check-apxs
+	@mkdir -p $(dir $@)
+	@echo "  CC/LD   $@"
+	$(Q)$(CC) -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
+	    $(AP_CPPFLAGS) $(AP_INCLUDES) $(CFLAGS) -shared $(LDFLAGS) \
+	    -o $@ $<
+
+check-apxs:
+	@if [ -z "$(APXS)" ]; then \
+	  echo "apwsgi: apxs not found: install apache2-dev (Debian/Ubuntu)" \
+	       "or httpd-devel (Fedora/RHEL)" >&2; exit 1; fi
 
 install: all
 	$(APXS) -i -S LIBEXECDIR="$(LIBEXECDIR)" -n apwsgi $(MODULE)
