@@ -6,6 +6,7 @@ except module files, so it works without Debian's envvars and never
 touches the system server.
 """
 
+import ctypes
 import os
 import pathlib
 import shutil
@@ -13,6 +14,7 @@ import signal
 import socket
 import string
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -95,6 +97,37 @@ def render(template_name, **values):
     return string.Template(text).substitute(values)
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def death_signal_preexec():
+    """A preexec_fn making the kernel SIGTERM httpd when its launcher dies.
+
+    httpd runs in a session of its own (so that a terminal's Ctrl-C reaches
+    only the launcher, which then stops it cleanly), so nothing else would
+    stop it if the launcher were SIGKILLed.  Linux only (prctl
+    PR_SET_PDEATHSIG); None elsewhere.  The signal is sent when the
+    *thread* that started httpd exits, so start servers from a thread that
+    lives as long as they should.
+    """
+    if not sys.platform.startswith('linux'):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    launcher = os.getpid()
+
+    def preexec():
+        # Runs in the forked child before exec: no imports, no allocation
+        # beyond what ctypes needs.  A launcher that died before prctl
+        # took effect would never send the signal: check for that.
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != launcher:
+            os.kill(os.getpid(), signal.SIGTERM)
+    return preexec
+
+
 def _pids_in_group(pgid):
     try:
         os.killpg(pgid, 0)
@@ -107,12 +140,15 @@ class ApacheServer:
     """One Apache httpd process tree on a loopback port.
 
     ``module`` is the path to mod_apwsgi.so, or None for a server without
-    it; ``config`` is appended to the generated main configuration.
+    it; ``config`` is appended to the generated main configuration.  With
+    ``die_with_launcher`` (the default) httpd is stopped by the kernel when
+    the process that started it dies, even by SIGKILL (Linux).
     """
 
     def __init__(self, module, config, *, mpm='event', processes=1,
                  threads=25, host='127.0.0.1', port=None, log_level='info',
-                 root=None, env=None, modules=(), timeout=30):
+                 root=None, env=None, modules=(), timeout=30,
+                 die_with_launcher=True):
         if mpm not in MPMS:
             raise ValueError('mpm must be one of %s, not %r' % (MPMS, mpm))
         self.module = os.path.abspath(module) if module else None
@@ -126,6 +162,7 @@ class ApacheServer:
         self.env = dict(env or {})
         self.modules = tuple(modules)
         self.timeout = timeout
+        self.die_with_launcher = die_with_launcher
         self.root = self._make_root(root)
         self.conf_file = self.root / 'httpd.conf'
         self.error_log = self.root / 'logs' / 'error.log'
@@ -206,7 +243,9 @@ class ApacheServer:
              '-DFOREGROUND'],
             stdin=subprocess.DEVNULL, stdout=self._console,
             stderr=subprocess.STDOUT, env=self._environ(),
-            start_new_session=True)
+            start_new_session=True,
+            preexec_fn=death_signal_preexec() if self.die_with_launcher
+            else None)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
