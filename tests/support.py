@@ -86,6 +86,12 @@ def raw_get(server, path, method='GET'):
     return status, headers, body
 
 
+def free_port():
+    """A loopback TCP port nothing listens on right now."""
+    from apwsgi.apache import find_free_port
+    return find_free_port('127.0.0.1')
+
+
 def token():
     """A fresh value that no other test (or earlier run) used."""
     return secrets.token_hex(6)

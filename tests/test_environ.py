@@ -168,3 +168,41 @@ def test_multithread_multiprocess_match_mpm(http, url):
     env = environ_of(http, url)
     assert env['wsgi']['multithread'] is (support.MPM != 'prefork')
     assert env['wsgi']['multiprocess'] is (support.PROCESSES > 1)
+
+
+def test_https_variables(make_server):
+    """Over TLS (mod_ssl): wsgi.url_scheme 'https' and HTTPS 'on'."""
+    import shutil
+    import subprocess
+    import urllib3
+    if not shutil.which('openssl'):
+        pytest.skip('openssl is needed to make a test certificate')
+    tls_port = support.free_port()
+
+    def config(state):
+        cert, key = state.parent / 'cert.pem', state.parent / 'key.pem'
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048',
+                        '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1',
+                        '-keyout', str(key), '-out', str(cert)],
+                       check=True, capture_output=True)
+        return '\n'.join([
+            'Listen 127.0.0.1:%d https' % tls_port,
+            '<VirtualHost 127.0.0.1:%d>' % tls_port,
+            '    SSLEngine on',
+            '    SSLCertificateFile "%s"' % cert,
+            '    SSLCertificateKeyFile "%s"' % key,
+            support.location('/env', 'environ_app'),
+            '</VirtualHost>',
+        ])
+    srv = make_server(config, modules=('ssl',))
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    with support.Client() as client:
+        r = client.get('https://127.0.0.1:%d/env/x' % tls_port, verify=False)
+    assert r.status_code == 200
+    env = r.json()
+    assert env['wsgi']['url_scheme'] == 'https'
+    assert env['str']['HTTPS'] == 'on'
+    assert env['str']['SERVER_PORT'] == str(tls_port)
+    with support.Client() as client:
+        plain = client.get(srv.url('/env/x'))
+    assert plain.status_code == 404   # the mount is in the TLS host only
