@@ -306,3 +306,25 @@ def test_many_and_long_headers(http, url):
     for i in range(60):    # http.client refuses more than 100 headers
         assert r.headers['X-H-%d' % i] == 'v' * i
     assert r.headers['X-Long'] == 'L' * 8000
+
+
+def test_no_descriptor_leak(http, url, data_file):
+    """Files sent through wsgi.file_wrapper are closed: the serving
+    process holds no more descriptors after many such responses."""
+    name, data = data_file
+
+    def fds(pid):
+        return len(os.listdir('/proc/%d/fd' % pid))
+    pid = http.get(url('/interp/main/whoami')).json()['pid']
+    paths = ['/response/file?name=%s&pos=10' % name,
+             '/response/fileno-only?name=%s' % name,
+             '/response/file?name=%s&cl=1' % name,
+             '/response/file-iterate?name=%s' % name]
+    for path in paths:   # warm up: lazily opened things open now
+        assert http.get(url(path)).status_code == 200
+    before = fds(pid)
+    for _ in range(20):
+        for path in paths:
+            assert http.get(url(path)).status_code == 200
+    assert http.get(url('/interp/main/whoami')).json()['pid'] == pid
+    assert fds(pid) <= before + 1, (before, fds(pid))
