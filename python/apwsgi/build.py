@@ -1,4 +1,5 @@
-"""Describe the running Python for building mod_apwsgi.so against it.
+"""Describe the running Python for building mod_apwsgi.so against it, and
+build the module the way the Makefile does (for setup.py / pip install).
 
     python -m apwsgi.build vars     # make assignments, read by the Makefile
     python -m apwsgi.build show     # the same facts, for a person
@@ -10,8 +11,24 @@ any CPython 3.11+, including one without this package installed
 """
 
 import os
+import shutil
+import subprocess
 import sys
 import sysconfig
+
+MISSING_APXS = (
+    "apwsgi: apxs not found: building mod_apwsgi.so needs Apache's "
+    "development files: install apache2-dev (Debian/Ubuntu: apt-get install "
+    "apache2-dev) or httpd-devel (Fedora/RHEL: dnf install httpd-devel), or "
+    "set APXS=/path/to/apxs")
+MISSING_MAKE = ("apwsgi: make not found: building mod_apwsgi.so needs make "
+                "and a C compiler (Debian/Ubuntu: apt-get install "
+                "build-essential; Fedora/RHEL: dnf install make gcc)")
+
+
+class BuildError(Exception):
+    """The module cannot be built here; str() says what to install."""
+
 
 def base_program():
     """The interpreter binary of the base install (not a venv's copy).
@@ -46,6 +63,53 @@ def facts():
         ('PY_SHARED', str(sysconfig.get_config_var('Py_ENABLE_SHARED') or 0)),
         ('PY_STDLIB', sysconfig.get_path('stdlib')),
     ]
+
+
+def find_apxs(environ=None):
+    """Path of apxs: $APXS when set (it must exist), else apxs or apxs2
+    on PATH; None when there is none."""
+    environ = os.environ if environ is None else environ
+    explicit = environ.get('APXS')
+    if explicit:
+        return explicit if os.access(explicit, os.X_OK) else None
+    return shutil.which('apxs') or shutil.which('apxs2')
+
+
+def compile_module(source_dir, build_dir, jobs=None):
+    """Build BUILD_DIR/mod_apwsgi.so with the Makefile of SOURCE_DIR.
+
+    The compile is the Makefile's own (`make all` with PYTHON and
+    BUILDDIR), so pip and make build the module the same way: flags from
+    `apxs -q`, and INCLUDEPY/LIBDIR/LDVERSION from the sysconfig of this
+    interpreter, which the module will embed.  Returns the module's path;
+    raises BuildError naming what to install when apxs or make is missing,
+    when this Python has no shared libpython, or when the build fails.
+    """
+    apxs = find_apxs()
+    if apxs is None:
+        raise BuildError(MISSING_APXS)
+    make = shutil.which('make')
+    if make is None:
+        raise BuildError(MISSING_MAKE)
+    if not sysconfig.get_config_var('Py_ENABLE_SHARED'):
+        raise BuildError(
+            'apwsgi: %s has no shared libpython, which Apache needs to load '
+            'Python; use a Python built with --enable-shared (pyenv: '
+            "PYTHON_CONFIGURE_OPTS='--enable-shared' pyenv install ...)"
+            % sys.executable)
+    build_dir = os.path.abspath(build_dir)
+    if ' ' in build_dir or ' ' in os.path.abspath(source_dir):
+        raise BuildError('apwsgi: the Makefile cannot build in a path with '
+                         'spaces (%s)' % build_dir)
+    jobs = jobs or len(os.sched_getaffinity(0))
+    command = [make, '-C', source_dir, '--no-print-directory',
+               '-j%d' % jobs, 'PYTHON=' + sys.executable,
+               'BUILDDIR=' + build_dir, 'APXS=' + apxs, 'all']
+    print(' '.join(command), flush=True)
+    if subprocess.run(command).returncode != 0:
+        raise BuildError('apwsgi: building mod_apwsgi.so failed (see the '
+                         'compiler output above)')
+    return os.path.join(build_dir, 'mod_apwsgi.so')
 
 
 def main(argv=None):

@@ -1,16 +1,16 @@
-"""Command line: ``python -m apwsgi <command>`` (PYTHONPATH=python).
+"""Command line: ``apwsgi <command>`` or ``python -m apwsgi <command>``.
 
+    serve          run a WSGI application in a throw-away Apache (serve.py)
+    module-config  print the LoadModule line for mod_apwsgi.so (config.py)
     run-examples   serve examples/ with conf/examples.conf (``make run``)
     build-vars     print the build facts of this Python (the Makefile's input)
 """
 
 import argparse
 import pathlib
-import signal
 import sys
-import time
 
-from . import build
+from . import build, config, serve
 from .apache import ApacheServer
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -34,29 +34,6 @@ def render_examples_conf(repo):
     return text.replace('@REPO@', str(repo))
 
 
-class Stop(Exception):
-    """Raised from the SIGTERM handler to leave the serving loop."""
-
-
-def _on_sigterm(signum, frame):
-    raise Stop()
-
-
-def follow(server, mark):
-    """Echo new error-log text until Ctrl-C/SIGTERM or httpd exits."""
-    with open(server.error_log, 'rb') as log:
-        log.seek(mark)
-        while server.running:
-            chunk = log.read()
-            if chunk:
-                sys.stdout.write(chunk.decode('utf-8', errors='replace'))
-                sys.stdout.flush()
-            else:
-                time.sleep(0.2)
-    print('apwsgi: httpd exited; see %s' % server.error_log, file=sys.stderr)
-    return 1
-
-
 def run_examples(args):
     repo = pathlib.Path(args.repo).resolve()
     module = pathlib.Path(args.module).resolve()
@@ -71,29 +48,14 @@ def run_examples(args):
         root=repo / 'build' / ('examples-server-%d' % args.port))
     print('apwsgi: starting Apache (%s MPM) on %s with %s ...'
           % (args.mpm, server.url(''), module), flush=True)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    # Ctrl-C stops the server even when SIGINT was inherited as ignored
-    # (a shell's background job).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        mark = server.log_mark()
-        server.start()
+
+    def ready():
         print('apwsgi: serving; try:')
         for path, what in EXAMPLE_URLS:
             print('    %-36s %s' % (server.url(path), what))
         print('apwsgi: error log %s (following it below); Ctrl-C stops.'
               % server.error_log, flush=True)
-        return follow(server, mark)
-    except RuntimeError as exc:
-        print('apwsgi: could not start Apache:\n%s' % exc, file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, Stop):
-        print('\napwsgi: stopping Apache ...', flush=True)
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        server.stop()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return serve.run_foreground(server, ready, [server.error_log])
 
 
 def build_vars(args):
@@ -101,9 +63,23 @@ def build_vars(args):
 
 
 def parser():
-    top = argparse.ArgumentParser(prog='python -m apwsgi',
-                                  description='apwsgi developer tooling')
+    top = argparse.ArgumentParser(
+        prog='apwsgi', description='apwsgi: WSGI applications in Apache '
+                                   'httpd (mod_apwsgi.so) and its tooling')
     commands = top.add_subparsers(dest='command', required=True)
+
+    srv = commands.add_parser(
+        'serve', help='run a WSGI application in a throw-away Apache',
+        description='Run TARGET in Apache httpd with a generated '
+                    'configuration, in the foreground; Ctrl-C stops it.')
+    serve.add_arguments(srv)
+    srv.set_defaults(func=serve.serve)
+
+    mconf = commands.add_parser(
+        'module-config', help='print the LoadModule line for mod_apwsgi.so')
+    mconf.add_argument('--module', metavar='PATH',
+                       help='mod_apwsgi.so (default: the installed one)')
+    mconf.set_defaults(func=config.module_config)
 
     run = commands.add_parser('run-examples',
                               help='serve examples/ (what make run does)')
