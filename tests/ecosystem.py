@@ -72,12 +72,14 @@ def python_of_other_version():
     return None
 
 
-def make_venv(python, parent, name='venv', pip=False):
+def make_venv(python, parent, name='venv', pip=False, system_site=False):
     """Create a virtual environment with python under parent; -> path."""
     venv = pathlib.Path(parent) / name
     args = [str(python), '-m', 'venv', str(venv)]
     if not pip:
         args.insert(3, '--without-pip')
+    if system_site:
+        args.insert(3, '--system-site-packages')
     subprocess.run(args, check=True, capture_output=True, timeout=120)
     make_readable(venv)
     return venv
