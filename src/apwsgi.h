@@ -28,6 +28,7 @@
 #include "ap_mpm.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
+#include "apr_portable.h"
 #include "apr_thread_mutex.h"
 
 #if PY_VERSION_HEX < 0x030B0000
@@ -139,6 +140,12 @@ typedef struct {
     const char *interpreter; /* mod_wsgi.interpreter; "" = main */
     const char *script_name; /* SCRIPT_NAME for environ */
     const char *path_info;   /* PATH_INFO for environ */
+    /* Read when an interpreter is created or chosen: */
+    int pool_size;           /* mod_wsgi.interpreters (1: no pool) */
+    int own_gil;             /* mod_wsgi.gil own */
+    int reload;              /* mod_wsgi.reload on */
+    int max_interpreters;    /* mod_wsgi.max_interpreters */
+    apr_time_t idle_timeout; /* mod_wsgi.idle_timeout; 0: never */
 } apwsgi_config_t;
 
 /*
@@ -160,7 +167,27 @@ typedef struct {
     int truncated;              /* more than Content-Length offered */
     apr_off_t bytes_sent;       /* body bytes passed on */
     int client_gone;            /* a write failed: stop iterating */
+    int finished;               /* the end of the body went out */
+    int answered;               /* Apache answered it (body error) */
     int input_status;           /* HTTP status of a failed body read */
+    apr_os_thread_t thread;     /* the thread that serves the request */
 } apwsgi_request_t;
+
+/*
+ * Whether the calling thread serves `req`.  Apache's request, its pool
+ * and its filters are not thread-safe, so start_response, write and
+ * wsgi.input work only there; elsewhere this sets RuntimeError naming
+ * `what` and returns 0.  GIL held.
+ */
+static inline int
+apwsgi_request_thread_check(const apwsgi_request_t *req, const char *what)
+{
+    if (apr_os_thread_equal(req->thread, apr_os_thread_current())) {
+        return 1;
+    }
+    PyErr_Format(PyExc_RuntimeError, "%s called from a thread that does "
+                 "not serve the request", what);
+    return 0;
+}
 
 #endif /* APWSGI_H */

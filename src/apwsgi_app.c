@@ -9,6 +9,7 @@
  */
 #include "apwsgi_app.h"
 #include "apwsgi_log.h"
+#include "apwsgi_reload.h"
 #include "apwsgi_state.h"
 
 /* A loaded application, in st->pool; `callable` is a strong ref. */
@@ -66,6 +67,36 @@ path_add(apwsgi_state_t *st, const char *dir)
 done:
     Py_XDECREF(entry);
     return rc;
+}
+
+/*
+ * Log a failed import (an exception is set) with `headline`.  An
+ * extension that does not support sub-interpreters with their own GIL
+ * (PEP 684, PEP 489) gets one more line saying what to do.  GIL held.
+ */
+static void
+log_import_failure(request_rec *r, const apwsgi_config_t *cfg,
+                   const char *tag, const char *headline)
+{
+    PyObject *exc = apwsgi_err_take();
+    PyObject *text = exc ? PyObject_Str(exc) : NULL;
+    const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
+    int isolated = msg && PyErr_GivenExceptionMatches(exc, PyExc_ImportError)
+                   && strstr(msg, "subinterpreters");
+    char *copy = isolated ? apr_pstrdup(r->pool, msg) : NULL;
+
+    PyErr_Clear();
+    Py_XDECREF(text);
+    apwsgi_err_restore(exc);
+    apwsgi_log_exception(r, NULL, tag, headline);
+    if (copy) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00204) "interpreter %s for %s has its "
+                      "own GIL, and an extension module there cannot be "
+                      "loaded (%s): use 'SetEnv mod_wsgi.gil shared' with "
+                      "another mod_wsgi.interpreter name, or the main "
+                      "interpreter", interp_label(cfg), r->uri, copy);
+    }
 }
 
 /* Read the whole script into r->pool, NUL-terminated, with the GIL
@@ -163,8 +194,8 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
         apwsgi_err_restore(exc);
     }
 failed:
-    apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00201),
-                         apr_psprintf(r->pool,
+    log_import_failure(r, cfg, APWSGI_APLOGNO(00201),
+                       apr_psprintf(r->pool,
                                       "mod_wsgi.application script '%s' for "
                                       "%s failed to load in interpreter %s:",
                                       cfg->script, r->uri,
@@ -184,16 +215,55 @@ module_import(request_rec *r, const apwsgi_config_t *cfg)
     PyObject *module = PyImport_ImportModule(cfg->module);
 
     if (!module) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00201),
-                             apr_psprintf(r->pool,
-                                          "mod_wsgi.application '%s' for %s: "
-                                          "module '%s' failed to import in "
-                                          "interpreter %s:",
-                                          cfg->application, r->uri,
-                                          cfg->module, interp_label(cfg)));
+        log_import_failure(r, cfg, APWSGI_APLOGNO(00201),
+                           apr_psprintf(r->pool,
+                                        "mod_wsgi.application '%s' for %s: "
+                                        "module '%s' failed to import in "
+                                        "interpreter %s:",
+                                        cfg->application, r->uri,
+                                        cfg->module, interp_label(cfg)));
         invalidate_import_caches();
     }
     return module;
+}
+
+/*
+ * Where code may be reloaded, bytecode caches are not read: a .pyc
+ * records its source's mtime only to the second, so an edit within
+ * the same second would run the old code.  (A prefix that can never
+ * exist makes the import system compile from source.)  GIL held.
+ */
+static void
+bypass_bytecode_cache(void)
+{
+    PyObject *prefix = PyUnicode_FromString("/dev/null/apwsgi-reload");
+
+    if (!prefix || PySys_SetObject("pycache_prefix", prefix) < 0
+        || PySys_SetObject("dont_write_bytecode", Py_True) < 0) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(prefix);
+}
+
+/* Watch what the application was loaded from, and take the baseline
+ * of every watched file.  GIL held. */
+static void
+watch_application(apwsgi_state_t *st, const apwsgi_config_t *cfg,
+                  PyObject *module)
+{
+    PyObject *file = PyModule_Check(module)
+                         ? PyDict_GetItemString(PyModule_GetDict(module),
+                                                "__file__")
+                         : NULL; /* borrowed */
+    const char *path = file && PyUnicode_Check(file)
+                           ? PyUnicode_AsUTF8(file)
+                           : cfg->script;
+
+    PyErr_Clear();
+    if (path) {
+        apwsgi_reload_watch(st, path);
+    }
+    apwsgi_reload_scan(st);
 }
 
 /* Load and cache the application.  Borrowed reference, or NULL after
@@ -226,6 +296,9 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
                                           dir, r->uri));
         return NULL;
     }
+    if (cfg->reload) {
+        bypass_bytecode_cache();
+    }
     module = cfg->script ? script_load(r, cfg) : module_import(r, cfg);
     if (!module) {
         return NULL;
@@ -242,6 +315,7 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
         Py_DECREF(module);
         return NULL;
     }
+    watch_application(st, cfg, module);
     Py_DECREF(module);
     if (!known) {
         apr_hash_set(st->modules, apr_pstrdup(st->pool, cfg->module),

@@ -9,6 +9,17 @@
 #define KEY_DIRECTORY "mod_wsgi.directory"
 #define KEY_INTERPRETER "mod_wsgi.interpreter"
 #define KEY_SCRIPT_NAME "mod_wsgi.script_name"
+#define KEY_INTERPRETERS "mod_wsgi.interpreters"
+#define KEY_GIL "mod_wsgi.gil"
+#define KEY_RELOAD "mod_wsgi.reload"
+#define KEY_MAX_INTERPRETERS "mod_wsgi.max_interpreters"
+#define KEY_IDLE_TIMEOUT "mod_wsgi.idle_timeout"
+
+/* Limits of the numeric keys. */
+#define MAX_POOL_SIZE 64
+#define DEFAULT_MAX_INTERPRETERS 32
+#define MAX_MAX_INTERPRETERS 1000
+#define MAX_IDLE_TIMEOUT 86400
 
 /* Default callable name, as in mod_wsgi and PEP 3333's examples. */
 #define DEFAULT_CALLABLE "application"
@@ -166,6 +177,84 @@ split_path(request_rec *r, apwsgi_config_t *cfg)
     return OK;
 }
 
+/*
+ * The whole number in `key`, from `lo` to `hi`; `dflt` when unset.
+ * -1 after logging `tag` with what to fix.
+ */
+static int
+int_key(request_rec *r, const char *key, int lo, int hi, int dflt,
+        const char *tag)
+{
+    const char *v = apr_table_get(r->subprocess_env, key);
+    char *end = NULL;
+    long n = 0;
+
+    if (!v || !*v) {
+        return dflt;
+    }
+    n = strtol(v, &end, 10);
+    if (*end || n < lo || n > hi) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "%s%s '%s' for %s is not a whole number from %d to %d",
+                      tag, key, v, r->uri, lo, hi);
+        return -1;
+    }
+    return (int)n;
+}
+
+/* 1 or 0 for the words `yes`/`no` in `key` (`dflt` when unset); -1
+ * after logging `tag`. */
+static int
+word_key(request_rec *r, const char *key, const char *yes, const char *no,
+         int dflt, const char *tag)
+{
+    const char *v = apr_table_get(r->subprocess_env, key);
+
+    if (!v || !*v) {
+        return dflt;
+    }
+    if (strcasecmp(v, yes) == 0) {
+        return 1;
+    }
+    if (strcasecmp(v, no) == 0) {
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s%s '%s' for %s must be "
+                  "'%s' or '%s'", tag, key, v, r->uri, yes, no);
+    return -1;
+}
+
+/* The interpreter keys (issue: pools, own GIL, reload, bounds).  OK,
+ * or 500 after logging. */
+static int
+read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
+{
+    int idle = 0;
+
+    if ((cfg->pool_size = int_key(r, KEY_INTERPRETERS, 1, MAX_POOL_SIZE, 1,
+                                  APWSGI_APLOGNO(00106))) < 0
+        || (cfg->own_gil = word_key(r, KEY_GIL, "own", "shared", 0,
+                                    APWSGI_APLOGNO(00107))) < 0
+        || (cfg->reload = word_key(r, KEY_RELOAD, "on", "off", 0,
+                                   APWSGI_APLOGNO(00108))) < 0
+        || (cfg->max_interpreters =
+                int_key(r, KEY_MAX_INTERPRETERS, 1, MAX_MAX_INTERPRETERS,
+                        DEFAULT_MAX_INTERPRETERS, APWSGI_APLOGNO(00109))) < 0
+        || (idle = int_key(r, KEY_IDLE_TIMEOUT, 0, MAX_IDLE_TIMEOUT, 0,
+                           APWSGI_APLOGNO(00110))) < 0) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cfg->idle_timeout = apr_time_from_sec(idle);
+    if (cfg->pool_size > 1 && !*cfg->interpreter) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00106) "mod_wsgi.interpreters for %s "
+                      "needs a pool name: set mod_wsgi.interpreter too",
+                      r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 int
 apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
 {
@@ -199,6 +288,9 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
     status = parse_application(r, cfg);
     if (status == OK) {
         status = split_path(r, cfg);
+    }
+    if (status == OK) {
+        status = read_interpreter_keys(r, cfg);
     }
     return status;
 }

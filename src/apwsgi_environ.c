@@ -33,8 +33,8 @@ original_uri(request_rec *r)
 
 PyObject *
 apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
-                   const apwsgi_config_t *cfg, PyObject *input,
-                   PyObject *errors)
+                   const apwsgi_config_t *cfg, const char *interp,
+                   PyObject *input, PyObject *errors)
 {
     PyObject *environ = PyDict_Copy(st->environ_base);
     const apr_array_header_t *arr = apr_table_elts(r->subprocess_env);
@@ -59,6 +59,7 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
         || (!apr_table_get(r->subprocess_env, "HTTPS")
             && set_str(environ, "HTTPS", https ? "on" : "off") < 0)
         || set_str(environ, "wsgi.url_scheme", https ? "https" : "http") < 0
+        || set_str(environ, "apwsgi.interpreter", interp) < 0
         || PyDict_SetItemString(environ, "wsgi.input", input) < 0
         || PyDict_SetItemString(environ, "wsgi.errors", errors) < 0) {
         goto failed;

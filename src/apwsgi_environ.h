@@ -15,11 +15,13 @@
 
 /*
  * A new environ dict for `r`.  ap_add_common_vars(r) must have run.
- * `input` and `errors` become wsgi.input and wsgi.errors.  Returns a
- * new reference, or NULL with an exception set.  GIL held.
+ * `input` and `errors` become wsgi.input and wsgi.errors; `interp` (the
+ * name of the interpreter serving it, "NAME#i" in a pool, "" for the
+ * main one) becomes apwsgi.interpreter.  Returns a new reference, or
+ * NULL with an exception set.  GIL held.
  */
 PyObject *apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
-                             const apwsgi_config_t *cfg, PyObject *input,
-                             PyObject *errors);
+                             const apwsgi_config_t *cfg, const char *interp,
+                             PyObject *input, PyObject *errors);
 
 #endif /* APWSGI_ENVIRON_H */

@@ -32,16 +32,16 @@ input_check(apwsgi_input_object *self)
                         "wsgi.input used after its request ended");
         return -1;
     }
-    return 0;
+    return apwsgi_request_thread_check(self->req, "wsgi.input") ? 0 : -1;
 }
 
-/* Raise OSError for a failed read that Apache maps to `status`. */
+/* Raise OSError for a failed read that Apache maps to self->failed. */
 static void
 input_raise(apwsgi_input_object *self, apr_status_t rv)
 {
     request_rec *r = self->req->r;
     const char *reason = NULL;
-    char err[128];
+    char err[128] = "";
 
     switch (self->failed) {
     case HTTP_REQUEST_ENTITY_TOO_LARGE:
@@ -55,10 +55,15 @@ input_raise(apwsgi_input_object *self, apr_status_t rv)
                  "sent less than its Content-Length, or a bad chunk)";
         break;
     }
-    apr_strerror(rv, err, sizeof(err));
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
+    if (self->req->answered) {
+        apr_snprintf(err, sizeof(err), "Apache answered %d", self->failed);
+    }
+    else {
+        apr_strerror(rv, err, sizeof(err));
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, self->req->answered ? 0 : rv, r,
                   APWSGI_APLOGNO(00401) "request body of %s could not be "
-                  "read: %s", r->uri, reason);
+                  "read: %s (%s)", r->uri, reason, err);
     PyErr_Format(PyExc_OSError, "%s (%s)", reason, err);
 }
 
@@ -109,6 +114,14 @@ raw_read(apwsgi_input_object *self, char *dst, apr_size_t want)
         apr_brigade_cleanup(bb);
     }
     PyEval_RestoreThread(ts);
+    if (rv == AP_FILTER_ERROR) {
+        /* HTTP_IN sent the error response (400, 413) itself: nothing
+         * the application answers may follow it. */
+        self->req->answered = 1;
+        self->req->headers_sent = 1;
+        self->req->client_gone = 1;
+        status = r->status;
+    }
     if (rv != APR_SUCCESS) {
         self->failed = status ? status
                               : ap_map_http_request_error(rv,

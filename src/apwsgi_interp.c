@@ -1,32 +1,38 @@
 /*
- * apwsgi_interp.c: Python's life in a child process, the interpreter
- * table, and the per-thread cache of thread states.
+ * apwsgi_interp.c: the interpreter table, the per-thread cache of
+ * thread states, and the life of each interpreter.
  *
- * Locking: `table_mutex` guards the table, its pool and each
- * interpreter's list of thread states; `create_mutex` serialises the
- * creation of interpreters (and guards `state_pool`).  A thread never
- * waits for a GIL while holding either mutex, and takes create_mutex
- * before any GIL, so the three cannot deadlock.
+ * Locking: `table_mutex` guards the table and every slot's bookkeeping
+ * (visible, retired, active, its list of thread states);
+ * `create_mutex` serialises creating and ending interpreters (and
+ * guards `state_pool`).  A thread never waits for a GIL while holding
+ * table_mutex, and takes create_mutex before any GIL, so the locks
+ * cannot deadlock.
+ *
+ * Python's own start and end in the child are in apwsgi_python.c.
  */
 #include "apwsgi_interp.h"
-#include "apwsgi_state.h"
+#include "apwsgi_app.h"
 #include "apwsgi_log.h"
+#include "apwsgi_python.h"
+#include "apwsgi_reload.h"
+#include "apwsgi_state.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
+#include "apr_thread_cond.h"
 #include "apr_thread_proc.h"
 
-#ifndef APWSGI_PYTHON_HOME
-#error "APWSGI_PYTHON_HOME must name the prefix of the Python built against"
-#endif
-#ifndef APWSGI_PYTHON_PROGRAM
-#error "APWSGI_PYTHON_PROGRAM must name that Python's executable"
-#endif
-
-/* Hard ceiling on interpreter names per process. */
+/* Hard ceiling on interpreters per process (mod_wsgi.max_interpreters
+ * is the configurable bound below it). */
 #define APWSGI_MAX_SLOTS 1024
 
+/* How often the reaper looks for interpreters to end, and how often a
+ * reloading interpreter looks at its files. */
+#define REAP_INTERVAL apr_time_from_sec(1)
+#define RELOAD_INTERVAL apr_time_from_sec(1)
+
 /* A thread state this module made, so that it can delete exactly its
- * own at exit and never one of a thread the application started. */
+ * own and never one of a thread the application started. */
 typedef struct tstate_node {
     PyThreadState *tstate;
     struct tstate_node *next;
@@ -34,7 +40,21 @@ typedef struct tstate_node {
 
 typedef struct {
     apwsgi_interp_t pub;
-    tstate_node_t *tstates; /* guarded by table_mutex */
+    /* Guarded by table_mutex: */
+    char *name_buf;         /* malloc'd; pub.name points here */
+    int used;               /* the slot holds an interpreter */
+    int visible;            /* lookups by name find it */
+    int retired;            /* no new requests: end it once idle */
+    int ending;             /* the reaper (or exit) is ending it */
+    int failed;             /* creation failed */
+    int gil_requested;      /* mod_wsgi.gil own at creation */
+    int gil_noted;          /* a request asked for another GIL mode */
+    apr_time_t last_used;
+    apr_time_t idle_timeout;
+    tstate_node_t *tstates;
+    /* mod_wsgi.reload: */
+    apr_time_t next_check;
+    volatile apr_uint32_t checking;
 } interp_slot_t;
 
 /* One entry of a thread's cache: valid while `generation` matches. */
@@ -52,14 +72,21 @@ static apr_thread_mutex_t *table_mutex;
 static apr_thread_mutex_t *create_mutex;
 static apr_threadkey_t *tls_key;
 static server_rec *main_server;
-static int python_ready;
-static int python_owned;
+
+/* The reaper thread ends retired and idle interpreters. */
+static apr_thread_t *reaper_thread;
+static apr_thread_mutex_t *reaper_mutex;
+static apr_thread_cond_t *reaper_cond;
+static int reaper_stop;
+
+/* An interpreter was left alive (daemon threads): Python cannot be
+ * finalised at exit. */
+static int stranded;
 
 static _Thread_local tls_entry_t *tls_cache;
 static _Thread_local int tls_size;
 
-/* Frees a thread's cache when the thread exits (registered with
- * apr_threadkey, so no pool outlives it). */
+/* Frees a thread's cache when the thread exits. */
 static void
 tls_free(void *cache)
 {
@@ -158,7 +185,45 @@ apwsgi_interp_leave(PyThreadState *ts)
 }
 
 /*
- * End the sub-interpreter whose thread state `ts` is current (GIL
+ * A new sub-interpreter, current on return with its GIL held; NULL
+ * (with `*why` set) when CPython refused.  With `own_gil` on 3.12+ it
+ * gets a GIL of its own and the isolation that needs (PEP 684:
+ * separate allocator, single-phase extensions refused, no fork/exec,
+ * no daemon threads).  Called holding the main interpreter's GIL;
+ * after an own-GIL success that GIL is released (CPython's rule).
+ */
+static PyThreadState *
+new_interpreter(int own_gil, const char **why)
+{
+    *why = "Py_NewInterpreter() failed";
+#if PY_VERSION_HEX >= 0x030C0000
+    if (own_gil) {
+        PyThreadState *ts = NULL;
+        PyInterpreterConfig config = {
+            .use_main_obmalloc = 0,
+            .allow_fork = 0,
+            .allow_exec = 0,
+            .allow_threads = 1,
+            .allow_daemon_threads = 0,
+            .check_multi_interp_extensions = 1,
+            .gil = PyInterpreterConfig_OWN_GIL,
+        };
+        PyStatus status = Py_NewInterpreterFromConfig(&ts, &config);
+
+        if (PyStatus_Exception(status)) {
+            *why = status.err_msg ? status.err_msg : *why;
+            return NULL;
+        }
+        return ts;
+    }
+#else
+    (void)own_gil;
+#endif
+    return Py_NewInterpreter();
+}
+
+/*
+ * End the sub-interpreter whose thread state `ts` is current (its GIL
  * held), leaving this thread with no thread state and no GIL.  Since
  * 3.12 Py_EndInterpreter releases the GIL itself; 3.11 keeps it, so
  * the thread passes through its main thread state `back` to let go.
@@ -176,16 +241,19 @@ end_interpreter(PyThreadState *ts, PyThreadState *back)
 }
 
 /*
- * Create the sub-interpreter for `in`: a new interpreter, its state,
- * and the calling thread's thread state for it.  0, or -1 after
- * logging.  Called with create_mutex held and no GIL.
+ * Create the sub-interpreter for `slot`: a new interpreter, its
+ * state, and the calling thread's thread state for it.  0, or -1
+ * after logging.  Called with create_mutex held and no GIL.
  */
 static int
-interp_create(apwsgi_interp_t *in, request_rec *r)
+interp_create(interp_slot_t *slot, request_rec *r,
+              const apwsgi_config_t *cfg)
 {
+    apwsgi_interp_t *in = &slot->pub;
     PyThreadState *main_ts = apwsgi_interp_enter(&table[0]->pub);
     PyThreadState *ts = NULL;
     apwsgi_state_t *st = NULL;
+    const char *why = NULL;
 
     if (!main_ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
@@ -193,13 +261,14 @@ interp_create(apwsgi_interp_t *in, request_rec *r)
                       "memory for a thread state", in->name, r->uri);
         return -1;
     }
-    ts = Py_NewInterpreter();
+    in->own_gil = cfg->own_gil && PY_VERSION_HEX >= 0x030C0000;
+    ts = new_interpreter(in->own_gil, &why);
     if (!ts) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s: "
-                      "Py_NewInterpreter() failed", in->name, r->uri);
-        PyThreadState_Swap(main_ts);
+        /* CPython leaves the caller's thread state current. */
         apwsgi_interp_leave(main_ts);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s could "
+                      "not be created: %s", in->name, r->uri, why);
         return -1;
     }
     st = apwsgi_state_new(state_pool, r->server, 1);
@@ -216,111 +285,41 @@ interp_create(apwsgi_interp_t *in, request_rec *r)
         return -1;
     }
     in->interp = PyThreadState_GetInterpreter(ts);
-    in->owned = 1;
     in->state = st;
     PyEval_SaveThread();
+    slot->gil_requested = cfg->own_gil;
+    if (cfg->own_gil && !in->own_gil) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      APWSGI_APLOGNO(00014) "mod_wsgi.gil own needs Python "
+                      "3.12 or newer: interpreter '%s' (for %s) shares the "
+                      "GIL of Python %s", in->name, r->uri, PY_VERSION);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APWSGI_APLOGNO(00006) "created interpreter '%s' for %s",
-                  in->name, r->uri);
+                  APWSGI_APLOGNO(00006) "created interpreter '%s' (%s GIL) "
+                  "for %s", in->name, in->own_gil ? "own" : "shared",
+                  r->uri);
     return 0;
 }
 
-/* The slot named `name`, or NULL.  table_mutex held. */
-static apwsgi_interp_t *
-table_find(const char *name)
-{
-    for (int i = 0; i < table_count; i++) {
-        if (strcmp(table[i]->pub.name, name) == 0) {
-            return &table[i]->pub;
-        }
-    }
-    return NULL;
-}
-
-/* A new slot named `name`, or NULL when the table is full.
- * table_mutex held. */
-static apwsgi_interp_t *
-table_add(const char *name)
-{
-    interp_slot_t *slot = NULL;
-
-    if (table_count >= APWSGI_MAX_SLOTS) {
-        return NULL;
-    }
-    slot = apr_pcalloc(table_pool, sizeof(*slot));
-    slot->pub.name = apr_pstrdup(table_pool, name);
-    slot->pub.index = table_count;
-    slot->pub.generation = ++generation_counter;
-    table[table_count++] = slot;
-    return &slot->pub;
-}
-
-apwsgi_interp_t *
-apwsgi_interp_acquire(request_rec *r, const char *name)
-{
-    apwsgi_interp_t *in = NULL;
-
-    if (!python_ready) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00005) "Python is not available in this "
-                      "process, so %s cannot be served: see the APW00001 "
-                      "line logged when the process started", r->uri);
-        return NULL;
-    }
-    apr_thread_mutex_lock(table_mutex);
-    in = table_find(name);
-    if (!in) {
-        in = table_add(name);
-    }
-    if (in) {
-        apr_atomic_inc32(&in->active);
-    }
-    apr_thread_mutex_unlock(table_mutex);
-    if (!in) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00011) "interpreter '%s' for %s: this "
-                      "process already has %d interpreters", name, r->uri,
-                      APWSGI_MAX_SLOTS);
-        return NULL;
-    }
-    if (!apr_atomic_casptr((volatile void **)&in->state, NULL, NULL)) {
-        int rc = 0;
-
-        apr_thread_mutex_lock(create_mutex);
-        if (!in->state) {
-            rc = interp_create(in, r);
-        }
-        apr_thread_mutex_unlock(create_mutex);
-        if (rc < 0) {
-            apwsgi_interp_release(in);
-            return NULL;
-        }
-    }
-    return in;
-}
-
-void
-apwsgi_interp_release(apwsgi_interp_t *in)
-{
-    apr_atomic_dec32(&in->active);
-}
-
 /*
- * Delete the thread states this module made for `in`, except `keep`,
- * then wait for the application's non-daemon threads as Python's own
- * shutdown does.  Returns whether other thread states (daemon threads
- * the application started) remain.  GIL of `in` held.
+ * Delete the thread states this module made for `slot`, except
+ * `keep`, then wait for the application's non-daemon threads as
+ * Python's own shutdown does.  Returns whether other thread states
+ * (daemon threads the application started) remain.  Its GIL held.
  */
 static int
 delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
 {
-    tstate_node_t *node = slot->tstates;
-    PyObject *str_threading = PyUnicode_FromString("threading");
+    tstate_node_t *node = NULL;
+    PyObject *name = PyUnicode_FromString("threading");
     PyObject *threading = NULL;
     PyObject *res = NULL;
     PyThreadState *t = NULL;
 
+    apr_thread_mutex_lock(table_mutex);
+    node = slot->tstates;
     slot->tstates = NULL;
+    apr_thread_mutex_unlock(table_mutex);
     while (node) {
         tstate_node_t *next = node->next;
 
@@ -333,7 +332,7 @@ delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
     }
     /* Only where the application imported threading (as CPython's
      * own wait_for_thread_shutdown does). */
-    threading = str_threading ? PyImport_GetModule(str_threading) : NULL;
+    threading = name ? PyImport_GetModule(name) : NULL;
     PyErr_Clear();
     if (threading) {
         res = PyObject_CallMethod(threading, "_shutdown", NULL);
@@ -343,15 +342,15 @@ delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
     }
     Py_XDECREF(res);
     Py_XDECREF(threading);
-    Py_XDECREF(str_threading);
+    Py_XDECREF(name);
     t = PyInterpreterState_ThreadHead(slot->pub.interp);
     return t != keep || PyThreadState_Next(t) != NULL;
 }
 
 /* Run the current interpreter's atexit handlers now, for one that
  * cannot be ended.  GIL held. */
-static void
-run_atexit(const char *name)
+void
+apwsgi_interp_run_atexit(void)
 {
     PyObject *atexit = PyImport_ImportModule("atexit");
     PyObject *res = NULL;
@@ -361,144 +360,458 @@ run_atexit(const char *name)
     }
     if (!res) {
         apwsgi_log_exception(NULL, main_server, APWSGI_APLOGNO(00008),
-                             apr_psprintf(table_pool, "atexit handlers of "
-                                          "interpreter '%s' failed:", name));
+                             "atexit handlers of an interpreter failed:");
     }
     Py_XDECREF(res);
     Py_XDECREF(atexit);
 }
 
-/*
- * Pre-cleanup of the child pool: end every sub-interpreter (running
- * its atexit handlers), then finalise Python if this module started
- * it.  Runs in the child's main thread after the workers stopped.
- *
- * An interpreter where daemon threads of the application still run
- * cannot be ended (CPython aborts), and then Python cannot be
- * finalised either: its atexit handlers run, and the process exits
- * with Python as it is.
- */
-static apr_status_t
-python_cleanup(void *data)
+/* Make the slot free for reuse.  table_mutex held. */
+static void
+slot_free(interp_slot_t *slot)
 {
-    PyThreadState *main_ts = NULL;
-    apr_uint32_t active = 0;
-    int stranded = 0;
+    free(slot->name_buf);
+    memset(slot, 0, sizeof(*slot));
+}
 
-    (void)data;
-    if (!python_ready) {
-        return APR_SUCCESS;
-    }
-    for (int i = 0; i < table_count; i++) {
-        active += apr_atomic_read32(&table[i]->pub.active);
-    }
-    if (active) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
-                     APWSGI_APLOGNO(00003) "process exiting with %u requests "
-                     "still running: Python is left as it is", active);
-        return APR_SUCCESS;
-    }
-    python_ready = 0;
-    main_ts = thread_state(&table[0]->pub);
-    for (int i = table_count - 1; i > 0; i--) {
-        interp_slot_t *slot = table[i];
-        PyThreadState *ts = NULL;
+/*
+ * End the interpreter of `slot` (which no request uses and no lookup
+ * finds) and free the slot: its atexit handlers run, then it is ended.
+ * One with daemon threads still running cannot be ended (CPython
+ * aborts): its atexit handlers run and it is left as it is.  No GIL
+ * held; any thread.
+ */
+static void
+interp_end(interp_slot_t *slot, const char *why)
+{
+    PyThreadState *main_ts = thread_state(&table[0]->pub);
+    PyThreadState *ts = NULL;
+    int left = 0;
 
-        if (!slot->pub.state || !(ts = apwsgi_interp_enter(&slot->pub))) {
-            continue;
-        }
-        if (delete_thread_states(slot, ts)) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
-                         APWSGI_APLOGNO(00007) "interpreter '%s' still runs "
-                         "daemon threads at exit: its atexit handlers run, "
-                         "but it is not ended", slot->pub.name);
-            run_atexit(slot->pub.name);
-            apwsgi_interp_leave(ts);
-            stranded = 1;
-            continue;
-        }
+    apr_thread_mutex_lock(create_mutex);
+    ts = main_ts ? apwsgi_interp_enter(&slot->pub) : NULL;
+    if (ts && delete_thread_states(slot, ts)) {
+        apwsgi_interp_run_atexit();
+        apwsgi_interp_leave(ts);
+        left = 1;
+        stranded = 1;
+    }
+    else if (ts) {
         apwsgi_state_free(slot->pub.state);
-        slot->pub.state = NULL;
         end_interpreter(ts, main_ts);
     }
-    if (!main_ts) {
-        return APR_SUCCESS;
+    apr_thread_mutex_unlock(create_mutex);
+    if (left) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
+                     APWSGI_APLOGNO(00007) "interpreter '%s' (%s) still runs "
+                     "daemon threads: its atexit handlers ran, but it is not "
+                     "ended", slot->pub.name, why);
     }
-    PyEval_RestoreThread(main_ts);
-    if (python_owned && !stranded) {
-        apwsgi_state_free(table[0]->pub.state);
-        table[0]->pub.state = NULL;
-        if (Py_FinalizeEx() < 0) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
-                         APWSGI_APLOGNO(00008) "Python reported errors while "
-                         "finalising (see the lines above)");
+    else if (ts) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
+                     APWSGI_APLOGNO(00017) "ended interpreter '%s' (%s)",
+                     slot->pub.name, why);
+    }
+    apr_thread_mutex_lock(table_mutex);
+    slot_free(slot);
+    apr_thread_mutex_unlock(table_mutex);
+}
+
+/* The live interpreter named `name`, or NULL.  table_mutex held. */
+static interp_slot_t *
+table_find(const char *name)
+{
+    for (int i = 0; i < table_count; i++) {
+        interp_slot_t *slot = table[i];
+
+        if (slot->used && slot->visible && strcmp(slot->pub.name, name) == 0) {
+            return slot;
         }
-        return APR_SUCCESS;
     }
-    if (python_owned) {
-        run_atexit("");
-    }
-    PyEval_SaveThread();
-    return APR_SUCCESS;
+    return NULL;
 }
 
-/* Py_InitializeFromConfig with the home of the Python built against,
- * unless PYTHONHOME is set.  0, or -1 after logging.  No GIL. */
+/* How many named interpreters exist now (any state).  table_mutex
+ * held. */
 static int
-python_start(server_rec *s)
+table_named_count(void)
 {
-    PyConfig config;
-    PyStatus status;
-    const char *env_home = getenv("PYTHONHOME");
-    int builtin_home = !env_home || !*env_home;
-    const char *home = builtin_home ? APWSGI_PYTHON_HOME : env_home;
-    char *argv[] = {"mod_wsgi"};
+    int n = 0;
 
-    PyConfig_InitPythonConfig(&config);
-    /* Apache owns the signals of its children. */
-    config.install_signal_handlers = 0;
-    config.parse_argv = 0;
-    status = PyConfig_SetBytesArgv(&config, 1, argv);
-    if (!PyStatus_Exception(status)) {
-        status = PyConfig_SetBytesString(&config, &config.program_name,
-                                         APWSGI_PYTHON_PROGRAM);
+    for (int i = 1; i < table_count; i++) {
+        n += table[i]->used;
     }
-    if (!PyStatus_Exception(status) && builtin_home) {
-        status = PyConfig_SetBytesString(&config, &config.home, home);
-    }
-    if (!PyStatus_Exception(status)) {
-        status = Py_InitializeFromConfig(&config);
-    }
-    PyConfig_Clear(&config);
-    if (PyStatus_Exception(status)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     APWSGI_APLOGNO(00001) "Python %s could not be "
-                     "initialised with home %s: %s%s%s.  Check that Apache's "
-                     "user can read that Python's standard library, or set "
-                     "PYTHONHOME in Apache's environment",
-                     PY_VERSION, home, status.func ? status.func : "",
-                     status.func ? ": " : "",
-                     status.err_msg ? status.err_msg : "unknown error");
-        return -1;
-    }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                 APWSGI_APLOGNO(00004) "Python %s initialised (home %s)",
-                 Py_GetVersion(), home);
-    return 0;
+    return n;
 }
 
-int
-apwsgi_python_ready(void)
+/* A new slot named `name`, reusing a free one; NULL when the table is
+ * full or without memory.  table_mutex held. */
+static interp_slot_t *
+table_add(const char *name, int visible)
 {
-    return python_ready;
+    interp_slot_t *slot = NULL;
+    int i = 0;
+
+    while (i < table_count && table[i]->used) {
+        i++;
+    }
+    if (i == table_count) {
+        if (table_count >= APWSGI_MAX_SLOTS) {
+            return NULL;
+        }
+        table[table_count++] = apr_pcalloc(table_pool, sizeof(*slot));
+    }
+    slot = table[i];
+    slot->name_buf = strdup(name);
+    if (!slot->name_buf) {
+        return NULL;
+    }
+    slot->pub.name = slot->name_buf;
+    slot->pub.index = i;
+    slot->pub.generation = ++generation_counter;
+    slot->used = 1;
+    slot->visible = visible;
+    slot->last_used = apr_time_now();
+    return slot;
 }
 
-int
-apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
+/*
+ * A new visible slot for `name` unless the bound is reached.  NULL
+ * with *full set past mod_wsgi.max_interpreters.  table_mutex held.
+ */
+static interp_slot_t *
+table_add_bounded(const char *name, const apwsgi_config_t *cfg, int *full)
 {
+    if (table_named_count() >= cfg->max_interpreters) {
+        *full = 1;
+        return NULL;
+    }
+    return table_add(name, 1);
+}
+
+/*
+ * The slot for this request: the named interpreter, or the least busy
+ * member of a pool (an idle member first, then a member not created
+ * yet, then the least busy one).  NULL with *full set when a new one
+ * would pass the bound.  table_mutex held.
+ */
+static interp_slot_t *
+table_choose(request_rec *r, const apwsgi_config_t *cfg, int *full)
+{
+    interp_slot_t *best = NULL;
+    const char *missing = NULL;
+    interp_slot_t *slot = NULL;
+
+    if (cfg->pool_size <= 1) {
+        slot = table_find(cfg->interpreter);
+        return slot ? slot
+                    : table_add_bounded(cfg->interpreter, cfg, full);
+    }
+    for (int i = 0; i < cfg->pool_size; i++) {
+        const char *name = apr_psprintf(r->pool, "%s#%d", cfg->interpreter,
+                                        i);
+
+        slot = table_find(name);
+        if (!slot) {
+            missing = missing ? missing : name;
+        }
+        else if (!best || slot->pub.active < best->pub.active) {
+            best = slot;
+        }
+    }
+    if (best && (best->pub.active == 0 || !missing)) {
+        return best;
+    }
+    slot = table_add_bounded(missing, cfg, full);
+    if (!slot && best) {
+        *full = 0; /* a busy member beats a 503 */
+        return best;
+    }
+    return slot;
+}
+
+/* Tell the reaper there may be work.  No lock held. */
+static void
+reaper_wake(void)
+{
+    apr_thread_mutex_lock(reaper_mutex);
+    apr_thread_cond_signal(reaper_cond);
+    apr_thread_mutex_unlock(reaper_mutex);
+}
+
+void
+apwsgi_interp_release(apwsgi_interp_t *in, int empty)
+{
+    interp_slot_t *slot = (interp_slot_t *)in;
+    int wake = 0;
+
+    apr_thread_mutex_lock(table_mutex);
+    apr_atomic_dec32(&in->active);
+    slot->last_used = apr_time_now();
+    if (empty && in->index != 0 && slot->visible) {
+        slot->visible = 0;
+        slot->retired = 1;
+    }
+    if (in->active == 0 && !slot->ending) {
+        if (slot->failed) {
+            slot_free(slot);
+        }
+        else if (slot->retired) {
+            wake = 1;
+        }
+    }
+    apr_thread_mutex_unlock(table_mutex);
+    if (wake) {
+        reaper_wake();
+    }
+}
+
+/* Create the interpreter of `slot` unless that is done; waits for a
+ * creation another thread started.  0, or -1 after logging. */
+static int
+ensure_created(interp_slot_t *slot, request_rec *r,
+               const apwsgi_config_t *cfg)
+{
+    int rc = 0;
+
+    if (apr_atomic_casptr((volatile void **)&slot->pub.state, NULL, NULL)) {
+        return 0;
+    }
+    apr_thread_mutex_lock(create_mutex);
+    if (!slot->pub.state) {
+        rc = slot->failed ? -1 : interp_create(slot, r, cfg);
+    }
+    apr_thread_mutex_unlock(create_mutex);
+    if (rc < 0) {
+        apr_thread_mutex_lock(table_mutex);
+        slot->failed = 1;
+        slot->visible = 0;
+        apr_thread_mutex_unlock(table_mutex);
+    }
+    return rc;
+}
+
+/*
+ * Replace `old` by a fresh interpreter of the same name that imports
+ * the application anew.  Returns the fresh one with this request
+ * counted in it, or NULL (the old one keeps serving) after logging.
+ * No GIL held.
+ */
+static interp_slot_t *
+interp_replace(request_rec *r, const apwsgi_config_t *cfg,
+               interp_slot_t *old)
+{
+    interp_slot_t *fresh = NULL;
+    PyObject *app = NULL;
     PyThreadState *ts = NULL;
-    PyObject *threading = NULL;
-    apwsgi_interp_t *main_in = NULL;
+
+    apr_thread_mutex_lock(table_mutex);
+    fresh = table_add(old->pub.name, 0);
+    if (fresh) {
+        apr_atomic_inc32(&fresh->pub.active);
+        fresh->idle_timeout = old->idle_timeout;
+    }
+    apr_thread_mutex_unlock(table_mutex);
+    if (!fresh) {
+        return NULL;
+    }
+    if (ensure_created(fresh, r, cfg) == 0
+        && (ts = apwsgi_interp_enter(&fresh->pub))) {
+        app = apwsgi_app_get(fresh->pub.state, r, cfg);
+        apwsgi_interp_leave(ts);
+    }
+    if (!app) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00015) "reloading interpreter '%s' for "
+                      "%s failed (see above): the old code keeps serving",
+                      old->pub.name, r->uri);
+        apwsgi_interp_release(&fresh->pub, 1);
+        return NULL;
+    }
+    apr_thread_mutex_lock(table_mutex);
+    old->visible = 0;
+    old->retired = 1;
+    fresh->visible = 1;
+    apr_thread_mutex_unlock(table_mutex);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  APWSGI_APLOGNO(00016) "interpreter '%s' reloaded for %s: "
+                  "its code changed", old->pub.name, r->uri);
+    return fresh;
+}
+
+/*
+ * mod_wsgi.reload: at most once a second, look at the interpreter's
+ * files; when one changed, move this request (and all later ones) to a
+ * fresh interpreter.  Returns the slot to use.  No GIL held.
+ */
+static interp_slot_t *
+reload_check(request_rec *r, const apwsgi_config_t *cfg,
+             interp_slot_t *slot)
+{
+    static volatile apr_uint32_t main_noted;
+    apr_time_t now = apr_time_now();
+    interp_slot_t *fresh = NULL;
+    PyThreadState *ts = NULL;
+    int changed = 0;
+
+    if (slot->pub.index == 0) {
+        if (apr_atomic_cas32(&main_noted, 1, 0) == 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          APWSGI_APLOGNO(00018) "mod_wsgi.reload for %s is "
+                          "ignored: the main interpreter cannot be replaced; "
+                          "reload needs a named mod_wsgi.interpreter",
+                          r->uri);
+        }
+        return slot;
+    }
+    if (now < slot->next_check
+        || apr_atomic_cas32(&slot->checking, 1, 0) != 0) {
+        return slot;
+    }
+    slot->next_check = now + RELOAD_INTERVAL;
+    ts = apwsgi_interp_enter(&slot->pub);
+    if (ts) {
+        changed = apwsgi_reload_scan(slot->pub.state);
+        apwsgi_interp_leave(ts);
+    }
+    fresh = changed ? interp_replace(r, cfg, slot) : NULL;
+    apr_atomic_set32(&slot->checking, 0);
+    if (!fresh) {
+        return slot;
+    }
+    apwsgi_interp_release(&slot->pub, 0);
+    return fresh;
+}
+
+/* Note once per interpreter that a request asked for the GIL mode it
+ * was not created with.  No lock held. */
+static void
+note_gil_mode(request_rec *r, const apwsgi_config_t *cfg,
+              interp_slot_t *slot)
+{
+    int note = 0;
+
+    if (cfg->own_gil == slot->gil_requested || slot->gil_noted) {
+        return;
+    }
+    apr_thread_mutex_lock(table_mutex);
+    note = !slot->gil_noted;
+    slot->gil_noted = 1;
+    apr_thread_mutex_unlock(table_mutex);
+    if (note) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APWSGI_APLOGNO(00013) "interpreter '%s' keeps the %s "
+                      "GIL it was created with; %s asked for mod_wsgi.gil "
+                      "%s", slot->pub.name,
+                      slot->pub.own_gil ? "own" : "shared", r->uri,
+                      cfg->own_gil ? "own" : "shared");
+    }
+}
+
+apwsgi_interp_t *
+apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
+                      int *status)
+{
+    interp_slot_t *slot = NULL;
+    int full = 0;
+
+    *status = HTTP_INTERNAL_SERVER_ERROR;
+    if (!apwsgi_python_ready()) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00005) "Python is not available in this "
+                      "process, so %s cannot be served: see the APW00001 "
+                      "line logged when the process started", r->uri);
+        return NULL;
+    }
+    apr_thread_mutex_lock(table_mutex);
+    slot = table_choose(r, cfg, &full);
+    if (slot) {
+        apr_atomic_inc32(&slot->pub.active);
+        slot->idle_timeout = cfg->idle_timeout;
+    }
+    apr_thread_mutex_unlock(table_mutex);
+    if (!slot) {
+        *status = full ? HTTP_SERVICE_UNAVAILABLE : *status;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00012) "interpreter '%s' for %s not "
+                      "created: this process already has %d named "
+                      "interpreters (mod_wsgi.max_interpreters)",
+                      cfg->interpreter, r->uri, cfg->max_interpreters);
+        return NULL;
+    }
+    if (ensure_created(slot, r, cfg) < 0) {
+        apwsgi_interp_release(&slot->pub, 0);
+        return NULL;
+    }
+    if (slot->pub.index != 0) {
+        note_gil_mode(r, cfg, slot);
+    }
+    if (cfg->reload) {
+        slot = reload_check(r, cfg, slot);
+    }
+    return &slot->pub;
+}
+
+/* End retired interpreters nobody uses, and retire those idle past
+ * their mod_wsgi.idle_timeout.  Reaper thread; no lock held. */
+static void
+reap(void)
+{
+    interp_slot_t *victims[APWSGI_MAX_SLOTS];
+    const char *why[APWSGI_MAX_SLOTS];
+    apr_time_t now = apr_time_now();
+    int n = 0;
+
+    apr_thread_mutex_lock(table_mutex);
+    for (int i = 1; i < table_count; i++) {
+        interp_slot_t *slot = table[i];
+
+        if (!slot->used || !slot->pub.state || slot->ending
+            || slot->pub.active) {
+            continue;
+        }
+        why[n] = "replaced, or left without an application";
+        if (slot->visible && slot->idle_timeout > 0
+            && now - slot->last_used >= slot->idle_timeout) {
+            slot->visible = 0;
+            slot->retired = 1;
+            why[n] = "idle past mod_wsgi.idle_timeout";
+        }
+        if (slot->retired) {
+            slot->ending = 1;
+            victims[n++] = slot;
+        }
+    }
+    apr_thread_mutex_unlock(table_mutex);
+    for (int i = 0; i < n; i++) {
+        interp_end(victims[i], why[i]);
+    }
+}
+
+static void *APR_THREAD_FUNC
+reaper_main(apr_thread_t *thread, void *data)
+{
+    (void)data;
+    apr_thread_mutex_lock(reaper_mutex);
+    while (!reaper_stop) {
+        apr_thread_cond_timedwait(reaper_cond, reaper_mutex, REAP_INTERVAL);
+        if (reaper_stop) {
+            break;
+        }
+        apr_thread_mutex_unlock(reaper_mutex);
+        reap();
+        apr_thread_mutex_lock(reaper_mutex);
+    }
+    apr_thread_mutex_unlock(reaper_mutex);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+int
+apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
+                         PyThreadState *main_ts, int own_stdio)
+{
+    interp_slot_t *main_slot = NULL;
 
     main_server = s;
     if (apr_pool_create(&table_pool, pchild) != APR_SUCCESS
@@ -507,49 +820,64 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
                                    pchild) != APR_SUCCESS
         || apr_thread_mutex_create(&create_mutex, APR_THREAD_MUTEX_DEFAULT,
                                    pchild) != APR_SUCCESS
+        || apr_thread_mutex_create(&reaper_mutex, APR_THREAD_MUTEX_DEFAULT,
+                                   pchild) != APR_SUCCESS
+        || apr_thread_cond_create(&reaper_cond, pchild) != APR_SUCCESS
         || apr_threadkey_private_create(&tls_key, tls_free, pchild)
-               != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
-                     APWSGI_APLOGNO(00001) "Python could not be initialised: "
-                     "no memory for the interpreter table");
+               != APR_SUCCESS
+        || !(main_slot = table_add("", 1))) {
         return -1;
     }
-    if (Py_IsInitialized()) {
-        /* Another module (mod_python) started Python: use it as it is
-         * and leave its finalisation to that module. */
-        ts = PyThreadState_New(PyInterpreterState_Main());
-        if (!ts) {
-            return -1;
-        }
-        PyEval_RestoreThread(ts);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     APWSGI_APLOGNO(00002) "Python %s was initialised by "
-                     "another module: using it, and leaving it to that module "
-                     "to finalise", Py_GetVersion());
-    }
-    else {
-        if (python_start(s) < 0) {
-            return -1;
-        }
-        python_owned = 1;
-        ts = PyThreadState_Get();
-    }
-    main_in = table_add("");
-    main_in->interp = PyInterpreterState_Main();
-    /* threading takes the thread that imports it first for the main
-     * thread: make that this one, not whichever worker comes first. */
-    threading = PyImport_ImportModule("threading");
-    main_in->state = threading ? apwsgi_state_new(state_pool, s, python_owned)
-                               : NULL;
-    Py_XDECREF(threading);
-    if (!main_in->state || tls_put(main_in, ts) < 0) {
-        apwsgi_log_exception(NULL, s, APWSGI_APLOGNO(00001),
-                             "Python could not be set up:");
-        PyEval_SaveThread();
+    main_slot->pub.interp = PyThreadState_GetInterpreter(main_ts);
+    main_slot->pub.state = apwsgi_state_new(state_pool, s, own_stdio);
+    if (!main_slot->pub.state || tls_put(&main_slot->pub, main_ts) < 0) {
         return -1;
     }
-    PyEval_SaveThread();
-    python_ready = 1;
-    apr_pool_pre_cleanup_register(pchild, NULL, python_cleanup);
     return 0;
+}
+
+int
+apwsgi_interp_reaper_start(apr_pool_t *pchild)
+{
+    return apr_thread_create(&reaper_thread, NULL, reaper_main, NULL,
+                             pchild) == APR_SUCCESS ? 0 : -1;
+}
+
+int
+apwsgi_interp_shutdown(void)
+{
+    apr_status_t rv = APR_SUCCESS;
+    apr_uint32_t active = 0;
+
+    if (reaper_thread) {
+        apr_thread_mutex_lock(reaper_mutex);
+        reaper_stop = 1;
+        apr_thread_cond_signal(reaper_cond);
+        apr_thread_mutex_unlock(reaper_mutex);
+        apr_thread_join(&rv, reaper_thread);
+        reaper_thread = NULL;
+    }
+    for (int i = 0; i < table_count; i++) {
+        active += table[i]->used ? apr_atomic_read32(&table[i]->pub.active)
+                                 : 0;
+    }
+    if (active) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
+                     APWSGI_APLOGNO(00003) "process exiting with %u requests "
+                     "still running: Python is left as it is", active);
+        return -1;
+    }
+    for (int i = table_count - 1; i > 0; i--) {
+        if (table[i]->used && table[i]->pub.state) {
+            table[i]->ending = 1;
+            interp_end(table[i], "process exit");
+        }
+    }
+    return stranded ? 1 : 0;
+}
+
+apwsgi_interp_t *
+apwsgi_interp_main(void)
+{
+    return &table[0]->pub;
 }

@@ -5,15 +5,22 @@
  * Python is initialised in each child (child_init), never in the
  * Apache parent, so a graceful restart leaves nothing behind.  The
  * main interpreter has the empty name; named sub-interpreters are
- * created on first use and kept until the child exits, when each one
- * is ended (its atexit handlers run) and then Python is finalised,
- * unless another module (mod_python) initialised it.
+ * created on first use.  At child exit each is ended (its atexit
+ * handlers run) and Python is finalised, unless another module
+ * (mod_python) initialised it.
+ *
+ * A name maps to one live interpreter at a time.  An interpreter can
+ * be retired (replaced by a reload, idle past mod_wsgi.idle_timeout,
+ * or left with no application after a failed import): new requests no
+ * longer reach it, and a reaper thread ends it once its last request
+ * is done.  A pool (mod_wsgi.interpreters N) is the names NAME#0 ..
+ * NAME#N-1, and a request goes to the least busy member.  With
+ * mod_wsgi.gil own (CPython 3.12+) an interpreter gets its own GIL
+ * (PEP 684), so a pool runs Python in parallel in one process.
  *
  * Each Apache thread gets one PyThreadState per interpreter on first
  * use and keeps it, so a request costs no thread-state allocation.
- * Entering an interpreter means taking the GIL that it uses; every
- * interpreter is entered and left through the functions below, which
- * is what lets an interpreter with a GIL of its own (PEP 684) slot in.
+ * Entering an interpreter takes the GIL that it uses.
  */
 #ifndef APWSGI_INTERP_H
 #define APWSGI_INTERP_H
@@ -25,33 +32,29 @@ struct apwsgi_interp {
     int index;                 /* slot: index into each thread's cache */
     unsigned long generation;  /* unique to this interpreter's life */
     PyInterpreterState *interp;
-    int owned;                 /* created here: ended at child exit */
     apwsgi_state_t *state;     /* NULL until created */
-    int failed;                /* creation failed: do not retry forever */
+    int own_gil;               /* created with a GIL of its own */
     volatile apr_uint32_t active; /* requests inside it now */
 };
 
 /*
- * Initialise Python in this child (or adopt the one another module
- * initialised) and register its finalisation on `pchild`.  Logs and
- * returns non-zero when Python cannot be used; requests then get 500.
- * Called from child_init, with no GIL.
+ * The interpreter for this request, per cfg->interpreter and the other
+ * interpreter keys: created on first use, replaced first when
+ * mod_wsgi.reload found changed code.  The request is counted in it.
+ * Returns NULL after logging why, with *status set (500; 503 past
+ * mod_wsgi.max_interpreters).  No GIL held on entry or exit.  Pair
+ * with apwsgi_interp_release().
  */
-int apwsgi_python_init(apr_pool_t *pchild, server_rec *s);
-
-/* Whether apwsgi_python_init succeeded in this process. */
-int apwsgi_python_ready(void);
+apwsgi_interp_t *apwsgi_interp_acquire(request_rec *r,
+                                       const apwsgi_config_t *cfg,
+                                       int *status);
 
 /*
- * Find the interpreter `name` ("" = main), creating it on first use,
- * and count the request in it.  Returns NULL after logging why (the
- * request should get 500).  No GIL held on entry or exit.  Pair with
- * apwsgi_interp_release().
+ * The request is done with the interpreter.  `empty`: it has no
+ * application loaded (a failed import), so a named one is retired
+ * rather than kept.  No GIL needed.
  */
-apwsgi_interp_t *apwsgi_interp_acquire(request_rec *r, const char *name);
-
-/* The request is done with the interpreter.  No GIL needed. */
-void apwsgi_interp_release(apwsgi_interp_t *in);
+void apwsgi_interp_release(apwsgi_interp_t *in, int empty);
 
 /*
  * Make the calling thread's thread state for `in` current, taking the
@@ -63,5 +66,34 @@ PyThreadState *apwsgi_interp_enter(apwsgi_interp_t *in);
 
 /* Release the GIL taken by apwsgi_interp_enter(). */
 void apwsgi_interp_leave(PyThreadState *ts);
+
+/* For apwsgi_python.c, which starts and ends Python in the child: */
+
+/*
+ * Set up the table with the main interpreter, whose thread state
+ * `main_ts` is current (its GIL held).  With `own_stdio`, its
+ * sys.stdout and sys.stderr go to the error log.  0, or -1 (with a
+ * Python exception set when Python failed).  Memory from `pchild`.
+ */
+int apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
+                             PyThreadState *main_ts, int own_stdio);
+
+/* Start the thread that ends retired and idle interpreters.  0 or
+ * -1.  No GIL. */
+int apwsgi_interp_reaper_start(apr_pool_t *pchild);
+
+/*
+ * At child exit: stop the reaper and end every sub-interpreter.
+ * Returns 0 when all ended, 1 when one had to be left alive (daemon
+ * threads; its atexit handlers ran), -1 when requests still run (then
+ * nothing was touched).  No GIL held.
+ */
+int apwsgi_interp_shutdown(void);
+
+/* The main interpreter's entry. */
+apwsgi_interp_t *apwsgi_interp_main(void);
+
+/* Run the current interpreter's atexit handlers now.  GIL held. */
+void apwsgi_interp_run_atexit(void);
 
 #endif /* APWSGI_INTERP_H */

@@ -27,14 +27,15 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
 {
     request_rec *r = req->r;
 
-    if (!req->headers_sent) {
+    if (!req->headers_sent || req->answered) {
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
                              apr_psprintf(r->pool,
                                           "exception in application '%s' "
                                           "for %s:", cfg->application,
                                           r->uri));
-        return req->input_status ? req->input_status
-                                 : HTTP_INTERNAL_SERVER_ERROR;
+        return req->answered       ? AP_FILTER_ERROR
+               : req->input_status ? req->input_status
+                                   : HTTP_INTERNAL_SERVER_ERROR;
     }
     apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00302),
                          apr_psprintf(r->pool,
@@ -85,7 +86,8 @@ call_application(apwsgi_request_t *req, const apwsgi_config_t *cfg,
     }
     close_result(req->r, result);
     Py_DECREF(result);
-    return status;
+    /* Where Apache answered (a body error), say so as its filters do. */
+    return req->answered ? AP_FILTER_ERROR : status;
 }
 
 int
@@ -101,9 +103,11 @@ apwsgi_request_run(request_rec *r, apwsgi_interp_t *in,
     PyObject *start_response = NULL;
     PyObject *environ = NULL;
     int body_left = 0;
+    int empty = 0;
     int status = HTTP_INTERNAL_SERVER_ERROR;
 
     req->r = r;
+    req->thread = apr_os_thread_current();
     req->state = st;
     req->content_length = -1;
     req->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
@@ -112,11 +116,14 @@ apwsgi_request_run(request_rec *r, apwsgi_interp_t *in,
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
                       APWSGI_APLOGNO(00010) "interpreter '%s' for %s: no "
                       "memory for a thread state", in->name, r->uri);
+        apwsgi_interp_release(in, 0);
         return status;
     }
     apwsgi_log_set_current(r);
     app = apwsgi_app_get(st, r, cfg);
     if (!app) {
+        /* An interpreter with no application is not kept for one. */
+        empty = apr_hash_count(st->apps) == 0;
         goto done;
     }
     input = apwsgi_input_new(st->input_type, req);
@@ -125,7 +132,8 @@ apwsgi_request_run(request_rec *r, apwsgi_interp_t *in,
     start_response =
         errors ? apwsgi_start_response_new(st->start_response_type, req)
                : NULL;
-    environ = start_response ? apwsgi_environ_new(st, r, cfg, input, errors)
+    environ = start_response ? apwsgi_environ_new(st, r, cfg, in->name, input,
+                                                  errors)
                              : NULL;
     if (!environ) {
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
@@ -151,6 +159,7 @@ done:
     Py_XDECREF(input);
     apwsgi_log_set_current(NULL);
     apwsgi_interp_leave(ts);
+    apwsgi_interp_release(in, empty);
     /* A body the application left unread must go before the next
      * request on this connection can be read (error statuses: ap_die
      * does this). */

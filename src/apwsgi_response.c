@@ -227,8 +227,16 @@ static int
 pass_brigade(apwsgi_request_t *req)
 {
     request_rec *r = req->r;
-    PyThreadState *ts = PyEval_SaveThread();
-    apr_status_t rv = ap_pass_brigade(r->output_filters, req->bb);
+    PyThreadState *ts = NULL;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (req->answered) {
+        /* Apache sent its own error response: drop the application's. */
+        apr_brigade_cleanup(req->bb);
+        return -1;
+    }
+    ts = PyEval_SaveThread();
+    rv = ap_pass_brigade(r->output_filters, req->bb);
 
     apr_brigade_cleanup(req->bb);
     PyEval_RestoreThread(ts);
@@ -337,6 +345,7 @@ apwsgi_response_abort(apwsgi_request_t *req)
      * chunk filter then writes no last chunk, and the connection is
      * closed after this response. */
     c->keepalive = AP_CONN_CLOSE;
+    req->finished = 1;
     APR_BRIGADE_INSERT_TAIL(req->bb,
                             ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
                                                    r->pool,
@@ -365,6 +374,7 @@ finish(apwsgi_request_t *req)
         apwsgi_response_abort(req);
         return 0;
     }
+    req->finished = 1;
     APR_BRIGADE_INSERT_TAIL(req->bb,
                             apr_bucket_eos_create(
                                 r->connection->bucket_alloc));
@@ -531,9 +541,12 @@ response_write(PyObject *self, PyObject *data)
 {
     apwsgi_request_t *req = ((apwsgi_start_response_object *)self)->req;
 
-    if (!req) {
+    if (!req || req->finished) {
         PyErr_SetString(PyExc_RuntimeError,
-                        "write() called after its request ended");
+                        "write() called after the response ended");
+        return NULL;
+    }
+    if (!apwsgi_request_thread_check(req, "write()")) {
         return NULL;
     }
     if (!PyBytes_Check(data)) {
@@ -542,7 +555,10 @@ response_write(PyObject *self, PyObject *data)
         return NULL;
     }
     if (req->client_gone) {
-        PyErr_SetString(PyExc_OSError, "the client closed the connection");
+        PyErr_SetString(PyExc_OSError, req->answered
+                        ? "Apache already answered the request (its body "
+                          "could not be read)"
+                        : "the client closed the connection");
         return NULL;
     }
     if (PyBytes_GET_SIZE(data) == 0 || body_done(req)) {
@@ -604,6 +620,9 @@ start_response_call(PyObject *callable, PyObject *const *args,
     if (!req) {
         PyErr_SetString(PyExc_RuntimeError,
                         "start_response() called after its request ended");
+        return NULL;
+    }
+    if (!apwsgi_request_thread_check(req, "start_response()")) {
         return NULL;
     }
     if (exc_info != Py_None) {

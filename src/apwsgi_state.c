@@ -96,6 +96,8 @@ apwsgi_state_new(apr_pool_t *pool, server_rec *s, int own_stdio)
     st->apps = apr_hash_make(sub);
     st->modules = apr_hash_make(sub);
     st->paths = apr_hash_make(sub);
+    st->watch_files = apr_hash_make(sub);
+    st->mtimes = apr_hash_make(sub);
     st->log_type = apwsgi_log_type_new();
     st->input_type = st->log_type ? apwsgi_input_type_new() : NULL;
     st->start_response_type =

@@ -31,6 +31,12 @@ struct apwsgi_state {
     apr_hash_t *modules;
     apr_hash_t *paths; /* directories already put on sys.path */
 
+    /* mod_wsgi.reload: files to watch (application modules and
+     * scripts; everything under `paths` is watched too) and the
+     * modification time first seen for each (apr_time_t *). */
+    apr_hash_t *watch_files;
+    apr_hash_t *mtimes;
+
     server_rec *server;
 };
 

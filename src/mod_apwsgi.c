@@ -12,6 +12,7 @@
 #include "apwsgi.h"
 #include "apwsgi_config.h"
 #include "apwsgi_interp.h"
+#include "apwsgi_python.h"
 #include "apwsgi_request.h"
 
 static int
@@ -35,13 +36,11 @@ apwsgi_handler(request_rec *r)
         return status;
     }
     ap_add_common_vars(r);
-    in = apwsgi_interp_acquire(r, cfg.interpreter);
+    in = apwsgi_interp_acquire(r, &cfg, &status);
     if (!in) {
-        return HTTP_INTERNAL_SERVER_ERROR;
+        return status;
     }
-    status = apwsgi_request_run(r, in, &cfg);
-    apwsgi_interp_release(in);
-    return status;
+    return apwsgi_request_run(r, in, &cfg);
 }
 
 static void
