@@ -3,6 +3,7 @@ python3 comes first on Apache's PATH; atexit handlers run at child exit."""
 
 import os
 import pathlib
+import time
 
 import pytest
 
@@ -126,3 +127,33 @@ def test_pythonhome_in_apache_environment_wins(make_server):
         srv.stop()   # before the home goes: children may still start
     finally:
         support.remove_tree(home)
+
+
+def test_stop_during_a_request_prefork(make_server):
+    """Prefork ends a child from its SIGTERM handler while the app runs:
+    the module must not finalise Python under the running request
+    (APW00003) and the child must exit without crashing.  (Threaded MPMs
+    let the request finish, or the parent kills the child: nothing of the
+    module's to check there.)"""
+    import threading
+    srv = make_server(state_config, mpm='prefork', processes=1)
+    marker = 'sleeping-' + support.token()
+    outcome = []
+
+    def client():
+        try:
+            with support.Client() as c:
+                outcome.append(c.get(srv.url('/py/sleep?s=20&file=' + marker),
+                                     timeout=30).status_code)
+        except Exception as exc:   # the stop cuts the connection
+            outcome.append(type(exc).__name__)
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    support.wait_file(srv.state_dir / marker)
+    started = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - started < 10
+    thread.join(15)
+    assert outcome and outcome[0] != 200, outcome
+    line, = support.LogWindow(srv, 0).wait(tag='APW00003')
+    assert ':warn' in line

@@ -11,7 +11,8 @@ interpreter id), "is_main", "modules_id" (id of sys.modules) and "name"
   /pyinfo            + version, prefix, base_prefix, exec_prefix,
                      executable, os_file, encodings_file,
                      has_flask (importlib.util.find_spec('flask') found)
-  /sleep?s=S         sleeps S seconds first, then like /whoami
+  /sleep?s=S[&file=F]  sleeps S seconds first (after creating STATE/F
+                     when F is given), then like /whoami
   /thread            + "ident" (threading.get_ident()) and "local_count"
                      (a threading.local counter: it survives only if the
                      thread state is reused across requests)
@@ -62,6 +63,9 @@ def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
     q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
     if path == '/sleep':
+        if 'file' in q:
+            _write_file(os.path.join(environ['APWSGI_TEST_STATE'], q['file']),
+                        'sleeping\n')
         time.sleep(float(q['s']))
     STATE['counter'] += 1
     cur, main = interp_ids()
