@@ -131,7 +131,7 @@ soak: deps
 # make bench BENCH_ARGS='--quick --scenarios hello --mpms event'
 bench: all ceiling
 	PYTHONPATH=python $(PYTHON) bench/run.py --module $(MODULE) \
-	    --python $(PYTHON) $(BENCH_ARGS)
+	    --ceiling-module $(CEILING) --python $(PYTHON) $(BENCH_ARGS)
 
 # Interpreter pools need an own GIL, so Python 3.12+: a second build.
 bench-interp: ceiling
@@ -143,8 +143,8 @@ bench-interp: ceiling
 	    BUILDDIR=$(BUILDDIR)/py3.12 all && \
 	tools/ensure-deps --access "$$py" && \
 	PYTHONPATH=python $(PYTHON) bench/run.py --family interp \
-	    --module $(BUILDDIR)/py3.12/mod_apwsgi.so --python "$$py" \
-	    $(BENCH_ARGS)
+	    --module $(BUILDDIR)/py3.12/mod_apwsgi.so \
+	    --ceiling-module $(CEILING) --python "$$py" $(BENCH_ARGS)
 
 # Apache's own minimal C handler: the harness's ceiling, also used by the
 # reliability tests.  Its path and handler name ("ceiling") are fixed.

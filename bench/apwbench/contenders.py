@@ -1,0 +1,160 @@
+"""The contenders: how each one is configured and started.
+
+Every Apache contender runs the same Apache binary with the same
+generated main config (bench/conf/httpd.conf.in) and MPM setting; only
+the few lines below that mount the scenario differ.  gunicorn does not
+use Apache, so its numbers do not depend on the MPM setting: a run
+measures it in the first MPM setting only (see runner.py).
+"""
+
+import dataclasses
+
+from . import APPS
+from .servers import BenchApache, GunicornServer
+
+WSGI = 'wsgi'
+CEILING = 'ceiling'
+
+
+@dataclasses.dataclass(frozen=True)
+class Contender:
+    name: str
+    kind: str               # apwsgi, mod_wsgi, gunicorn, static, ceiling
+    description: str
+    role: str = WSGI        # wsgi: runs the app; ceiling: Apache alone
+    setenv: tuple = ()      # apwsgi: extra (key, value) SetEnv pairs
+    worker_class: str = ''  # gunicorn
+    threads: int = 1        # gunicorn threads per worker
+
+    @property
+    def needs_venv(self):
+        return self.kind in ('mod_wsgi', 'gunicorn')
+
+    @property
+    def uses_apache(self):
+        return self.kind != 'gunicorn'
+
+    @property
+    def members(self):
+        """Interpreters in the pool (mod_wsgi.interpreters), or None."""
+        return int(dict(self.setenv).get('mod_wsgi.interpreters', 0)) or None
+
+    def applies(self, scenario):
+        """Whether this contender has a meaningful answer to scenario."""
+        if self.kind == 'ceiling':
+            return scenario.c_ceiling
+        if self.kind == 'static':
+            return scenario.static is not None
+        return True
+
+
+GUNICORN_WORKERS = 2
+
+CONTENDERS = {c.name: c for c in (
+    Contender('apwsgi-main', 'apwsgi', 'apwsgi, main interpreter'),
+    Contender('apwsgi-sub', 'apwsgi',
+              'apwsgi, named sub-interpreter "bench"',
+              setenv=(('mod_wsgi.interpreter', 'bench'),)),
+    Contender('mod_wsgi', 'mod_wsgi', 'mod_wsgi (PyPI), embedded mode, '
+              'WSGIApplicationGroup %{GLOBAL}'),
+    Contender('gunicorn-sync', 'gunicorn',
+              'gunicorn, %d sync workers' % GUNICORN_WORKERS,
+              worker_class='sync'),
+    Contender('gunicorn-gthread', 'gunicorn',
+              'gunicorn, %d gthread workers x 4 threads' % GUNICORN_WORKERS,
+              worker_class='gthread', threads=4),
+    Contender('static', 'static', "Apache's static-file handler, the same "
+              'bytes (json: the same size)', role=CEILING),
+    Contender('ceiling', 'ceiling', 'mod_ceiling, a minimal C handler '
+              '(ap_rwrite of 12 bytes)', role=CEILING),
+    # The interp family (issue 4): pools of named interpreters.
+    Contender('apwsgi-shared-1', 'apwsgi',
+              'apwsgi, 1 interpreter "cpu", shared GIL',
+              setenv=(('mod_wsgi.interpreter', 'cpu'),
+                      ('mod_wsgi.interpreters', '1'))),
+    Contender('apwsgi-own-pool-2', 'apwsgi',
+              'apwsgi, pool of 2 interpreters "cpu", own GIL',
+              setenv=(('mod_wsgi.interpreter', 'cpu'),
+                      ('mod_wsgi.interpreters', '2'),
+                      ('mod_wsgi.gil', 'own'))),
+    Contender('apwsgi-own-pool-4', 'apwsgi',
+              'apwsgi, pool of 4 interpreters "cpu", own GIL',
+              setenv=(('mod_wsgi.interpreter', 'cpu'),
+                      ('mod_wsgi.interpreters', '4'),
+                      ('mod_wsgi.gil', 'own'))),
+)}
+
+PROBE_APP = APPS / 'probe.py'
+
+
+def _quote(value):
+    return '"%s"' % str(value).replace('\\', '\\\\').replace('"', '\\"')
+
+
+def apwsgi_config(contender, scenario):
+    blocks = []
+    for path, app in (('/probe', PROBE_APP), (scenario.path,
+                                              scenario.app_path)):
+        lines = ['<Location %s>' % path, '    SetHandler mod_wsgi',
+                 '    SetEnv mod_wsgi.application %s' % _quote(app)]
+        lines += ['    SetEnv %s %s' % (key, _quote(value))
+                  for key, value in contender.setenv]
+        blocks.append('\n'.join(lines + ['</Location>']))
+    return '\n'.join(blocks) + '\n'
+
+
+def mod_wsgi_config(scenario, venv):
+    lines = list(venv.mod_wsgi_config)      # LoadModule, WSGIPythonHome
+    lines += [
+        # As mod_wsgi-express does for its sendfile option.
+        'WSGIEnableSendfile On',
+        '<Directory %s>' % _quote(APPS), '    Require all granted',
+        '</Directory>',
+        'WSGIApplicationGroup %{GLOBAL}',
+        'WSGIScriptAlias /probe %s' % _quote(PROBE_APP),
+        'WSGIScriptAlias %s %s' % (scenario.path, _quote(scenario.app_path)),
+    ]
+    return '\n'.join(lines) + '\n'
+
+
+def static_config(scenario, static_dir):
+    return '\n'.join([
+        'Alias %s %s' % (scenario.path, _quote(static_dir / scenario.static)),
+        '<Directory %s>' % _quote(static_dir), '    Require all granted',
+        '</Directory>']) + '\n'
+
+
+def ceiling_config(scenario, ceiling_module):
+    return '\n'.join([
+        'LoadModule ceiling_module %s' % _quote(ceiling_module),
+        '<Location %s>' % scenario.path, '    SetHandler ceiling',
+        '</Location>']) + '\n'
+
+
+def make_server(contender, mpm, scenario, ctx, root):
+    """A server (not started) for contender serving scenario.
+
+    ctx is the runner's RunContext: module paths, the venv, the data
+    directories and the environment every server gets.
+    """
+    if contender.kind == 'gunicorn':
+        return GunicornServer(
+            ctx.venv.gunicorn, APPS, scenario.app[:-3] + ':application',
+            root, workers=GUNICORN_WORKERS,
+            worker_class=contender.worker_class,
+            threads=contender.threads, env=ctx.server_env)
+    module = None
+    if contender.kind == 'apwsgi':
+        config = apwsgi_config(contender, scenario)
+        module = ctx.module
+    elif contender.kind == 'mod_wsgi':
+        config = mod_wsgi_config(scenario, ctx.venv)
+    elif contender.kind == 'static':
+        config = static_config(scenario, ctx.static_dir)
+    elif contender.kind == 'ceiling':
+        config = ceiling_config(scenario, ctx.ceiling_module)
+    else:
+        raise ValueError('unknown contender kind %r' % contender.kind)
+    return BenchApache(module, config, mpm=mpm.mpm,
+                       processes=mpm.processes, threads=mpm.threads,
+                       root=root, env=ctx.server_env)

@@ -1,0 +1,49 @@
+"""Process facts read from /proc: children, resident memory, load."""
+
+import os
+
+
+def children_of(ppid):
+    """Pids of the live (not zombie) children of ppid, sorted."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The fields after the command name, which may hold ' ' or ')'.
+        fields = stat[stat.rindex(')') + 2:].split()
+        if int(fields[1]) == ppid and fields[0] != 'Z':
+            pids.append(int(entry))
+    return sorted(pids)
+
+
+def rss_kib(pid):
+    """VmRSS of pid in KiB, or None when it is gone."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def rss_of(pids):
+    """{'per_child_kib': [...], 'sum_kib': N, 'children': n} for pids."""
+    values = [v for v in (rss_kib(pid) for pid in pids) if v is not None]
+    return {'children': len(values), 'per_child_kib': values,
+            'sum_kib': sum(values)}
+
+
+def loadavg():
+    """The 1-minute load average (a noise indicator), or None."""
+    try:
+        with open('/proc/loadavg') as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None

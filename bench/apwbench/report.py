@@ -1,0 +1,242 @@
+"""The report of a run: table, ratios, targets, and the JSON file."""
+
+import json
+
+from .scenarios import MPMS
+
+
+def _fmt_rss(rss):
+    if not rss or not rss.get('per_child_kib'):
+        return '-'
+    per = rss['per_child_kib']
+    if len(per) == 1:
+        return '%.1f' % (per[0] / 1024)
+    return '%d: %.1f-%.1f = %.1f' % (len(per), min(per) / 1024,
+                                     max(per) / 1024, rss['sum_kib'] / 1024)
+
+
+def _log_flag(problems):
+    if not problems:
+        return ''
+    flags = []
+    if problems['crashes']:
+        flags.append('CRASH x%d' % len(problems['crashes']))
+    if problems['error_count']:
+        flags.append('%d error line(s)' % problems['error_count'])
+    return '  LOG: ' + ', '.join(flags) if flags else ''
+
+
+def table(results):
+    """The per-contender table, grouped by MPM setting, as text lines."""
+    lines = []
+    header = ('%-8s %-18s %10s %7s %8s %8s %7s  %s'
+              % ('scenario', 'contender', 'req/s', 'spread', 'p50 ms',
+                 'p99 ms', 'errors', 'children RSS MiB (n: min-max = sum)'))
+    current = None
+    for entry in results:
+        if entry['mpm_label'] != current:
+            current = entry['mpm_label']
+            lines += ['', '== %s ==' % current, header]
+        summary = entry.get('summary')
+        if entry.get('error') or not summary:
+            lines.append('%-8s %-18s FAILED: %s' % (
+                entry['scenario'], entry['contender'], entry['error']))
+            continue
+        flag = _log_flag(entry.get('log_problems'))
+        if summary.get('warmup_errors'):
+            # Not in the figures, but worth a look: e.g. the first
+            # concurrent requests of a fresh child failing.
+            flag += '  WARM-UP: %d error(s)' % summary['warmup_errors']
+        lines.append('%-8s %-18s %10.0f %6.1f%% %8.2f %8.2f %7d  %s%s' % (
+            entry['scenario'], entry['contender'], summary['rps'],
+            100 * (summary['spread'] or 0), summary['p50_ms'],
+            summary['p99_ms'], summary['errors'],
+            _fmt_rss(entry.get('rss_after')), flag))
+    return lines
+
+
+def _rps_index(results):
+    return {(e['mpm'], e['scenario'], e['contender']): e['summary']['rps']
+            for e in results if e.get('summary') and not e.get('error')}
+
+
+def ratios(family, results):
+    """subject/reference median req/s for each MPM setting and scenario."""
+    rps = _rps_index(results)
+    rows = []
+    for (mpm, scenario, subject), value in rps.items():
+        if subject not in family.subjects:
+            continue
+        for reference in family.references:
+            other = rps.get((mpm, scenario, reference))
+            if other:
+                rows.append({'mpm': mpm, 'scenario': scenario,
+                             'subject': subject, 'reference': reference,
+                             'ratio': round(value / other, 3)})
+    return rows
+
+
+def ratio_lines(family, rows, scenarios):
+    """A matrix per MPM: one line per subject/reference pair."""
+    lines = []
+    by_key = {(r['mpm'], r['subject'], r['reference'], r['scenario']):
+              r['ratio'] for r in rows}
+    mpms = []
+    for r in rows:
+        if r['mpm'] not in mpms:
+            mpms.append(r['mpm'])
+    for mpm in mpms:
+        lines += ['', 'ratios of median req/s, %s' % MPMS[mpm].label,
+                  '%-34s' % '' + ''.join('%9s' % s for s in scenarios)]
+        for subject in family.subjects:
+            for reference in family.references:
+                cells = [by_key.get((mpm, subject, reference, s))
+                         for s in scenarios]
+                if not any(cells):
+                    continue
+                lines.append('%-34s' % ('%s / %s' % (subject, reference))
+                             + ''.join('%9s' % ('%.2fx' % c if c else '-')
+                                       for c in cells))
+    return lines
+
+
+def member_rss_lines(results):
+    """For pools of interpreters: the RSS each member adds per child."""
+    from .contenders import CONTENDERS
+    lines = []
+    groups = {}
+    for e in results:
+        contender = CONTENDERS.get(e['contender'])
+        rss = e.get('rss_after')
+        if contender and contender.members and rss and rss['children']:
+            groups.setdefault((e['mpm_label'], e['scenario']), []).append(
+                (contender.members, rss['sum_kib'] / rss['children'],
+                 e['contender']))
+    for (mpm_label, scenario), rows in groups.items():
+        base = [r for r in rows if r[0] == 1]
+        if not base:
+            continue
+        lines += ['', 'RSS each pool member adds, per child (%s, %s; after '
+                  'the load)' % (scenario, mpm_label)]
+        for members, kib, name in sorted(rows):
+            if members > 1:
+                lines.append('  %-18s %6.1f MiB per member (%.1f MiB per '
+                             'child in all)' % (
+                                 name, (kib - base[0][1]) / (members - 1)
+                                 / 1024, kib / 1024))
+    return lines
+
+
+def evaluate_targets(family, results, idle_rows):
+    """Each target of the family, met or missed and by how much."""
+    rps = _rps_index(results)
+    measured_mpms = []
+    for e in results:
+        if e['mpm'] not in measured_mpms:
+            measured_mpms.append(e['mpm'])
+    idle = {row['contender']: row.get('per_child_kib', [None])[0]
+            for row in idle_rows if not row.get('error')
+            and row.get('per_child_kib')}
+    out = []
+    for target in family.targets:
+        if target.metric == 'idle_rss':
+            out.append(_judge(target, None, idle.get(target.num),
+                              idle.get(target.den), 'KiB'))
+            continue
+        for mpm in ([target.mpm] if target.mpm else measured_mpms):
+            out.append(_judge(target, mpm,
+                              rps.get((mpm, target.scenario, target.num)),
+                              rps.get((mpm, target.scenario, target.den)),
+                              'req/s'))
+    return out
+
+
+def _judge(target, mpm, num, den, unit):
+    row = {'target': target.text, 'mpm': mpm, 'scenario': target.scenario,
+           'num': target.num, 'den': target.den, 'metric': target.metric,
+           'num_value': num, 'den_value': den, 'unit': unit,
+           'minimum': target.minimum, 'maximum': target.maximum}
+    if not num or not den:
+        row.update(status='not measured', ratio=None, by=None)
+        return row
+    ratio = num / den
+    if target.minimum is not None:
+        met = ratio >= target.minimum
+        by = ratio / target.minimum - 1     # negative: short by this much
+    else:
+        met = ratio <= target.maximum
+        by = target.maximum / ratio - 1     # negative: over by this much
+    row.update(status='met' if met else 'missed', ratio=round(ratio, 3),
+               by=round(by, 4))
+    return row
+
+
+def target_lines(rows):
+    lines = ['', 'targets']
+    for row in rows:
+        where = ' [%s]' % MPMS[row['mpm']].label if row['mpm'] else ''
+        if row['status'] == 'not measured':
+            lines.append('  %-8s %s%s: %s or %s not measured' % (
+                'n/a', row['target'], where, row['num'], row['den']))
+            continue
+        limit = ('>= %.2fx' % row['minimum'] if row['minimum'] is not None
+                 else '<= %.2fx' % row['maximum'])
+        if row['status'] == 'met':
+            how = 'margin %+.0f%%' % (100 * row['by'])
+        elif row['minimum'] is not None:
+            how = 'short by %.0f%%: needs %.2fx its rate' % (
+                -100 * row['by'], row['minimum'] / row['ratio'])
+        else:
+            how = 'over by %.0f%% (%.1f MiB more)' % (
+                100 * (row['ratio'] / row['maximum'] - 1),
+                (row['num_value'] - row['den_value'] * row['maximum'])
+                / 1024)
+        values = '%s %s vs %s %s' % (
+            row['num'], _value(row['num_value'], row['unit']), row['den'],
+            _value(row['den_value'], row['unit']))
+        lines.append('  %-8s %s%s: %.2fx (%s), %s; %s' % (
+            row['status'].upper(), row['target'], where, row['ratio'],
+            limit, how, values))
+    return lines
+
+
+def _value(value, unit):
+    if unit == 'KiB':
+        return '%.1f MiB' % (value / 1024)
+    return '%.0f %s' % (value, unit)
+
+
+def idle_lines(rows):
+    if not rows:
+        return []
+    lines = ['', 'idle child RSS after %s requests (event 1x25, one child)'
+             % rows[0]['scenario']]
+    for row in rows:
+        if row.get('error') or not row.get('per_child_kib'):
+            lines.append('  %-18s FAILED: %s' % (row['contender'],
+                                                 row.get('error')))
+        else:
+            lines.append('  %-18s %8.1f MiB' % (
+                row['contender'], row['per_child_kib'][0] / 1024))
+    return lines
+
+
+def problem_lines(results, idle_rows):
+    """The crash and unexpected error lines of every server's log."""
+    lines = []
+    for entry in list(results) + list(idle_rows):
+        problems = entry.get('log_problems') or {}
+        shown = problems.get('crashes', []) + problems.get('errors', [])
+        if shown:
+            lines.append('  %s %s %s (%d error line(s)):' % (
+                entry.get('mpm'), entry['scenario'], entry['contender'],
+                problems.get('error_count', 0)))
+            lines += ['    ' + line[:300] for line in shown[:8]]
+    if lines:
+        lines = ['', 'log problems (crashes, unexpected error-level lines; '
+                 'the JSON has up to 20 of each)'] + lines
+    return lines
+
+
+def write_json(path, document):
+    path.write_text(json.dumps(document, indent=1, sort_keys=False) + '\n')

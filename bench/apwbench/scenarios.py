@@ -1,0 +1,199 @@
+"""What is measured: scenarios, MPM settings, and families of both.
+
+A scenario is one WSGI application under bench/apps/ and one kind of
+request.  A family groups scenarios with the contenders that serve them,
+the MPM settings they run under, and the targets their ratios are held
+to.  Adding a family (as issue 4 adds ``interp``) means adding its apps,
+its Scenario entries, and one Family entry here; the runner, the report
+and the chart need no change.
+"""
+
+import dataclasses
+import json
+
+from . import APPS
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """One workload: an app, a request, and how to check the answer."""
+
+    name: str
+    app: str                    # file name under bench/apps/
+    description: str
+    method: str = 'GET'
+    query: str = ''
+    body_bytes: int = 0         # request body sent with every request
+    # File name for Apache's static-file ceiling with the same bytes (the
+    # same size for json), or None where a static file means nothing.
+    static: str | None = None
+    c_ceiling: bool = False     # mod_ceiling answers it (12 bytes)
+    exact: bool = True          # the body is the same whatever serves it
+
+    @property
+    def path(self):
+        return '/' + self.name
+
+    @property
+    def app_path(self):
+        return APPS / self.app
+
+    @property
+    def request_path(self):
+        return self.path + ('?' + self.query if self.query else '')
+
+    def check_body(self, body, expected):
+        """None when body is a right answer, else what is wrong."""
+        if self.exact:
+            if body == expected:
+                return None
+            return ('body differs from the expected %d bytes (got %d '
+                    'bytes: %r...)' % (len(expected), len(body), body[:60]))
+        return _CHECKS[self.name](body, expected)
+
+
+def _check_json(body, expected):
+    if len(body) != len(expected):
+        return 'JSON body of %d bytes, not %d' % (len(body), len(expected))
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        return 'body is not JSON: %s' % exc
+    if data.get('REQUEST_METHOD') != 'GET':
+        return 'JSON echo lacks REQUEST_METHOD GET: %r' % body[:80]
+    return None
+
+
+def _check_cpu(body, expected):
+    return None if body.strip().isdigit() else 'cpu body %r' % body[:40]
+
+
+_CHECKS = {'json': _check_json, 'cpu': _check_cpu}
+
+MIB = 1024 * 1024
+
+SCENARIOS = {s.name: s for s in (
+    Scenario('hello', 'hello.py', '12 bytes, a one-item list',
+             static='hello.txt', c_ceiling=True),
+    Scenario('chunks', 'chunks.py', '64 KiB as a list of 16 chunks',
+             static='chunks.bin'),
+    Scenario('file', 'file.py', '1 MiB file through wsgi.file_wrapper',
+             static='file.bin'),
+    Scenario('post', 'post.py', '1 MiB POST read with wsgi.input.read()',
+             method='POST', body_bytes=MIB, static='post.txt'),
+    Scenario('json', 'json_echo.py',
+             '200-byte JSON echo of environ keys', query='q=bench',
+             static='json.json', exact=False),
+    Scenario('stream', 'stream.py', '100 chunks of 64 bytes from a '
+             'generator (chunked)', static='stream.txt'),
+    Scenario('cpu', 'cpu.py', 'about 5 ms of pure-Python work',
+             exact=False),
+)}
+
+
+@dataclasses.dataclass(frozen=True)
+class MpmSetting:
+    """One Apache MPM configuration, used by every Apache contender."""
+
+    key: str
+    mpm: str
+    processes: int
+    threads: int
+
+    @property
+    def label(self):
+        if self.mpm == 'prefork':
+            return 'prefork %d' % self.processes
+        return '%s %dx%d' % (self.mpm, self.processes, self.threads)
+
+
+MPMS = {m.key: m for m in (
+    MpmSetting('event', 'event', 2, 25),
+    MpmSetting('prefork', 'prefork', 8, 1),
+    MpmSetting('event1', 'event', 1, 25),
+    MpmSetting('worker', 'worker', 2, 25),
+)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A goal of the form num/den >= minimum (or <= maximum).
+
+    metric 'rps' compares median requests per second in one scenario;
+    'idle_rss' compares the RSS of an idle child that served the hello
+    app.  mpm None means: check it under every MPM setting measured.
+    """
+
+    text: str
+    num: str
+    den: str
+    scenario: str = 'hello'
+    mpm: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    metric: str = 'rps'
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """Scenarios, contenders and MPMs measured together, with targets."""
+
+    name: str
+    description: str
+    scenarios: tuple
+    contenders: tuple
+    mpms: tuple
+    subjects: tuple             # the contenders whose ratios are printed
+    references: tuple           # ... against these
+    targets: tuple = ()
+    idle_rss: tuple = ()        # contenders of the idle-child RSS check
+    python_note: str = ''
+
+
+FAMILIES = {f.name: f for f in (
+    Family(
+        'main', 'apwsgi against mod_wsgi, gunicorn and Apache ceilings',
+        scenarios=('hello', 'chunks', 'file', 'post', 'json', 'stream'),
+        contenders=('apwsgi-main', 'apwsgi-sub', 'mod_wsgi',
+                    'gunicorn-sync', 'gunicorn-gthread', 'static',
+                    'ceiling'),
+        mpms=('event', 'prefork', 'event1'),
+        subjects=('apwsgi-main', 'apwsgi-sub'),
+        references=('mod_wsgi', 'gunicorn-sync', 'gunicorn-gthread',
+                    'static', 'ceiling'),
+        targets=(
+            Target('hello >= 1.0x static file',
+                   'apwsgi-main', 'static', mpm='event', minimum=1.0),
+            Target('hello >= 0.75x C ceiling',
+                   'apwsgi-main', 'ceiling', mpm='event', minimum=0.75),
+            Target('hello >= 2x mod_wsgi',
+                   'apwsgi-main', 'mod_wsgi', mpm='event1', minimum=2.0),
+            Target('file_wrapper 1 MiB >= 0.95x static file',
+                   'apwsgi-main', 'static', scenario='file',
+                   minimum=0.95),
+            Target('POST 1 MiB >= 1.5x mod_wsgi', 'apwsgi-main',
+                   'mod_wsgi', scenario='post', minimum=1.5),
+            Target('idle child RSS (hello) <= mod_wsgi', 'apwsgi-main',
+                   'mod_wsgi', metric='idle_rss', maximum=1.0),
+        ),
+        idle_rss=('apwsgi-main', 'apwsgi-sub', 'mod_wsgi', 'static'),
+    ),
+    Family(
+        'interp', 'CPU-bound requests on apwsgi interpreter pools '
+        '(issue 4); needs apwsgi built for Python 3.12+',
+        scenarios=('cpu',),
+        contenders=('apwsgi-shared-1', 'apwsgi-own-pool-2',
+                    'apwsgi-own-pool-4'),
+        mpms=('event1',),
+        subjects=('apwsgi-own-pool-2', 'apwsgi-own-pool-4'),
+        references=('apwsgi-shared-1',),
+        targets=(
+            Target('cpu: own-GIL pool of 2 >= 1.7x one shared-GIL '
+                   'interpreter', 'apwsgi-own-pool-2',
+                   'apwsgi-shared-1', scenario='cpu', mpm='event1',
+                   minimum=1.7),
+        ),
+        python_note='own GIL needs Python 3.12+: make bench-interp builds '
+                    'build/py3.12/mod_apwsgi.so',
+    ),
+)}

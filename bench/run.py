@@ -1,0 +1,15 @@
+#!/usr/bin/env python3
+"""The apwsgi benchmark harness (issue 3): see --help, and README.md,
+section Performance.  `make bench` runs it with the module just built;
+`make bench BENCH_ARGS='--quick --scenarios hello'` passes options."""
+
+import pathlib
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / 'python')]
+
+from apwbench.cli import main  # noqa: E402
+
+if __name__ == '__main__':
+    sys.exit(main())
