@@ -1,0 +1,62 @@
+"""A smoke run of the benchmark harness (bench/run.py), not a timing test.
+
+The harness runs in quick mode for apwsgi's main interpreter and Apache's
+static file only: the hello scenario, one round of one second under the
+suite's MPM.  The test checks that the run succeeds and that its JSON
+holds a positive rate and no errors for both; it asserts nothing about
+speed.  It needs wrk but not the bench venv (mod_wsgi, gunicorn), so it
+needs no network.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import pathlib
+
+import pytest
+
+import support
+
+pytestmark = pytest.mark.skipif(shutil.which('wrk') is None,
+                                reason='wrk not installed (Debian: wrk)')
+
+HARNESS = support.REPO / 'bench' / 'run.py'
+RUN_TIMEOUT = 120   # seconds: the run itself takes about ten
+
+
+@pytest.fixture
+def work_dir():
+    """Server roots for the harness, traversable by Apache's user."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix='apwsgi-bench-smoke-'))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_quick_run_measures_apwsgi_and_static(tmp_path, work_dir):
+    out = tmp_path / 'results'
+    cmd = [sys.executable, str(HARNESS), '--quick', '--rounds', '1',
+           '--duration', '1', '--warmup', '1', '--scenarios', 'hello',
+           '--contenders', 'apwsgi-main,static', '--mpms', support.MPM,
+           '--module', str(support.MODULE), '--out', str(out),
+           '--work', str(work_dir), '--no-chart']
+    run = subprocess.run(cmd, capture_output=True, text=True,
+                         timeout=RUN_TIMEOUT)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    files = sorted(out.glob('*.json'))
+    assert len(files) == 1, files
+    assert files[0].name.endswith('-partial.json')
+    document = json.loads(files[0].read_text())
+    results = {entry['contender']: entry for entry in document['results']}
+    assert set(results) == {'apwsgi-main', 'static'}
+    for name, entry in results.items():
+        assert entry['error'] is None, (name, entry['error'])
+        assert entry['summary']['rps'] > 0, name
+        assert entry['summary']['errors'] == 0, (name, entry['rounds'])
+        assert entry['rss_after']['sum_kib'] > 0, name
+        assert not entry['log_problems']['crashes'], entry['log_problems']
+    assert 'targets' in document and 'ratios' in document
+    assert document['meta']['label'] == 'partial'
