@@ -137,6 +137,7 @@ typedef struct {
     const char *callable;    /* the attribute to look up */
     const char *script;      /* absolute script path, or NULL */
     const char *directory;   /* mod_wsgi.directory, or NULL */
+    const char *virtualenv;  /* mod_wsgi.virtualenv, or NULL */
     const char *interpreter; /* mod_wsgi.interpreter; "" = main */
     const char *script_name; /* SCRIPT_NAME for environ */
     const char *path_info;   /* PATH_INFO for environ */

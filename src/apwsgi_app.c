@@ -99,6 +99,102 @@ log_import_failure(request_rec *r, const apwsgi_config_t *cfg,
     }
 }
 
+/* The "version" a venv's pyvenv.cfg records, or NULL (r->pool). */
+static const char *
+venv_version(request_rec *r, const char *venv)
+{
+    apr_file_t *file = NULL;
+    char line[256];
+    const char *found = NULL;
+
+    if (apr_file_open(&file, apr_pstrcat(r->pool, venv, "/pyvenv.cfg", NULL),
+                      APR_FOPEN_READ, 0, r->pool) != APR_SUCCESS) {
+        return NULL;
+    }
+    while (!found && apr_file_gets(line, sizeof(line), file) == APR_SUCCESS) {
+        char *eq = strchr(line, '=');
+
+        if (eq && strncmp(line, "version", 7) == 0
+            && (line[7] == ' ' || line[7] == '=')) {
+            found = apr_pstrdup(r->pool, eq + 1 + strspn(eq + 1, " \t"));
+        }
+    }
+    apr_file_close(file);
+    return found ? apr_pstrndup(r->pool, found, strcspn(found, "\r\n"))
+                 : NULL;
+}
+
+/*
+ * Put the site-packages of the virtual environment at `venv` at the
+ * front of sys.path, once per interpreter, through site.addsitedir
+ * (so its .pth files work).  A venv made by another Python version is
+ * refused.  0, or -1 after logging.  GIL held.
+ */
+static int
+venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
+{
+    const char *sp = apr_psprintf(r->pool, "%s/lib/python%d.%d/site-packages",
+                                  venv, PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    const char *made_by = NULL;
+    apr_finfo_t finfo;
+    PyObject *site = NULL;
+    PyObject *sys_path = NULL;
+    PyObject *before = NULL;
+    PyObject *res = NULL;
+    int rc = -1;
+
+    if (apr_hash_get(st->venvs, venv, APR_HASH_KEY_STRING)) {
+        return 0;
+    }
+    if (apr_stat(&finfo, sp, APR_FINFO_TYPE, r->pool) != APR_SUCCESS
+        || finfo.filetype != APR_DIR) {
+        made_by = venv_version(r, venv);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00111) "mod_wsgi.virtualenv '%s' for %s "
+                      "%s%s%s, but this module embeds Python %d.%d: make the "
+                      "venv with python%d.%d -m venv", venv, r->uri,
+                      made_by ? "was made by Python " : "is not a virtual "
+                      "environment of this Python (no ",
+                      made_by ? made_by : sp, made_by ? "" : ")",
+                      PY_MAJOR_VERSION, PY_MINOR_VERSION, PY_MAJOR_VERSION,
+                      PY_MINOR_VERSION);
+        return -1;
+    }
+    site = PyImport_ImportModule("site");
+    sys_path = PySys_GetObject("path"); /* borrowed */
+    before = site && sys_path ? PyList_GetSlice(sys_path, 0,
+                                                PY_SSIZE_T_MAX)
+                              : NULL;
+    res = before ? PyObject_CallMethod(site, "addsitedir", "s", sp) : NULL;
+    if (res && PyList_Check(sys_path)) {
+        /* addsitedir appends; the venv must win over the system's
+         * site-packages, so its new entries move to the front. */
+        Py_ssize_t old = PyList_GET_SIZE(before);
+        Py_ssize_t now = PyList_GET_SIZE(sys_path);
+        PyObject *added = PyList_GetSlice(sys_path, old, now);
+
+        if (added && PyList_SetSlice(sys_path, old, now, NULL) == 0
+            && PyList_SetSlice(sys_path, 0, 0, added) == 0) {
+            rc = 0;
+        }
+        Py_XDECREF(added);
+    }
+    if (rc < 0) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00111),
+                             apr_psprintf(r->pool, "mod_wsgi.virtualenv '%s' "
+                                          "for %s could not be added:",
+                                          venv, r->uri));
+    }
+    else {
+        apr_hash_set(st->venvs, apr_pstrdup(st->pool, venv),
+                     APR_HASH_KEY_STRING, "");
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(before);
+    Py_XDECREF(site);
+    return rc;
+}
+
 /* Read the whole script into r->pool, NUL-terminated, with the GIL
  * released.  NULL after logging. */
 static char *
@@ -286,6 +382,10 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
                       "Location its own mod_wsgi.interpreter",
                       cfg->application, r->uri, cfg->module,
                       interp_label(cfg), known, dir);
+        return NULL;
+    }
+    /* The venv first, so that mod_wsgi.directory ends up in front. */
+    if (cfg->virtualenv && venv_add(st, r, cfg->virtualenv) < 0) {
         return NULL;
     }
     if (*dir && path_add(st, dir) < 0) {

@@ -9,6 +9,7 @@
 #define KEY_DIRECTORY "mod_wsgi.directory"
 #define KEY_INTERPRETER "mod_wsgi.interpreter"
 #define KEY_SCRIPT_NAME "mod_wsgi.script_name"
+#define KEY_VIRTUALENV "mod_wsgi.virtualenv"
 #define KEY_INTERPRETERS "mod_wsgi.interpreters"
 #define KEY_GIL "mod_wsgi.gil"
 #define KEY_RELOAD "mod_wsgi.reload"
@@ -264,12 +265,16 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->application = apr_table_get(env, KEY_APPLICATION);
     cfg->directory = apr_table_get(env, KEY_DIRECTORY);
+    cfg->virtualenv = apr_table_get(env, KEY_VIRTUALENV);
     cfg->interpreter = apr_table_get(env, KEY_INTERPRETER);
     if (!cfg->interpreter) {
         cfg->interpreter = "";
     }
     if (cfg->directory && !*cfg->directory) {
         cfg->directory = NULL;
+    }
+    if (cfg->virtualenv && !*cfg->virtualenv) {
+        cfg->virtualenv = NULL;
     }
     if (!cfg->application || !*cfg->application) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -283,6 +288,12 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APWSGI_APLOGNO(00104) "mod_wsgi.directory '%s' for %s "
                       "is not an absolute path", cfg->directory, r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (cfg->virtualenv && cfg->virtualenv[0] != '/') {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00111) "mod_wsgi.virtualenv '%s' for %s "
+                      "is not an absolute path", cfg->virtualenv, r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     status = parse_application(r, cfg);

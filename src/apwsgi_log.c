@@ -24,6 +24,17 @@ typedef struct {
 
 static _Thread_local request_rec *apwsgi_current_r;
 
+/* Held while the lines of one record are written, so that a traceback
+ * stays on consecutive lines of the log (within this process). */
+static apr_thread_mutex_t *log_mutex;
+
+int
+apwsgi_log_init(apr_pool_t *pchild)
+{
+    return apr_thread_mutex_create(&log_mutex, APR_THREAD_MUTEX_DEFAULT,
+                                   pchild) == APR_SUCCESS ? 0 : -1;
+}
+
 void
 apwsgi_log_set_current(request_rec *r)
 {
@@ -31,31 +42,35 @@ apwsgi_log_set_current(request_rec *r)
 }
 
 /*
- * Log each '\n'-separated line of text[0..len) with `tag`.  The text
- * must stay valid while the GIL is released: callers pass a private
- * copy.  GIL held on entry and exit; released around the writes when
- * `release` is set.
+ * Log each '\n'-separated line of text[0..len) at `level` with `tag`,
+ * the lines of one call together.  The text must stay valid while the
+ * GIL is released: callers pass a private copy.  GIL held on entry and
+ * exit; released around the writes when `release` is set.
  */
 static void
-log_lines(request_rec *r, server_rec *s, const char *tag, const char *text,
-          Py_ssize_t len, int release)
+log_lines(request_rec *r, server_rec *s, int level, const char *tag,
+          const char *text, Py_ssize_t len, int release)
 {
     PyThreadState *ts = release ? PyEval_SaveThread() : NULL;
     const char *end = text + len;
 
+    if (log_mutex) {
+        apr_thread_mutex_lock(log_mutex);
+    }
     while (text < end) {
         const char *nl = memchr(text, '\n', end - text);
         int n = (int)((nl ? nl : end) - text);
 
         if (r) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s%.*s", tag, n,
-                          text);
+            ap_log_rerror(APLOG_MARK, level, 0, r, "%s%.*s", tag, n, text);
         }
         else {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s%.*s", tag, n,
-                         text);
+            ap_log_error(APLOG_MARK, level, 0, s, "%s%.*s", tag, n, text);
         }
         text += n + 1;
+    }
+    if (log_mutex) {
+        apr_thread_mutex_unlock(log_mutex);
     }
     if (ts) {
         PyEval_RestoreThread(ts);
@@ -91,12 +106,12 @@ log_emit(apwsgi_log_object *self, Py_ssize_t len)
         memcpy(text, self->buf, len);
     }
     else {
-        log_lines(r, self->s, self->tag, self->buf, len, 0);
+        log_lines(r, self->s, APLOG_ERR, self->tag, self->buf, len, 0);
     }
     memmove(self->buf, self->buf + len, self->len - len);
     self->len -= len;
     if (text) {
-        log_lines(r, self->s, self->tag, text, len, release);
+        log_lines(r, self->s, APLOG_ERR, self->tag, text, len, release);
         PyMem_Free(text);
     }
 }
@@ -283,57 +298,149 @@ void
 apwsgi_log_exception(request_rec *r, server_rec *s, const char *tag,
                      const char *headline)
 {
-    PyObject *exc = NULL;
+    PyObject *exc = apwsgi_err_take();
     PyObject *module = NULL;
     PyObject *lines = NULL;
     PyObject *empty = NULL;
     PyObject *text = NULL;
     const char *u = NULL;
     Py_ssize_t n = 0;
+    apr_size_t hn = strlen(headline);
     char *copy = NULL;
 
-    exc = apwsgi_err_take();
-    if (r) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s%s", tag, headline);
-    }
-    else {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s%s", tag, headline);
-    }
-    if (!exc) {
-        goto done;
-    }
-    module = PyImport_ImportModule("traceback");
-    if (module) {
-        lines = PyObject_CallMethod(module, "format_exception", "O", exc);
-    }
-    if (lines) {
-        empty = PyUnicode_FromStringAndSize("", 0);
+    if (exc) {
+        module = PyImport_ImportModule("traceback");
+        lines = module ? PyObject_CallMethod(module, "format_exception", "O",
+                                             exc)
+                       : NULL;
+        empty = lines ? PyUnicode_FromStringAndSize("", 0) : NULL;
         text = empty ? PyUnicode_Join(empty, lines) : NULL;
-    }
-    if (!text) {
-        PyErr_Clear();
-        text = PyObject_Repr(exc);
-    }
-    if (text) {
-        u = PyUnicode_AsUTF8AndSize(text, &n);
-    }
-    if (!u) {
-        PyErr_Clear();
-        goto done;
+        if (!text) {
+            PyErr_Clear();
+            text = PyObject_Repr(exc);
+        }
+        u = text ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
+        if (!u) {
+            PyErr_Clear();
+            n = 0;
+        }
     }
     while (n > 0 && u[n - 1] == '\n') {
         n--;
     }
-    copy = PyMem_Malloc(n ? n : 1);
+    /* The headline and the traceback go out as one record. */
+    copy = PyMem_Malloc(hn + 1 + n);
     if (copy) {
-        memcpy(copy, u, n);
-        log_lines(r, s, tag, copy, n, r != NULL);
+        memcpy(copy, headline, hn);
+        copy[hn] = '\n';
+        if (n) {
+            memcpy(copy + hn + 1, u, n);
+        }
+        log_lines(r, s, APLOG_ERR, tag, copy, (Py_ssize_t)(hn + (n ? 1 + n : 0)),
+                  r != NULL);
     }
-done:
     PyMem_Free(copy);
     Py_XDECREF(exc);
     Py_XDECREF(module);
     Py_XDECREF(lines);
     Py_XDECREF(empty);
     Py_XDECREF(text);
+}
+
+/*
+ * The handler behind Python's logging (logging.lastResort): records
+ * go to the error log at the matching Apache level, against the
+ * request the thread serves (its URI first), each line of a record
+ * (a traceback) with the tag.  Installed per interpreter; an
+ * application that configures logging itself keeps its handlers.
+ */
+static const char tag_logging[] = APWSGI_APLOGNO(00504);
+static server_rec *log_server;
+
+static int
+apache_level(long levelno)
+{
+    return levelno >= 50   ? APLOG_CRIT
+           : levelno >= 40 ? APLOG_ERR
+           : levelno >= 30 ? APLOG_WARNING
+           : levelno >= 20 ? APLOG_INFO
+                           : APLOG_DEBUG;
+}
+
+static PyObject *
+handler_emit(PyObject *self, PyObject *record)
+{
+    request_rec *r = apwsgi_current_r;
+    PyObject *msg = PyObject_CallMethod(self, "format", "O", record);
+    PyObject *levelno = msg ? PyObject_GetAttrString(record, "levelno")
+                            : NULL;
+    PyObject *name = levelno ? PyObject_GetAttrString(record, "name") : NULL;
+    PyObject *text = name ? PyUnicode_FromFormat("%s%s%S: %S",
+                                                 r ? r->uri : "",
+                                                 r ? ": " : "", name, msg)
+                          : NULL;
+    Py_ssize_t n = 0;
+    const char *u = text ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
+    long level = levelno ? PyLong_AsLong(levelno) : -1;
+    char *copy = u ? PyMem_Malloc(n ? n : 1) : NULL;
+    PyObject *res = NULL;
+
+    if (copy && !PyErr_Occurred()) {
+        memcpy(copy, u, n);
+        log_lines(r, log_server, apache_level(level), tag_logging, copy, n,
+                  r != NULL);
+        res = Py_NewRef(Py_None);
+    }
+    else {
+        /* logging's convention: a handler reports its own failures. */
+        PyErr_Clear();
+        res = PyObject_CallMethod(self, "handleError", "O", record);
+    }
+    PyMem_Free(copy);
+    Py_XDECREF(msg);
+    Py_XDECREF(levelno);
+    Py_XDECREF(name);
+    Py_XDECREF(text);
+    return res;
+}
+
+static PyMethodDef handler_methods[] = {
+    {"emit", handler_emit, METH_O, "Write the record to the error log."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot handler_slots[] = {
+    {Py_tp_methods, handler_methods},
+    {Py_tp_doc, "logging.Handler writing to the Apache error log."},
+    {0, NULL},
+};
+
+static PyType_Spec handler_spec = {
+    .name = "apwsgi.ApacheLogHandler",
+    .basicsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = handler_slots,
+};
+
+int
+apwsgi_log_install_logging(server_rec *s)
+{
+    PyObject *logging = PyImport_ImportModule("logging");
+    PyObject *base = logging ? PyObject_GetAttrString(logging, "Handler")
+                             : NULL;
+    PyObject *type = base ? PyType_FromSpecWithBases(&handler_spec, base)
+                          : NULL;
+    PyObject *handler = type ? PyObject_CallNoArgs(type) : NULL;
+    int rc = -1;
+
+    log_server = s;
+    if (handler && PyObject_SetAttrString(logging, "lastResort", handler)
+                       == 0) {
+        rc = 0;
+    }
+    Py_XDECREF(handler);
+    Py_XDECREF(type);
+    Py_XDECREF(base);
+    Py_XDECREF(logging);
+    return rc;
 }

@@ -34,6 +34,18 @@ PyObject *apwsgi_log_new(PyTypeObject *type, request_rec *r, server_rec *s,
  */
 void apwsgi_log_detach(PyObject *log);
 
+/* Set up the log lock, in `pchild`.  0 or -1.  Child init, no GIL. */
+int apwsgi_log_init(apr_pool_t *pchild);
+
+/*
+ * Make Python's logging write to the error log at matching Apache
+ * levels (CRITICAL crit, ERROR error, WARNING warn, INFO info, DEBUG
+ * debug), by installing a handler as logging.lastResort in the current
+ * interpreter: it takes the records of an application that configured
+ * no handler.  0, or -1 with an exception set.  GIL held.
+ */
+int apwsgi_log_install_logging(server_rec *s);
+
 /*
  * Record the request that the calling thread serves (NULL: none), for
  * the sys.stdout and sys.stderr of every interpreter.  No GIL needed.

@@ -116,6 +116,9 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     PyObject *threading = NULL;
 
     main_server = s;
+    if (apwsgi_log_init(pchild) < 0) {
+        return -1;
+    }
     if (Py_IsInitialized()) {
         /* Another module (mod_python) started Python: use it as it is
          * and leave its finalisation to that module. */

@@ -96,6 +96,7 @@ apwsgi_state_new(apr_pool_t *pool, server_rec *s, int own_stdio)
     st->apps = apr_hash_make(sub);
     st->modules = apr_hash_make(sub);
     st->paths = apr_hash_make(sub);
+    st->venvs = apr_hash_make(sub);
     st->watch_files = apr_hash_make(sub);
     st->mtimes = apr_hash_make(sub);
     st->log_type = apwsgi_log_type_new();
@@ -105,7 +106,9 @@ apwsgi_state_new(apr_pool_t *pool, server_rec *s, int own_stdio)
     st->file_wrapper_type =
         st->start_response_type ? apwsgi_filewrapper_type_new() : NULL;
     st->environ_base = st->file_wrapper_type ? environ_base_new(st) : NULL;
-    if (!st->environ_base || (own_stdio && redirect_stdio(st) < 0)) {
+    if (!st->environ_base
+        || (own_stdio && (redirect_stdio(st) < 0
+                          || apwsgi_log_install_logging(s) < 0))) {
         apwsgi_state_free(st);
         return NULL;
     }

@@ -30,6 +30,7 @@ struct apwsgi_state {
     apr_hash_t *apps;
     apr_hash_t *modules;
     apr_hash_t *paths; /* directories already put on sys.path */
+    apr_hash_t *venvs; /* mod_wsgi.virtualenv values already added */
 
     /* mod_wsgi.reload: files to watch (application modules and
      * scripts; everything under `paths` is watched too) and the
