@@ -1,0 +1,89 @@
+"""Which interpreter serves a request, its state, and its end (issue 4).
+
+Endpoints (by PATH_INFO; all return JSON with "pid", "interpreter"
+(environ apwsgi.interpreter: '' for main, 'NAME', or 'NAME#i' in a
+pool), "interp" (the interpreter id), "modules_id" (id of sys.modules)
+and "counter" (this app's request count in that interpreter)):
+  /whoami              nothing more
+  /set?value=V         stores V in a module global and on the sys module
+  /get                 + "value" (module global), "sys_value" (sys attr)
+  /barrier?dir=D&n=N   records its arrival in STATE/D and waits (sleeping,
+                       so the GIL is free) until N requests arrived there;
+                       + "arrived"; 504 when they do not within 8 s
+  /sleep?s=S           sleeps S seconds first
+  /atexit?file=F       registers an atexit handler that writes STATE/F
+                       (the interpreter's name) when the interpreter ends
+"""
+
+import atexit
+import json
+import os
+import sys
+import time
+import uuid
+from urllib.parse import parse_qs
+
+STATE = {'counter': 0, 'value': None}
+BARRIER_TIMEOUT = 8.0
+
+
+def interp_id():
+    """The current interpreter's id, or None."""
+    try:
+        try:
+            import _interpreters as mod          # 3.13
+        except ImportError:
+            import _xxsubinterpreters as mod     # 3.11, 3.12
+        cur = mod.get_current()
+    except Exception:
+        return None
+    return int(cur[0] if isinstance(cur, tuple) else cur)
+
+
+def _write_file(path, text):
+    with open(path, 'w') as f:
+        f.write(text)
+
+
+def _barrier(directory, n):
+    """Arrive at the barrier in `directory`; wait for n arrivals."""
+    os.makedirs(directory, mode=0o777, exist_ok=True)
+    _write_file(os.path.join(directory, uuid.uuid4().hex), '')
+    deadline = time.monotonic() + BARRIER_TIMEOUT
+    while True:
+        arrived = len(os.listdir(directory))
+        if arrived >= n or time.monotonic() >= deadline:
+            return arrived
+        time.sleep(0.02)
+
+
+def application(environ, start_response):
+    path = environ.get('PATH_INFO', '')
+    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
+    state_dir = environ['APWSGI_TEST_STATE']
+    status = '200 OK'
+    if path == '/sleep':
+        time.sleep(float(q['s']))
+    STATE['counter'] += 1
+    out = {'pid': os.getpid(),
+           'interpreter': environ.get('apwsgi.interpreter'),
+           'interp': interp_id(), 'modules_id': id(sys.modules),
+           'counter': STATE['counter']}
+    if path == '/set':
+        STATE['value'] = q['value']
+        sys.apwsgi_test_value = q['value']
+    elif path == '/get':
+        out['value'] = STATE['value']
+        out['sys_value'] = getattr(sys, 'apwsgi_test_value', None)
+    elif path == '/barrier':
+        n = int(q['n'])
+        out['arrived'] = _barrier(os.path.join(state_dir, q['dir']), n)
+        if out['arrived'] < n:
+            status = '504 Gateway Timeout'
+    elif path == '/atexit':
+        atexit.register(_write_file, os.path.join(state_dir, q['file']),
+                        environ.get('apwsgi.interpreter') or '(main)')
+    body = json.dumps(out).encode('ascii')
+    start_response(status, [('Content-Type', 'application/json'),
+                            ('Content-Length', str(len(body)))])
+    return [body]
