@@ -12,4 +12,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / 'python')]
 from apwbench.cli import main  # noqa: E402
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit('bench: interrupted; servers stopped')

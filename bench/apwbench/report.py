@@ -15,6 +15,12 @@ def _fmt_rss(rss):
                                      max(per) / 1024, rss['sum_kib'] / 1024)
 
 
+def _first_line(text, limit=160):
+    """The first line of an error, for the table (the JSON has it all)."""
+    line = str(text).splitlines()[0] if text else ''
+    return line[:limit]
+
+
 def _log_flag(problems):
     if not problems:
         return ''
@@ -40,7 +46,8 @@ def table(results):
         summary = entry.get('summary')
         if entry.get('error') or not summary:
             lines.append('%-8s %-18s FAILED: %s' % (
-                entry['scenario'], entry['contender'], entry['error']))
+                entry['scenario'], entry['contender'],
+                _first_line(entry['error'])))
             continue
         flag = _log_flag(entry.get('log_problems'))
         if summary.get('warmup_errors'):
@@ -213,8 +220,8 @@ def idle_lines(rows):
              % rows[0]['scenario']]
     for row in rows:
         if row.get('error') or not row.get('per_child_kib'):
-            lines.append('  %-18s FAILED: %s' % (row['contender'],
-                                                 row.get('error')))
+            lines.append('  %-18s FAILED: %s' % (
+                row['contender'], _first_line(row.get('error'))))
         else:
             lines.append('  %-18s %8.1f MiB' % (
                 row['contender'], row['per_child_kib'][0] / 1024))

@@ -3,9 +3,10 @@
 A scenario is one WSGI application under bench/apps/ and one kind of
 request.  A family groups scenarios with the contenders that serve them,
 the MPM settings they run under, and the targets their ratios are held
-to.  Adding a family (as issue 4 adds ``interp``) means adding its apps,
-its Scenario entries, and one Family entry here; the runner, the report
-and the chart need no change.
+to.  Adding a family (as ``interp`` was added for issue 4) means adding
+its apps to bench/apps/, its Scenario entries and one Family entry here,
+and any new contenders in contenders.py; the runner, the report and the
+chart need no change.
 """
 
 import dataclasses
