@@ -30,6 +30,8 @@ from support import LogWindow  # noqa: E402
 
 # Every server started by a fixture, for the after-test log check.
 _SERVERS = []
+# Roots of servers whose log showed a crash: kept on disk for inspection.
+_KEEP = set()
 
 
 def _new_root():
@@ -82,7 +84,8 @@ def _log_problems(srv, mark, allowed):
     problems = []
     crashes = window.crash_lines()
     if crashes:
-        problems.append('crash in %s:\n  %s' % (
+        _KEEP.add(srv.root)
+        problems.append('crash in %s (root kept):\n  %s' % (
             srv.error_log, '\n  '.join(crashes[:20])))
     unexpected = window.error_tags() - set(allowed)
     if unexpected:
@@ -111,7 +114,7 @@ def _session_server(config_for_state):
     _stop(srv)
     _SERVERS.remove(srv)
     crashes = LogWindow(srv, mark).crash_lines()
-    if not crashes:
+    if not crashes and root not in _KEEP:
         support.remove_tree(root)
     assert not crashes, 'crash while stopping %r:\n%s' % (
         srv, '\n'.join(crashes))
@@ -186,7 +189,8 @@ def make_server(request):
         _stop(srv)
         problems += _log_problems(srv, 0, _allowed_tags(request))
     for srv, root in started:
-        support.remove_tree(root)
+        if root not in _KEEP:
+            support.remove_tree(root)
     if problems:
         pytest.fail('\n'.join(problems), pytrace=False)
 

@@ -373,6 +373,10 @@ def session_config(state):
         location('/flask', 'flask_app::app'),
         location('/flask-named', 'flask_app::app', interpreter='flask'),
     ]
+    if os.environ.get('APWSGI_TEST_COREDUMPS'):
+        # Debugging aid: with `ulimit -c unlimited`, crashed children leave
+        # a core file in the state directory (kept, see conftest._KEEP).
+        blocks.append('CoreDumpDirectory "%s"' % state)
     return '\n'.join(blocks) + '\n'
 
 

@@ -213,6 +213,7 @@ def test_client_abandons_body(server, log):
         sock.sendall(b'POST /input/read?abandon HTTP/1.1\r\nHost: x\r\n'
                      b'Content-Length: 100000\r\n\r\n' + b'q' * 1000)
     log.wait('/input/read', tag='APW00401')
+    log.wait('/input/read', tag='APW00301')   # the app did not catch it
     with support.Client() as client:
         assert client.post(server.url('/input/read'),
                            data=b'ok').json()['len'] == 2

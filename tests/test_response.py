@@ -285,6 +285,7 @@ def test_gil_released_while_blocked_writing(server, mount):
 def test_gil_released_while_blocked_reading(server):
     """A request blocked reading a slow body must not hold the interpreter."""
     tok = support.token()
+    mark = server.log_mark()
     stuck = socket.create_connection((server.host, server.port), timeout=5)
     try:
         stuck.sendall(b'POST /input/called?token=%s HTTP/1.1\r\n'
@@ -298,6 +299,9 @@ def test_gil_released_while_blocked_reading(server):
         assert r.json()['len'] == 3
     finally:
         stuck.close()
+    # The stuck app then gets an OSError: wait for its traceback, so that it
+    # lands in this test's log window.
+    support.LogWindow(server, mark).wait('/input/called', tag='APW00301')
 
 
 def test_many_and_long_headers(http, url):
