@@ -1,0 +1,219 @@
+"""A bound on named interpreters (mod_wsgi.max_interpreters), their end
+when idle (mod_wsgi.idle_timeout), and the end of interpreters whose
+application failed to load.
+
+Interpreter names come from the URL through mod_rewrite (/t/NAME/... runs
+in interpreter t-NAME), as in the attack the bound is for.  Each test
+starts its own single-process server (event MPM: the pool case needs
+concurrent requests in one process).
+"""
+
+import collections
+import concurrent.futures
+
+import pytest
+
+import support
+
+pytestmark = pytest.mark.core
+
+
+def loc(path, app='interp4_app', interpreter=None, **keys):
+    """A Location; keys become `SetEnv mod_wsgi.KEY VALUE` lines."""
+    extra = '\n'.join('SetEnv mod_wsgi.%s %s' % item
+                      for item in keys.items())
+    return support.location(path, app, interpreter=interpreter, extra=extra)
+
+
+def by_url(**keys):
+    """/t/NAME/... -> interpreter t-NAME, SCRIPT_NAME /t/NAME."""
+    extra = '\n'.join('SetEnv mod_wsgi.%s %s' % item
+                      for item in keys.items())
+    return '\n'.join([
+        'RewriteEngine On',
+        'RewriteRule ^/t/([a-z0-9]+)/ - [E=mod_wsgi.interpreter:t-$1,'
+        'E=mod_wsgi.script_name:/t/$1]',
+        support.location('^/t/', 'interp4_app', match=True, extra=extra)])
+
+
+def start(make_server, *blocks):
+    def config(state):
+        return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
+                          *blocks]) + '\n'
+    return make_server(config, mpm='event', processes=1)
+
+
+def get(client, srv, path, status=200):
+    r = client.get(srv.url(path))
+    assert r.status_code == status, (path, r.status_code, r.text[:500])
+    return r.json() if status == 200 else r
+
+
+def bound_lines(log, name):
+    return log.tagged('APW00012', "interpreter '%s' for " % name)
+
+
+# ---- the bound ----
+
+@pytest.mark.expect_log('APW00012')
+def test_bound_refuses_new_names_with_503(make_server):
+    srv = start(make_server, by_url(max_interpreters=2),
+                loc('/main', max_interpreters=2))
+    log = support.LogWindow(srv, 0)
+    with support.Client() as client:
+        one = get(client, srv, '/t/one/whoami')
+        two = get(client, srv, '/t/two/whoami')
+        assert (one['interpreter'], two['interpreter']) == ('t-one', 't-two')
+        get(client, srv, '/t/three/whoami', status=503)
+        lines = bound_lines(log, 't-three')
+        assert len(lines) == 1, lines
+        assert ':error]' in lines[0]
+        assert "interpreter 't-three' for /t/three/whoami not created: " \
+               "this process already has 2 named interpreters " \
+               "(mod_wsgi.max_interpreters)" in lines[0], lines[0]
+        # The existing ones keep serving, the main one is not counted.
+        again = [get(client, srv, p) for p in
+                 ('/t/one/whoami', '/t/two/whoami', '/main/whoami')]
+        assert [r['interpreter'] for r in again] == ['t-one', 't-two', '']
+        assert [r['counter'] for r in again] == [2, 2, 1]
+        assert again[0]['interp'] == one['interp']
+        # Each refused request: one line.
+        get(client, srv, '/t/three/whoami', status=503)
+        get(client, srv, '/t/four/whoami', status=503)
+    assert len(bound_lines(log, 't-three')) == 2
+    assert len(bound_lines(log, 't-four')) == 1
+    assert len(log.tagged('APW00012')) == 3
+    assert log.tagged('APW00006', "'t-three'") == []
+
+
+@pytest.mark.expect_log('APW00012')
+def test_default_bound_is_32(make_server):
+    srv = start(make_server, by_url())
+    log = support.LogWindow(srv, 0)
+    with support.Client() as client:
+        for i in range(32):
+            out = get(client, srv, '/t/n%d/whoami' % i)
+            assert out['interpreter'] == 't-n%d' % i
+        get(client, srv, '/t/n32/whoami', status=503)
+        assert get(client, srv, '/t/n0/whoami')['counter'] == 2
+    lines = bound_lines(log, 't-n32')
+    assert len(lines) == 1, lines
+    assert 'already has 32 named interpreters' in lines[0]
+
+
+def barrier_round(srv, path, n):
+    name = 'barrier-' + support.token()
+
+    def one(_):
+        with support.Client() as client:
+            return get(client, srv, '%s/barrier?dir=%s&n=%d' % (path, name,
+                                                                  n))
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+@pytest.mark.expect_log('APW00012')
+def test_bound_counts_pool_members(make_server):
+    srv = start(make_server, by_url(max_interpreters=3),
+                loc('/pool', interpreter='pp', interpreters=2,
+                    max_interpreters=3))
+    log = support.LogWindow(srv, 0)
+    members = barrier_round(srv, '/pool', 2)
+    assert sorted(r['interpreter'] for r in members) == ['pp#0', 'pp#1']
+    with support.Client() as client:
+        assert get(client, srv, '/t/x/whoami')['interpreter'] == 't-x'
+        get(client, srv, '/t/y/whoami', status=503)
+    lines = log.tagged('APW00012')
+    assert len(lines) == 1 and "'t-y'" in lines[0], lines
+    assert 'already has 3 named interpreters' in lines[0]
+
+
+def test_pool_at_the_bound_shares_busy_members(make_server):
+    """A pool that may not grow sends a request to a busy member rather
+    than answering 503."""
+    srv = start(make_server, loc('/pool', interpreter='big', interpreters=4,
+                                 max_interpreters=2))
+    log = support.LogWindow(srv, 0)
+    out = barrier_round(srv, '/pool', 3)
+    assert collections.Counter(r['interpreter'] for r in out) == {
+        'big#0': 2, 'big#1': 1}
+    assert log.tagged('APW00012') == []
+    assert log.tagged('APW00006', "'big#2'") == []
+
+
+@pytest.mark.expect_log('APW00201', 'APW00012')
+def test_failed_application_does_not_hold_a_place(make_server):
+    """An interpreter whose application failed to load is ended (by the
+    reaper, within about a second), so it no longer counts: with a bound
+    of 1 another name can then be created, and after that the failing
+    name is refused like any new one."""
+    srv = start(make_server,
+                loc('/broken', 'interp4_broken', interpreter='broken',
+                    max_interpreters=1),
+                loc('/ok', interpreter='ok', max_interpreters=1))
+    log = support.LogWindow(srv, 0)
+    with support.Client() as client:
+        get(client, srv, '/broken/x', status=500)
+        assert log.tagged('APW00201', '/broken/x')
+        assert 'interp4_broken fails to import on purpose' in log.text()
+        ended = log.wait("ended interpreter 'broken' (replaced, or left "
+                         "without an application)", tag='APW00017',
+                         timeout=10)
+        assert len(ended) == 1 and ':info]' in ended[0], ended
+        assert get(client, srv, '/ok/whoami')['interpreter'] == 'ok'
+        get(client, srv, '/broken/x', status=503)
+    assert len(log.tagged('APW00006', "'broken'")) == 1
+    lines = log.tagged('APW00012')
+    assert len(lines) == 1 and "'broken'" in lines[0], lines
+    assert log.tagged('APW00012', "'ok'") == []
+
+
+# ---- idle eviction ----
+
+def test_idle_interpreter_is_ended_and_recreated(make_server):
+    srv = start(make_server,
+                loc('/idle', interpreter='idle', idle_timeout=1),
+                loc('/keep', interpreter='keep'),
+                loc('/main', idle_timeout=1))
+    log = support.LogWindow(srv, 0)
+    state = srv.state_dir
+    with support.Client() as client:
+        first = get(client, srv, '/idle/atexit?file=idle-atexit')
+        keep = get(client, srv, '/keep/atexit?file=keep-atexit')
+        get(client, srv, '/main/atexit?file=main-atexit')
+        # Its atexit handlers ran when it ended.
+        assert support.wait_file(state / 'idle-atexit', timeout=10) == 'idle'
+        lines = log.wait("ended interpreter 'idle' (idle past "
+                         "mod_wsgi.idle_timeout)", tag='APW00017')
+        assert len(lines) == 1 and ':info]' in lines[0], lines
+        # The next request creates it anew.
+        later = get(client, srv, '/idle/whoami')
+        assert later['interpreter'] == 'idle'
+        assert later['counter'] == 1
+        assert later['interp'] != first['interp']
+        assert len(log.tagged('APW00006', "'idle'")) == 2
+        # Without an idle timeout, or in main: not ended.
+        again = get(client, srv, '/keep/whoami')
+        assert (again['interp'], again['counter']) == (keep['interp'], 2)
+        assert get(client, srv, '/main/whoami')['counter'] == 2
+    assert not (state / 'keep-atexit').exists()
+    assert not (state / 'main-atexit').exists()
+    assert log.tagged('APW00017', "'keep'") == []
+
+
+def test_busy_interpreter_is_not_idle(make_server):
+    """A request longer than the idle timeout does not get its interpreter
+    ended under it, and the idle time counts from its end."""
+    srv = start(make_server, loc('/idle', interpreter='busy', idle_timeout=2))
+    log = support.LogWindow(srv, 0)
+    with support.Client() as client:
+        first = get(client, srv, '/idle/atexit?file=busy-atexit')
+        slow = get(client, srv, '/idle/sleep?s=2.5')
+        right_after = get(client, srv, '/idle/whoami')
+    assert [r['interp'] for r in (slow, right_after)] == [first['interp']] * 2
+    assert [r['counter'] for r in (first, slow, right_after)] == [1, 2, 3]
+    assert log.tagged('APW00017') == []
+    assert support.wait_file(srv.state_dir / 'busy-atexit',
+                             timeout=10) == 'busy'
+    log.wait("ended interpreter 'busy' (idle past mod_wsgi.idle_timeout)",
+             tag='APW00017')
