@@ -7,6 +7,7 @@ after-test check in conftest does not see them.  `own_server` does its own
 check when it stops one (crash lines, and error-level APW tags other than
 the allowed ones), so that tests of behaviour the C side has not delivered
 yet (marked xfail) do not trip over log tags nobody has numbered yet.
+APWSGI_KEEP_ROOTS=1 keeps their ServerRoots (logs) for a look afterwards.
 """
 
 import contextlib
@@ -133,7 +134,7 @@ def own_server(config, *, module=None, allowed=(), check_tags=True,
                 os.killpg(pgid, 0)
                 os.killpg(pgid, signal.SIGKILL)
                 problems.append('processes of %r outlived stop()' % server)
-        if not problems:
+        if not problems and not os.environ.get('APWSGI_KEEP_ROOTS'):
             shutil.rmtree(root, ignore_errors=True)
     assert not problems, '\n'.join(problems)
 

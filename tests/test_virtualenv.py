@@ -1,15 +1,16 @@
 """Virtual environments: `SetEnv mod_wsgi.virtualenv /path/to/venv`, and
 `apwsgi serve` run from a venv.
 
-Issue 6, item 3.  The C side is pending, so its tests are xfail:
+Issue 6, item 3.  The module's side:
 - the venv's site-packages is added to each interpreter the module
   creates (site.addsitedir: its .pth files are processed), exactly once
   however many requests follow, in the main and in a named interpreter;
 - a venv of another Python X.Y than the embedded one gives an error-level
   log line naming the venv and both versions, and its packages are not
   used.
-Already true (the launcher's side): `apwsgi serve` from a venv passes the
-key, and refuses a venv whose Python differs from the module's.
+The launcher's side: `apwsgi serve` from a venv passes the key (and then
+the venv's packages are importable), and refuses a venv whose Python
+differs from the module's.
 """
 
 import json
@@ -26,9 +27,6 @@ from ecosystem import (Launcher, make_venv, module_python_exe, own_server,
 
 pytestmark = pytest.mark.core
 
-C_PENDING = pytest.mark.xfail(
-    strict=False, reason='C side pending: SetEnv mod_wsgi.virtualenv '
-                         '(issue 6, item 3)')
 MARKER = "VALUE = 'from-venv'\n"
 
 
@@ -94,11 +92,10 @@ def check(client, server, mount):
     return r.json()
 
 
-@C_PENDING
 @pytest.mark.parametrize('mount', ['/venv', '/venv-named'])
 def test_virtualenv_packages_are_importable(venv, mount):
     path, site, extra = venv
-    with own_server(venv_config(path), check_tags=False) as server:
+    with own_server(venv_config(path)) as server:
         with support.Client() as client:
             for _ in range(5):
                 info = check(client, server, mount)
@@ -111,7 +108,6 @@ def test_virtualenv_packages_are_importable(venv, mount):
     assert info['sys_path'].count(str(extra)) == 1, info['sys_path']
 
 
-@C_PENDING
 def test_virtualenv_of_another_python_is_refused(other_venv):
     path, other_version = other_venv
     version, _ = support.module_python()
@@ -158,7 +154,6 @@ def test_serve_refuses_a_venv_of_another_python(other_venv):
     assert 'embeds Python %s' % version in out.stderr
 
 
-@C_PENDING
 def test_serve_from_a_venv_uses_its_packages(venv):
     path, site, _ = venv
     port = find_free_port()

@@ -9,8 +9,10 @@ Endpoints (by PATH_INFO):
   /child   logging.getLogger('apwsgi.test.child').warning('child-warning
            T') (a named logger, propagating to the root); b'emitted'
   /exc     raises ValueError('exc-T') and logs it with
-           logging.exception('logged-exc T'); returns JSON {"lines": N},
-           N the number of lines of that record (message + traceback)
+           logging.getLogger().exception('logged-exc T'); returns JSON
+           {"lines": N}, N the number of lines of that record (message +
+           traceback).  (The module-level logging.exception() would call
+           logging.basicConfig(), adding a stderr handler to the root.)
 Each then writes 'lvl-done T' to sys.stderr (its own log path, APW00503):
 once that line is in the log, every record of the request is.
 """
@@ -43,7 +45,7 @@ def application(environ, start_response):
             _nested(token)
         except ValueError:
             lines = 1 + len(traceback.format_exc().rstrip('\n').splitlines())
-            logging.exception('logged-exc %s', token)
+            logging.getLogger().exception('logged-exc %s', token)
         body = json.dumps({'lines': lines}).encode()
     sys.stderr.write('lvl-done %s\n' % token)
     sys.stderr.flush()
