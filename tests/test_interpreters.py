@@ -192,3 +192,35 @@ def test_thread_state_reused_across_requests(http, url, mount):
     for key, counts in repeated.items():
         assert counts == list(range(counts[0], counts[0] + len(counts))), \
             (key, counts)
+
+
+@pytest.mark.expect_log('APW00201')
+@pytest.mark.parametrize('mpm', ['prefork', 'event'])
+def test_new_interpreter_after_failed_one(make_server, mpm):
+    """An interpreter whose application failed to import (which the module
+    may end) leaves nothing behind that breaks the next interpreter created
+    on the same Apache thread.  One thread (prefork, 1 process) makes it
+    the same thread every time; event is checked for good measure."""
+    def config(state):
+        loc = support.location
+        return '\n'.join([
+            'SetEnv APWSGI_TEST_STATE "%s"' % state,
+            loc('/broken', 'import_raises', interpreter='doomed'),
+            *(loc('/fresh%d' % i, 'state_app', interpreter='fresh%d' % i)
+              for i in range(3)),
+        ])
+    srv = make_server(config, mpm=mpm, processes=1,
+                      threads=1 if mpm == 'prefork' else 2)
+    log = support.LogWindow(srv)
+    with support.Client() as client:
+        for i in range(3):
+            assert client.get(srv.url('/broken/')).status_code == 500
+            log.wait('/broken/', tag='APW00201')
+            try:   # give the module the time to end it, if it does
+                log.wait("'doomed'", tag='APW00017', timeout=2)
+            except AssertionError:
+                pass
+            r = client.get(srv.url('/fresh%d/whoami' % i))
+            assert r.status_code == 200
+            assert r.json()['name'] == 'fresh%d' % i
+            log = support.LogWindow(srv)
