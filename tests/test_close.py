@@ -42,7 +42,7 @@ def test_close_called_after_exception_before_headers(http, url, state, log):
 
 
 @pytest.mark.expect_log('APW00302')
-def test_close_called_after_exception_mid_stream(server, url, state, log):
+def test_close_called_after_exception_mid_stream(server, state, log):
     tok = support.token()
     status, headers, body = support.raw_get(
         server, '/close/raise-after?token=' + tok)

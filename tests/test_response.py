@@ -7,7 +7,6 @@ import socket
 import time
 
 import pytest
-import requests
 
 import support
 from support import sha256
