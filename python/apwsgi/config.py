@@ -5,8 +5,9 @@
                               checkout), plus the venv's SetEnv line
 
 The module compiles in the home of the Python it was built against (the
-base installation, never a venv), so Apache needs no PYTHONHOME; a venv's
-packages are added with `SetEnv mod_wsgi.virtualenv`.
+base installation, never a venv), so Apache needs no PYTHONHOME, and a
+venv must not be given as one; a venv's packages are added with
+`SetEnv mod_wsgi.virtualenv`.
 """
 
 import os
@@ -86,28 +87,30 @@ def apache_quote(value):
 def module_config_lines(module):
     """The lines `apwsgi module-config` prints, for a module file."""
     module_version = module_python(module)
-    venv = running_venv()
-    lines = ['# apwsgi: module for Python %s; put these lines in the server '
-             'configuration' % (module_version or '?'),
-             'LoadModule apwsgi_module %s' % apache_quote(module)]
     if module_version != this_python():
-        lines.append(
-            '# Note: this module embeds Python %s, but this command runs '
-            'under Python %s: packages installed for this Python are not '
-            "the module's." % (module_version, this_python()))
-        return lines
+        return ['# apwsgi: a module for Python %s' % (module_version or '?'),
+                'LoadModule apwsgi_module %s' % apache_quote(module),
+                '# Note: this command runs under Python %s, so packages '
+                'installed for it' % this_python(),
+                "# are not the module's."]
     home = build.python_home()
     if not module_has_home(module, home):
-        # Built for another installation (moved, or a copy): say where
-        # the standard library is, in Apache's environment.
-        lines += ['# The module was built for another installation of '
-                  'Python %s; in Apache\'s environment (Debian: '
-                  '/etc/apache2/envvars) set:' % module_version,
-                  '#   export PYTHONHOME=%s' % home]
+        # Built against another installation of the same X.Y: it embeds
+        # that one, whose packages this Python's are not.
+        return ['# apwsgi: a module for Python %s' % module_version,
+                'LoadModule apwsgi_module %s' % apache_quote(module),
+                '# Note: built for another Python %s installation than '
+                'this one (%s); it' % (module_version, home),
+                "# embeds that one: this Python's packages are not its "
+                "own."]
+    lines = ['# apwsgi: a module for Python %s (%s)' % (module_version,
+                                                       home),
+             'LoadModule apwsgi_module %s' % apache_quote(module)]
+    venv = running_venv()
     if venv:
-        lines += ["# This virtualenv's packages, in the <Location>, "
-                  '<VirtualHost> or server that runs the application (do '
-                  'not set PYTHONHOME to a virtualenv):',
+        lines += ["# This virtualenv's packages, where the application is "
+                  'configured (not as',
+                  '# PYTHONHOME: the module embeds the Python named above):',
                   'SetEnv mod_wsgi.virtualenv %s' % apache_quote(venv)]
     return lines
 
