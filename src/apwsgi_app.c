@@ -432,17 +432,69 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
     return callable;
 }
 
+/* The cached callable for cfg, or NULL.  GIL held. */
+static PyObject *
+app_cached(apwsgi_state_t *st, const apwsgi_config_t *cfg, const char *dir)
+{
+    app_entry_t *entry = apr_hash_get(st->apps, cfg->application,
+                                      APR_HASH_KEY_STRING);
+
+    return entry && strcmp(entry->directory, dir) == 0 ? entry->callable
+                                                       : NULL;
+}
+
+/* Once the application uses Python's logging, route its records to
+ * the error log (not before: importing logging costs every process
+ * memory that an application without it should not pay).  GIL held. */
+static void
+install_logging(apwsgi_state_t *st)
+{
+    PyObject *name = NULL;
+    PyObject *logging = NULL;
+
+    if (st->logging_installed) {
+        return;
+    }
+    name = PyUnicode_FromString("logging");
+    logging = name ? PyImport_GetModule(name) : NULL;
+    if (logging) {
+        st->logging_installed = 1;
+        if (apwsgi_log_install_logging(st->server) < 0) {
+            apwsgi_log_exception(NULL, st->server, APWSGI_APLOGNO(00505),
+                                 "Python logging cannot reach the error "
+                                 "log:");
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(logging);
+    Py_XDECREF(name);
+}
+
 PyObject *
 apwsgi_app_get(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg)
 {
     const char *dir = cfg->directory ? cfg->directory : "";
-    app_entry_t *entry = apr_hash_get(st->apps, cfg->application,
-                                      APR_HASH_KEY_STRING);
+    PyObject *app = app_cached(st, cfg, dir);
 
-    if (entry && strcmp(entry->directory, dir) == 0) {
-        return entry->callable;
+    if (app) {
+        return app;
     }
-    return app_load(st, r, cfg, dir);
+    /* One load at a time per interpreter; wait without the GIL, then
+     * look again: the thread that held the lock may have loaded it. */
+    if (!PyThread_acquire_lock(st->load_lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(st->load_lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    app = app_cached(st, cfg, dir);
+    if (!app) {
+        app = app_load(st, r, cfg, dir);
+    }
+    if (app) {
+        install_logging(st);
+    }
+    PyThread_release_lock(st->load_lock);
+    return app;
 }
 
 void

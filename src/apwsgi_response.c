@@ -505,7 +505,8 @@ send_file(apwsgi_request_t *req, PyObject *filelike)
     }
     if (len > 0 && !r->header_only) {
         /* The descriptor stays Python's: no pool cleanup closes it. */
-        apr_os_file_put(&file, &fd, APR_FOPEN_READ, r->pool);
+        apr_os_file_put(&file, &fd,
+                        APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED, r->pool);
         apr_brigade_insert_file(req->bb, file, pos, len, r->pool);
         add_flush(req);
         if (pass_brigade(req) < 0) {

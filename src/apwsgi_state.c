@@ -93,22 +93,26 @@ apwsgi_state_new(apr_pool_t *pool, server_rec *s, int own_stdio)
     st = apr_pcalloc(sub, sizeof(*st));
     st->pool = sub;
     st->server = s;
+    /* Where another module owns Python, its logging is left alone. */
+    st->logging_installed = !own_stdio;
     st->apps = apr_hash_make(sub);
     st->modules = apr_hash_make(sub);
     st->paths = apr_hash_make(sub);
     st->venvs = apr_hash_make(sub);
     st->watch_files = apr_hash_make(sub);
     st->mtimes = apr_hash_make(sub);
-    st->log_type = apwsgi_log_type_new();
+    st->load_lock = PyThread_allocate_lock();
+    st->log_type = st->load_lock ? apwsgi_log_type_new() : NULL;
     st->input_type = st->log_type ? apwsgi_input_type_new() : NULL;
     st->start_response_type =
         st->input_type ? apwsgi_start_response_type_new() : NULL;
     st->file_wrapper_type =
         st->start_response_type ? apwsgi_filewrapper_type_new() : NULL;
     st->environ_base = st->file_wrapper_type ? environ_base_new(st) : NULL;
-    if (!st->environ_base
-        || (own_stdio && (redirect_stdio(st) < 0
-                          || apwsgi_log_install_logging(s) < 0))) {
+    if (!st->load_lock && !PyErr_Occurred()) {
+        PyErr_NoMemory();
+    }
+    if (!st->environ_base || (own_stdio && redirect_stdio(st) < 0)) {
         apwsgi_state_free(st);
         return NULL;
     }
@@ -124,5 +128,8 @@ apwsgi_state_free(apwsgi_state_t *st)
     Py_CLEAR(st->start_response_type);
     Py_CLEAR(st->input_type);
     Py_CLEAR(st->log_type);
+    if (st->load_lock) {
+        PyThread_free_lock(st->load_lock);
+    }
     apr_pool_destroy(st->pool);
 }

@@ -24,6 +24,16 @@ struct apwsgi_state {
      * "environ Variables"): wsgi.version, wsgi.multithread, ... */
     PyObject *environ_base;
 
+    /* Held while an application loads: a script's module is visible in
+     * sys.modules before its code has run, and running it may release
+     * the GIL, so other threads wait here rather than find it
+     * half-made. */
+    PyThread_type_lock load_lock;
+
+    /* logging.lastResort is ours (installed once the application
+     * imported logging). */
+    int logging_installed;
+
     /* Loaded applications: application string -> apwsgi_app_t, and
      * module name -> the mod_wsgi.directory it was loaded with. */
     apr_pool_t *pool;

@@ -1,0 +1,1 @@
+"""The package myapp of the README's examples (see ../myapp.wsgi)."""
