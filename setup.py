@@ -9,7 +9,6 @@ with it.  Building needs apxs: apache2-dev (Debian/Ubuntu) or httpd-devel
 """
 
 import os
-import shutil
 import sys
 
 from setuptools import Distribution, setup

@@ -7,8 +7,8 @@ loopback: three apwsgi Apache backends (ports PORT+1 .. PORT+3) and one
 Apache front end with mod_proxy_balancer (PORT), all from the templates
 next to it (backend.conf.in, front.conf.in, member.conf.in).
 
-    python3 examples/scale-out/scale_out.py              # serve; Ctrl-C stops
-    python3 examples/scale-out/scale_out.py --demo       # load, kill b2, report
+    python3 examples/scale-out/scale_out.py          # serve; Ctrl-C stops
+    python3 examples/scale-out/scale_out.py --demo   # load, stop b2, report
 
 --demo sends a bounded load through the front end, stops backend b2 after
 a third of it, and prints how many requests failed and how many each
@@ -18,6 +18,7 @@ On real machines, point the BalancerMember lines at the backend hosts.
 
 import argparse
 import http.client
+import importlib.util
 import os
 import pathlib
 import shutil
@@ -29,9 +30,7 @@ import threading
 import time
 
 HERE = pathlib.Path(__file__).resolve().parent
-try:
-    import apwsgi  # noqa: F401  (pip installed)
-except ImportError:  # a checkout
+if importlib.util.find_spec('apwsgi') is None:  # a checkout, not pip
     sys.path.insert(0, str(HERE.parents[1] / 'python'))
 from apwsgi import config  # noqa: E402
 from apwsgi.apache import ApacheServer, find_free_port  # noqa: E402
