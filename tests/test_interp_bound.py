@@ -36,11 +36,11 @@ def by_url(**keys):
         support.location('^/t/', 'interp4_app', match=True, extra=extra)])
 
 
-def start(make_server, *blocks):
+def start(make_server, *blocks, threads=None):
     def config(state):
         return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
                           *blocks]) + '\n'
-    return make_server(config, mpm='event', processes=1)
+    return make_server(config, mpm='event', processes=1, threads=threads)
 
 
 def get(client, srv, path, status=200):
@@ -217,3 +217,36 @@ def test_busy_interpreter_is_not_idle(make_server):
                              timeout=10) == 'busy'
     log.wait("ended interpreter 'busy' (idle past mod_wsgi.idle_timeout)",
              tag='APW00017')
+
+
+# ---- the threads that ran an interpreter outlive it ----
+
+@pytest.mark.expect_log('APW00201')
+@pytest.mark.parametrize('end', ['idle', 'failed'])
+def test_worker_thread_serves_on_after_its_interpreter_ended(make_server,
+                                                             end):
+    """With one worker thread, the thread that created and last ran an
+    interpreter serves the next request after the reaper ended that
+    interpreter (idle, or left without an application): nothing of the
+    ended interpreter may still be used by the thread.  (A connection
+    per request: with one worker, the event MPM may close idle
+    keep-alive connections.)"""
+    srv = start(make_server,
+                loc('/gone', 'interp4_app' if end == 'idle' else
+                    'interp4_broken', interpreter='gone', idle_timeout=1),
+                loc('/main'), loc('/other', interpreter='other'),
+                threads=1)
+    log = support.LogWindow(srv, 0)
+    why = ('idle past mod_wsgi.idle_timeout' if end == 'idle' else
+           'replaced, or left without an application')
+
+    def fresh_get(path, status=200):
+        with support.Client() as client:
+            return get(client, srv, path, status)
+    for cycle in range(1, 3):
+        fresh_get('/gone/whoami', status=200 if end == 'idle' else 500)
+        support.wait_for(
+            lambda: len(log.tagged('APW00017', "'gone' (%s)" % why))
+            == cycle, 10, 'APW00017 for gone, cycle %d' % cycle)
+        assert fresh_get('/main/whoami')['counter'] == cycle
+        assert fresh_get('/other/whoami')['counter'] == cycle
