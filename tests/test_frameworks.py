@@ -48,6 +48,8 @@ STATIC_URL = '/static/'
 STATIC_ROOT = BASE_DIR / 'collected-static'
 # In a directory Apache's user may write (sessions, last_login).
 DATABASES['default']['NAME'] = BASE_DIR / 'data' / 'db.sqlite3'
+# A fast hasher, as Django advises for tests: each login hashes once.
+PASSWORD_HASHERS = ['django.contrib.auth.hashers.MD5PasswordHasher']
 '''
 
 
