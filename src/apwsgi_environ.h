@@ -24,4 +24,7 @@ PyObject *apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
                              const apwsgi_config_t *cfg, const char *interp,
                              PyObject *input, PyObject *errors);
 
+/* Drop the key and value cache of the state.  GIL held. */
+void apwsgi_environ_cache_clear(apwsgi_state_t *st);
+
 #endif /* APWSGI_ENVIRON_H */

@@ -49,6 +49,7 @@ typedef struct {
     int failed;             /* creation failed */
     int gil_requested;      /* mod_wsgi.gil own at creation */
     int gil_noted;          /* a request asked for another GIL mode */
+    int may_end;            /* may be ended while the process runs */
     apr_time_t last_used;
     apr_time_t idle_timeout;
     tstate_node_t *tstates;
@@ -185,6 +186,27 @@ apwsgi_interp_leave(PyThreadState *ts)
 }
 
 /*
+ * Since 3.12 each activation of a thread state makes it the thread's
+ * PyGILState one, and deleting a thread state from another thread
+ * leaves that pointer dangling in its owner: the owner's next
+ * activation writes through it.  So before a thread lets go of an
+ * interpreter that the reaper may end, it makes its main thread state
+ * the bound one again (taking the main GIL for a moment).  No GIL held.
+ */
+static void
+rebind_main(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyThreadState *main_ts = thread_state(&table[0]->pub);
+
+    if (main_ts) {
+        PyEval_RestoreThread(main_ts);
+        PyEval_SaveThread();
+    }
+#endif
+}
+
+/*
  * A new sub-interpreter, current on return with its GIL held; NULL
  * (with `*why` set) when CPython refused.  With `own_gil` on 3.12+ it
  * gets a GIL of its own and the isolation that needs (PEP 684:
@@ -303,9 +325,8 @@ interp_create(interp_slot_t *slot, request_rec *r,
 
 /*
  * Delete the thread states this module made for `slot`, except
- * `keep`, then wait for the application's non-daemon threads as
- * Python's own shutdown does.  Returns whether other thread states
- * (daemon threads the application started) remain.  Its GIL held.
+ * `keep`.  Returns whether daemon threads of the application still
+ * run there (then the interpreter cannot be ended).  Its GIL held.
  */
 static int
 delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
@@ -315,6 +336,7 @@ delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
     PyObject *threading = NULL;
     PyObject *res = NULL;
     PyThreadState *t = NULL;
+    int daemons = 0;
 
     apr_thread_mutex_lock(table_mutex);
     node = slot->tstates;
@@ -330,21 +352,34 @@ delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
         free(node);
         node = next;
     }
-    /* Only where the application imported threading (as CPython's
-     * own wait_for_thread_shutdown does). */
-    threading = name ? PyImport_GetModule(name) : NULL;
-    PyErr_Clear();
-    if (threading) {
-        res = PyObject_CallMethod(threading, "_shutdown", NULL);
-        if (!res) {
-            PyErr_Clear();
-        }
+    t = PyInterpreterState_ThreadHead(slot->pub.interp);
+    if (t == keep && PyThreadState_Next(t) == NULL) {
+        goto done;
     }
+    /* Threads of the application remain.  Py_EndInterpreter waits for
+     * non-daemon ones; a daemon one makes it abort.  Count those
+     * (threading's _DummyThread entries stand for foreign threads, such
+     * as Apache's, and are no threads of the application). */
+    threading = name ? PyImport_GetModule(name) : NULL;
+    res = threading ? PyObject_CallMethod(threading, "enumerate", NULL)
+                    : NULL;
+    for (Py_ssize_t i = 0; res && PyList_Check(res)
+                           && i < PyList_GET_SIZE(res); i++) {
+        PyObject *thread = PyList_GET_ITEM(res, i);
+        PyObject *daemon = PyObject_GetAttrString(thread, "daemon");
+
+        if (daemon && PyObject_IsTrue(daemon)
+            && strcmp(Py_TYPE(thread)->tp_name, "_DummyThread") != 0) {
+            daemons++;
+        }
+        Py_XDECREF(daemon);
+    }
+    PyErr_Clear();
+done:
     Py_XDECREF(res);
     Py_XDECREF(threading);
     Py_XDECREF(name);
-    t = PyInterpreterState_ThreadHead(slot->pub.interp);
-    return t != keep || PyThreadState_Next(t) != NULL;
+    return daemons > 0;
 }
 
 /* Run the current interpreter's atexit handlers now, for one that
@@ -545,6 +580,9 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     interp_slot_t *slot = (interp_slot_t *)in;
     int wake = 0;
 
+    if (in->index != 0 && in->state && (slot->may_end || empty)) {
+        rebind_main();
+    }
     apr_thread_mutex_lock(table_mutex);
     apr_atomic_dec32(&in->active);
     slot->last_used = apr_time_now();
@@ -610,6 +648,7 @@ interp_replace(request_rec *r, const apwsgi_config_t *cfg,
     if (fresh) {
         apr_atomic_inc32(&fresh->pub.active);
         fresh->idle_timeout = old->idle_timeout;
+        fresh->may_end = 1;
     }
     apr_thread_mutex_unlock(table_mutex);
     if (!fresh) {
@@ -728,6 +767,7 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
     if (slot) {
         apr_atomic_inc32(&slot->pub.active);
         slot->idle_timeout = cfg->idle_timeout;
+        slot->may_end |= cfg->reload || cfg->idle_timeout > 0;
     }
     apr_thread_mutex_unlock(table_mutex);
     if (!slot) {

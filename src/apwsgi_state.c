@@ -3,6 +3,7 @@
  */
 #include "apwsgi_state.h"
 #include "apwsgi_app.h"
+#include "apwsgi_environ.h"
 #include "apwsgi_filewrapper.h"
 #include "apwsgi_input.h"
 #include "apwsgi_log.h"
@@ -99,6 +100,7 @@ apwsgi_state_new(apr_pool_t *pool, server_rec *s, int own_stdio)
     st->modules = apr_hash_make(sub);
     st->paths = apr_hash_make(sub);
     st->venvs = apr_hash_make(sub);
+    st->env_cache = apr_hash_make(sub);
     st->watch_files = apr_hash_make(sub);
     st->mtimes = apr_hash_make(sub);
     st->load_lock = PyThread_allocate_lock();
@@ -123,6 +125,7 @@ void
 apwsgi_state_free(apwsgi_state_t *st)
 {
     apwsgi_app_cache_clear(st);
+    apwsgi_environ_cache_clear(st);
     Py_CLEAR(st->environ_base);
     Py_CLEAR(st->file_wrapper_type);
     Py_CLEAR(st->start_response_type);

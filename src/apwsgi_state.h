@@ -13,6 +13,10 @@
 #include "apwsgi.h"
 #include "apr_hash.h"
 
+#define APWSGI_ENV_CACHE_MAX 256
+#define APWSGI_ENV_POSITIONS 64
+#define APWSGI_ENV_VALUE_MAX 128
+
 struct apwsgi_state {
     /* Heap types, one set per interpreter (strong references). */
     PyTypeObject *log_type;
@@ -48,8 +52,20 @@ struct apwsgi_state {
     apr_hash_t *watch_files;
     apr_hash_t *mtimes;
 
+    /* environ keys seen so far (C string -> apwsgi_env_entry_t): the
+     * interned key and the last value with its str, so that a value
+     * that did not change (SERVER_NAME, REQUEST_METHOD, ...) is not
+     * decoded again.  At most APWSGI_ENV_CACHE_MAX keys. */
+    apr_hash_t *env_cache;
+    /* The entry of each position of r->subprocess_env last time: the
+     * order repeats from request to request, so a strcmp here usually
+     * saves the hash lookup. */
+    struct apwsgi_env_entry *env_pos[APWSGI_ENV_POSITIONS];
+
     server_rec *server;
 };
+
+
 
 /*
  * Build the state of the current interpreter, in a subpool of `pool`.

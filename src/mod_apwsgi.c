@@ -15,6 +15,26 @@
 #include "apwsgi_python.h"
 #include "apwsgi_request.h"
 
+/*
+ * The CGI variables of the request (HTTP_* headers as Apache filters
+ * them, SERVER_*, REMOTE_*, ...), from ap_add_common_vars() into a
+ * table of their own: given an empty r->subprocess_env it fills that
+ * directly instead of merging (and sorting) into what SetEnv put there.
+ * environ takes both tables, these entries last, as the merge would.
+ */
+static apr_table_t *
+apwsgi_common_vars(request_rec *r)
+{
+    apr_table_t *env = r->subprocess_env;
+    apr_table_t *common = NULL;
+
+    r->subprocess_env = apr_table_make(r->pool, 32);
+    ap_add_common_vars(r);
+    common = r->subprocess_env;
+    r->subprocess_env = env;
+    return common;
+}
+
 static int
 apwsgi_handler(request_rec *r)
 {
@@ -35,7 +55,7 @@ apwsgi_handler(request_rec *r)
     if (status != OK) {
         return status;
     }
-    ap_add_common_vars(r);
+    cfg.common = apwsgi_common_vars(r);
     in = apwsgi_interp_acquire(r, &cfg, &status);
     if (!in) {
         return status;
