@@ -65,8 +65,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test soak bench bench-interp ceiling install clean help \
-        check-tools check-apxs FORCE
+.PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
+        install clean help check-tools check-apxs FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -120,12 +120,27 @@ test: deps
 	    MAKE="$(MAKE)" tools/run-tests
 
 # pytest exits 5 when it collects nothing: no soak tests is not a failure.
+# The soak compares apwsgi with Apache's own C handler: needs the ceiling.
 soak: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all ceiling
 	@PYTHONPATH=python APWSGI_MODULE="$(abspath $(MODULE))" \
 	    $(PYTHON) -m pytest -ra -m soak $(PYTEST_ARGS) tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "soak: no soak tests collected"; rc=0; fi; \
 	exit $$rc
+
+# The module built with AddressSanitizer and UBSan into $(BUILDDIR)/asan,
+# then the suite against it (tools/asan-run preloads libasan in Apache).
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer
+asan: deps
+	@$(MAKE) --no-print-directory BUILDDIR=$(BUILDDIR)/asan \
+	    CFLAGS="$(SANITIZE) -O1 $(CFLAGS)" LDFLAGS="$(SANITIZE) $(LDFLAGS)" all
+	@PYTHON="$(PYTHON)" tools/asan-run \
+	    "$(abspath $(BUILDDIR))/asan/mod_apwsgi.so" $(PYTEST_ARGS)
+
+# A short request mix against `apache2 -X` under valgrind memcheck.
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) tools/valgrind-check "$(abspath $(MODULE))" $(VALGRIND_ARGS)
 
 # ---- the benchmark: see README.md, Performance, and bench/run.py --help ----
 # make bench BENCH_ARGS='--quick --scenarios hello --mpms event'
