@@ -4,8 +4,8 @@ application failed to load.
 
 Interpreter names come from the URL through mod_rewrite (/t/NAME/... runs
 in interpreter t-NAME), as in the attack the bound is for.  Each test
-starts its own single-process server (event MPM: the pool case needs
-concurrent requests in one process).
+starts its own single-process server, under APWSGI_MPM; the ones with
+concurrent requests use the event MPM.
 """
 
 import collections
@@ -36,11 +36,12 @@ def by_url(**keys):
         support.location('^/t/', 'interp4_app', match=True, extra=extra)])
 
 
-def start(make_server, *blocks, threads=None):
+def start(make_server, *blocks, threads=None, concurrent=False):
     def config(state):
         return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
                           *blocks]) + '\n'
-    return make_server(config, mpm='event', processes=1, threads=threads)
+    return make_server(config, mpm='event' if concurrent else support.MPM,
+                       processes=1, threads=threads)
 
 
 def get(client, srv, path, status=200):
@@ -116,7 +117,7 @@ def barrier_round(srv, path, n):
 def test_bound_counts_pool_members(make_server):
     srv = start(make_server, by_url(max_interpreters=3),
                 loc('/pool', interpreter='pp', interpreters=2,
-                    max_interpreters=3))
+                    max_interpreters=3), concurrent=True)
     log = support.LogWindow(srv, 0)
     members = barrier_round(srv, '/pool', 2)
     assert sorted(r['interpreter'] for r in members) == ['pp#0', 'pp#1']
@@ -132,7 +133,7 @@ def test_pool_at_the_bound_shares_busy_members(make_server):
     """A pool that may not grow sends a request to a busy member rather
     than answering 503."""
     srv = start(make_server, loc('/pool', interpreter='big', interpreters=4,
-                                 max_interpreters=2))
+                                 max_interpreters=2), concurrent=True)
     log = support.LogWindow(srv, 0)
     out = barrier_round(srv, '/pool', 3)
     assert collections.Counter(r['interpreter'] for r in out) == {

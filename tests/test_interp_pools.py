@@ -6,8 +6,8 @@ together by a barrier (interp4_app's /barrier waits until N requests
 arrived), so which member each one got is deterministic.  Also here:
 the values every interpreter key accepts (APW00106 .. APW00110).
 
-Each test starts its own single-process event-MPM server: pools are
-per process and need concurrent requests in one process.
+Each test starts its own single-process server: pools are per process.
+Tests with concurrent requests use the event MPM, the others APWSGI_MPM.
 """
 
 import collections
@@ -36,11 +36,12 @@ def loc(path, app='interp4_app', interpreter=None, **keys):
     return support.location(path, app, interpreter=interpreter, extra=extra)
 
 
-def start(make_server, *blocks):
+def start(make_server, *blocks, concurrent=False):
     def config(state):
         return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
                           *blocks]) + '\n'
-    return make_server(config, mpm='event', processes=1)
+    return make_server(config, mpm='event' if concurrent else support.MPM,
+                       processes=1)
 
 
 def get(client, srv, path, status=200):
@@ -83,7 +84,7 @@ def test_sequential_requests_reuse_first_member(make_server):
 
 def test_concurrent_requests_spread_over_members(make_server):
     srv = start(make_server, loc('/pool', interpreter='spread',
-                                 interpreters=3))
+                                 interpreters=3), concurrent=True)
     log = support.LogWindow(srv, 0)
     first = barrier_round(srv, '/pool', 3)
     assert sorted(r['interpreter'] for r in first) == \
@@ -115,7 +116,7 @@ def test_pool_of_own_gil_members(make_server):
     interp4_spin).  On 3.11 the members share the GIL (one APW00014 per
     member) and cannot."""
     srv = start(make_server, loc('/pool', 'interp4_spin', interpreter='pg',
-                                 interpreters=2, gil='own'))
+                                 interpreters=2, gil='own'), concurrent=True)
     log = support.LogWindow(srv, 0)
     shared = srv.state_dir / ('pingpong-' + support.token())
     shared.write_bytes(b'\0' * 4096)

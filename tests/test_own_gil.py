@@ -5,8 +5,8 @@ an own-GIL interpreter is isolated, runs in parallel with another one,
 and refuses single-phase extensions; on 3.11 the key falls back to the
 shared GIL with one APW00014 warning per interpreter.
 
-Each test starts its own single-process server (event MPM: the tests
-need concurrent requests in one process, whatever APWSGI_MPM says).
+Each test starts its own single-process server, under APWSGI_MPM; the
+ones that need concurrent requests in one process use the event MPM.
 """
 
 import concurrent.futures
@@ -46,11 +46,12 @@ def loc(path, app, interpreter=None, gil=None, directory=support.APPS,
                             directory=directory, extra='\n'.join(lines))
 
 
-def start(make_server, *blocks):
+def start(make_server, *blocks, concurrent=False):
     def config(state):
         return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
                           *blocks]) + '\n'
-    return make_server(config, mpm='event', processes=1)
+    return make_server(config, mpm='event' if concurrent else support.MPM,
+                       processes=1)
 
 
 def get(client, srv, path, status=200):
@@ -195,7 +196,8 @@ def test_own_gil_interpreters_run_in_parallel(make_server):
                 loc('/o0', 'interp4_spin', interpreter='spin-o0', gil='own'),
                 loc('/o1', 'interp4_spin', interpreter='spin-o1', gil='own'),
                 loc('/s0', 'interp4_spin', interpreter='spin-s0'),
-                loc('/s1', 'interp4_spin', interpreter='spin-s1'))
+                loc('/s1', 'interp4_spin', interpreter='spin-s1'),
+                concurrent=True)
     with support.Client() as client:     # create them, import the app
         for path in ('/o0', '/o1', '/s0', '/s1'):
             get(client, srv, path + '/')
@@ -218,7 +220,8 @@ def test_own_gil_interpreters_each_get_a_core(make_server):
         pytest.skip('own GIL needs Python 3.12+')
     srv = start(make_server,
                 loc('/o0', 'interp4_spin', interpreter='burn-0', gil='own'),
-                loc('/o1', 'interp4_spin', interpreter='burn-1', gil='own'))
+                loc('/o1', 'interp4_spin', interpreter='burn-1', gil='own'),
+                concurrent=True)
 
     def one(path):
         with support.Client() as client:
@@ -289,7 +292,7 @@ def test_single_phase_extension_refused_in_own_gil(make_server):
                 directory=ext),
             loc('/shared', 'interp4_ext', interpreter='ext-shared',
                 directory=ext)]) + '\n'
-    srv = make_server(config, mpm='event', processes=1)
+    srv = make_server(config, mpm=support.MPM, processes=1)
     log = support.LogWindow(srv, 0)
     with support.Client() as client:
         # The extension itself works (not in main as well: CPython 3.12

@@ -7,8 +7,8 @@ the VERSION of both; the tests rewrite them and watch which version
 answers.  The module looks at modification times at most once a second
 per interpreter, so every wait here polls with a deadline.
 
-Each test starts its own single-process server (event MPM: the load test
-needs concurrent requests in one process).
+Each test starts its own single-process server, under APWSGI_MPM; the
+load test uses the event MPM (concurrent requests in one process).
 """
 
 import collections
@@ -60,7 +60,7 @@ def deploy(code, version, keep_helper_mtime=False):
                                  code_text('interp4_reload_app', version))
 
 
-def start(make_server, blocks, version=1):
+def start(make_server, blocks, version=1, concurrent=False):
     """A server whose code dir (state/code) holds `version`; blocks is a
     callable taking the code dir, returning Location blocks."""
     def config(state):
@@ -69,7 +69,8 @@ def start(make_server, blocks, version=1):
         deploy(code, version)
         return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
                           *blocks(code)]) + '\n'
-    srv = make_server(config, mpm='event', processes=1)
+    srv = make_server(config, mpm='event' if concurrent else support.MPM,
+                      processes=1)
     return srv, srv.state_dir / 'code'
 
 
@@ -109,7 +110,8 @@ def test_reload_under_concurrent_load(make_server):
     """Four clients request without pause while the code is rewritten
     four times: every answer is 200, from one code generation, and no
     client ever goes back to older code."""
-    srv, code = start(make_server, lambda code: [loc('/r', code)])
+    srv, code = start(make_server, lambda code: [loc('/r', code)],
+                      concurrent=True)
     log = support.LogWindow(srv, 0)
     with support.Client() as client:
         first = get(client, srv, '/r/')
