@@ -308,8 +308,8 @@ interp_create(interp_slot_t *slot, request_rec *r,
     }
     in->interp = PyThreadState_GetInterpreter(ts);
     in->state = st;
-    PyEval_SaveThread();
     slot->gil_requested = cfg->own_gil;
+    PyEval_SaveThread();
     if (cfg->own_gil && !in->own_gil) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       APWSGI_APLOGNO(00014) "mod_wsgi.gil own needs Python "
@@ -586,7 +586,7 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     apr_thread_mutex_lock(table_mutex);
     apr_atomic_dec32(&in->active);
     slot->last_used = apr_time_now();
-    if (empty && in->index != 0 && slot->visible) {
+    if (empty && in->index != 0 && !slot->failed) {
         slot->visible = 0;
         slot->retired = 1;
     }
@@ -722,15 +722,17 @@ reload_check(request_rec *r, const apwsgi_config_t *cfg,
     return fresh;
 }
 
-/* Note once per interpreter that a request asked for the GIL mode it
- * was not created with.  No lock held. */
+/* Note once per interpreter that a request asked for a GIL mode that
+ * is neither the one it has nor the one asked for when it was made (on
+ * 3.11 "own" gives shared, which APW00014 reported).  No lock held. */
 static void
 note_gil_mode(request_rec *r, const apwsgi_config_t *cfg,
               interp_slot_t *slot)
 {
     int note = 0;
 
-    if (cfg->own_gil == slot->gil_requested || slot->gil_noted) {
+    if (cfg->own_gil == slot->pub.own_gil
+        || cfg->own_gil == slot->gil_requested || slot->gil_noted) {
         return;
     }
     apr_thread_mutex_lock(table_mutex);

@@ -422,6 +422,20 @@ static PyType_Spec handler_spec = {
     .slots = handler_slots,
 };
 
+/* Python's level for Apache's LogLevel of `s`: Apache stays the
+ * filter, and records it would drop are not even formatted. */
+static int
+python_level(server_rec *s)
+{
+    int level = s->log.level;
+
+    return level >= APLOG_DEBUG     ? 10
+           : level >= APLOG_INFO    ? 20
+           : level >= APLOG_WARNING ? 30
+           : level >= APLOG_ERR     ? 40
+                                    : 50;
+}
+
 int
 apwsgi_log_install_logging(server_rec *s)
 {
@@ -431,13 +445,37 @@ apwsgi_log_install_logging(server_rec *s)
     PyObject *type = base ? PyType_FromSpecWithBases(&handler_spec, base)
                           : NULL;
     PyObject *handler = type ? PyObject_CallNoArgs(type) : NULL;
+    PyObject *root = handler ? PyObject_CallMethod(logging, "getLogger",
+                                                   NULL)
+                             : NULL;
+    PyObject *handlers = root ? PyObject_GetAttrString(root, "handlers")
+                              : NULL;
+    PyObject *res = NULL;
     int rc = -1;
 
     log_server = s;
-    if (handler && PyObject_SetAttrString(logging, "lastResort", handler)
-                       == 0) {
-        rc = 0;
+    if (!handlers
+        || PyObject_SetAttrString(logging, "lastResort", handler) < 0) {
+        goto done;
     }
+    /* An application that configured its own handlers keeps them; one
+     * that did not gets the error log on the root logger, at the level
+     * of Apache's LogLevel (and logging.basicConfig() becomes a no-op,
+     * as for any configured root logger). */
+    if (PyList_Check(handlers) && PyList_GET_SIZE(handlers) == 0) {
+        res = PyObject_CallMethod(root, "addHandler", "O", handler);
+        Py_XSETREF(res, res ? PyObject_CallMethod(root, "setLevel", "i",
+                                                  python_level(s))
+                            : NULL);
+        if (!res) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    Py_XDECREF(res);
+    Py_XDECREF(handlers);
+    Py_XDECREF(root);
     Py_XDECREF(handler);
     Py_XDECREF(type);
     Py_XDECREF(base);

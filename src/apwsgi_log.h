@@ -40,9 +40,10 @@ int apwsgi_log_init(apr_pool_t *pchild);
 /*
  * Make Python's logging write to the error log at matching Apache
  * levels (CRITICAL crit, ERROR error, WARNING warn, INFO info, DEBUG
- * debug), by installing a handler as logging.lastResort in the current
- * interpreter: it takes the records of an application that configured
- * no handler.  0, or -1 with an exception set.  GIL held.
+ * debug) in the current interpreter: the handler becomes
+ * logging.lastResort and, where the application configured no root
+ * handler, the root logger's handler, with the root level following
+ * the LogLevel of `s`.  0, or -1 with an exception set.  GIL held.
  */
 int apwsgi_log_install_logging(server_rec *s);
 

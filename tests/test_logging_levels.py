@@ -13,10 +13,8 @@ Both in the main interpreter and in a named one.  The server is the
 test's own (ecosystem.own_server): the app's records are error-level
 APW00504 lines on purpose, so only crashes fail the run here.
 
-xfail (C side): info and debug records from an application that sets no
-level never reach the log, because the root logger keeps Python's default
-level, WARNING; the module installs its handler as logging.lastResort but
-does not lower that level.
+An application that configures no root handler gets the module's handler
+on the root logger, at the level of Apache's LogLevel.
 """
 
 import concurrent.futures
@@ -29,10 +27,6 @@ import support
 from ecosystem import own_server
 
 pytestmark = pytest.mark.core
-
-ROOT_LEVEL_PENDING = pytest.mark.xfail(
-    strict=False, reason='C side pending: the root logger stays at WARNING, '
-                         'so info/debug records never reach the log')
 
 MOUNTS = ['/loglevels', '/loglevels-named']
 LEVELS = [('error', 'error'), ('warning', 'warn'), ('info', 'info'),
@@ -71,7 +65,6 @@ def level_of(line):
     return match.group(1) if match else None
 
 
-@ROOT_LEVEL_PENDING
 @pytest.mark.parametrize('mount', MOUNTS)
 def test_levels_and_uri(server, mount):
     log = support.LogWindow(server)
