@@ -89,37 +89,40 @@ set_entry(PyObject *environ, env_entry_t *e, const char *key,
     return rc;
 }
 
-/* environ[key] = value for the subprocess_env entry at `pos`, trying
- * the entry that stood there last time first.  0, or -1. */
+/* The cache entry for `key` at position `pos`: the entry that stood
+ * there last time when it is the same key, else the hash's (made on
+ * first use), remembered for next time.  NULL as env_entry(). */
+static env_entry_t *
+entry_at(apwsgi_state_t *st, int pos, const char *key)
+{
+    env_entry_t *e = pos < APWSGI_ENV_POSITIONS ? st->env_pos[pos] : NULL;
+
+    if (!e || strcmp(e->name, key) != 0) {
+        e = env_entry(st, key);
+        if (pos < APWSGI_ENV_POSITIONS) {
+            st->env_pos[pos] = e;
+        }
+    }
+    return e;
+}
+
+/* environ[key] = value (latin-1 str) through the entry at `pos`.
+ * 0, or -1 with an exception set. */
 static int
 set_at(apwsgi_state_t *st, PyObject *environ, int pos, const char *key,
        const char *value)
 {
-    env_entry_t *e = pos < APWSGI_ENV_POSITIONS ? st->env_pos[pos] : NULL;
-
-    if (!e || strcmp(e->name, key) != 0) {
-        e = env_entry(st, key);
-        if (pos < APWSGI_ENV_POSITIONS) {
-            st->env_pos[pos] = e;
-        }
-    }
-    return set_entry(environ, e, key, value);
+    return set_entry(environ, entry_at(st, pos, key), key, value);
 }
 
-/* environ[key] = obj (a Python object) through the cache entry at
- * `pos`, for the keys that are the same in every request.  0 or -1. */
+/* environ[key] = obj (a Python object) through the entry at `pos`.
+ * 0, or -1 with an exception set. */
 static int
 set_obj_at(apwsgi_state_t *st, PyObject *environ, int pos, const char *key,
            PyObject *obj)
 {
-    env_entry_t *e = pos < APWSGI_ENV_POSITIONS ? st->env_pos[pos] : NULL;
+    env_entry_t *e = entry_at(st, pos, key);
 
-    if (!e || strcmp(e->name, key) != 0) {
-        e = env_entry(st, key);
-        if (pos < APWSGI_ENV_POSITIONS) {
-            st->env_pos[pos] = e;
-        }
-    }
     if (!e) {
         return PyErr_Occurred() ? -1
                                 : PyDict_SetItemString(environ, key, obj);

@@ -24,7 +24,7 @@ import threading
 import time
 
 import support
-from apwsgi.apache import ApacheServer
+from apwsgi.apache import ApacheServer, live_pids
 
 REPO = support.REPO
 SERVING_RE = re.compile(r'apwsgi: serving .* \(Apache pid (\d+), '
@@ -257,15 +257,4 @@ def wait_gone(pid, timeout=20):
 
 def group_pids(pgid):
     """Live (non-zombie) pids of process group pgid, from /proc."""
-    pids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as f:
-                fields = f.read().rsplit(')', 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == pgid and fields[0] != 'Z':
-            pids.append(int(entry))
-    return pids
+    return live_pids(pgid=pgid)

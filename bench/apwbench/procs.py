@@ -1,24 +1,12 @@
 """Process facts read from /proc: children, resident memory, load."""
 
-import os
+
+from apwsgi.apache import live_pids
 
 
 def children_of(ppid):
     """Pids of the live (not zombie) children of ppid, sorted."""
-    pids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # The fields after the command name, which may hold ' ' or ')'.
-        fields = stat[stat.rindex(')') + 2:].split()
-        if int(fields[1]) == ppid and fields[0] != 'Z':
-            pids.append(int(entry))
-    return sorted(pids)
+    return live_pids(ppid=ppid)
 
 
 def rss_kib(pid):

@@ -136,6 +136,28 @@ def _pids_in_group(pgid):
         return False
 
 
+def live_pids(ppid=None, pgid=None):
+    """Sorted pids of the live (not zombie) processes whose parent is
+    ppid, or whose process group is pgid, read from /proc (Linux)."""
+    pids = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The fields after the command name, which may hold ' ' or ')'.
+        fields = stat[stat.rindex(')') + 2:].split()
+        if fields[0] == 'Z':
+            continue
+        if (ppid is not None and int(fields[1]) == ppid) or \
+                (pgid is not None and int(fields[2]) == pgid):
+            pids.append(int(entry))
+    return sorted(pids)
+
+
 class ApacheServer:
     """One Apache httpd process tree on a loopback port.
 
@@ -364,21 +386,7 @@ class ApacheServer:
 
     def child_pids(self):
         """Pids of the parent's live children, read from /proc."""
-        parent = self.pid
-        pids = []
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit():
-                continue
-            try:
-                with open('/proc/%s/stat' % entry) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            # Fields after the command name, which may hold spaces or ')'.
-            fields = stat[stat.rindex(')') + 2:].split()
-            if int(fields[1]) == parent and fields[0] != 'Z':
-                pids.append(int(entry))
-        return sorted(pids)
+        return live_pids(ppid=self.pid)
 
     def log_text(self):
         try:
