@@ -918,6 +918,23 @@ apwsgi_interp_shutdown(void)
     return stranded ? 1 : 0;
 }
 
+void
+apwsgi_interp_table_free(void)
+{
+    for (int i = 0; i < table_count; i++) {
+        tstate_node_t *node = table[i]->tstates;
+
+        while (node) {
+            tstate_node_t *next = node->next;
+
+            free(node);
+            node = next;
+        }
+        slot_free(table[i]);
+    }
+    table_count = 0;
+}
+
 apwsgi_interp_t *
 apwsgi_interp_main(void)
 {

@@ -90,6 +90,10 @@ int apwsgi_interp_reaper_start(apr_pool_t *pchild);
  */
 int apwsgi_interp_shutdown(void);
 
+/* Free the table's own memory (names, thread-state records) once
+ * Python is finalised.  No GIL; at child exit only. */
+void apwsgi_interp_table_free(void);
+
 /* The main interpreter's entry. */
 apwsgi_interp_t *apwsgi_interp_main(void);
 

@@ -53,6 +53,7 @@ python_cleanup(void *data)
                          APWSGI_APLOGNO(00008) "Python reported errors while "
                          "finalising (see the lines above)");
         }
+        apwsgi_interp_table_free();
         return APR_SUCCESS;
     }
     /* An interpreter left alive keeps Python from being finalised (it
