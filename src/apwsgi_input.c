@@ -69,11 +69,14 @@ input_raise(apwsgi_input_object *self, apr_status_t rv)
 
 /*
  * Read up to `want` (> 0) bytes of the body into `dst`, with the GIL
- * released while Apache reads.  Returns the count, 0 at the end of the
- * body, or -1 with OSError set.  GIL held on entry and exit.
+ * released while Apache reads: with `fill`, until `want` bytes are there
+ * or the body ends (one GIL hand-off for a whole read(n), not one per
+ * chunk the network gives); else what the first read brings.  Returns
+ * the count, 0 at the end of the body, or -1 with OSError set.  GIL held
+ * on entry and exit; `dst` must be private to the caller.
  */
 static Py_ssize_t
-raw_read(apwsgi_input_object *self, char *dst, apr_size_t want)
+raw_read(apwsgi_input_object *self, char *dst, apr_size_t want, int fill)
 {
     request_rec *r = self->req->r;
     apr_bucket_brigade *bb = self->bb;
@@ -91,9 +94,9 @@ raw_read(apwsgi_input_object *self, char *dst, apr_size_t want)
         return -1;
     }
     ts = PyEval_SaveThread();
-    while (got == 0 && !eos && rv == APR_SUCCESS) {
+    while ((got == 0 || (fill && got < want)) && !eos && rv == APR_SUCCESS) {
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                            APR_BLOCK_READ, want);
+                            APR_BLOCK_READ, want - got);
         for (apr_bucket *e = APR_BRIGADE_FIRST(bb);
              rv == APR_SUCCESS && e != APR_BRIGADE_SENTINEL(bb);
              e = APR_BUCKET_NEXT(e)) {
@@ -106,10 +109,10 @@ raw_read(apwsgi_input_object *self, char *dst, apr_size_t want)
             }
         }
         if (rv == APR_SUCCESS) {
-            apr_size_t len = want;
+            apr_size_t len = want - got;
 
-            rv = apr_brigade_flatten(bb, dst, &len);
-            got = len;
+            rv = apr_brigade_flatten(bb, dst + got, &len);
+            got += len;
         }
         apr_brigade_cleanup(bb);
     }
@@ -170,7 +173,7 @@ read_exact(apwsgi_input_object *self, Py_ssize_t n)
     p = PyBytes_AS_STRING(result);
     got = (Py_ssize_t)take_buffered(self, p, (apr_size_t)n);
     while (got < n) {
-        Py_ssize_t k = raw_read(self, p + got, (apr_size_t)(n - got));
+        Py_ssize_t k = raw_read(self, p + got, (apr_size_t)(n - got), 1);
 
         if (k < 0) {
             Py_DECREF(result);
@@ -216,7 +219,7 @@ read_all(apwsgi_input_object *self)
             data = bigger;
             cap *= 2;
         }
-        k = raw_read(self, data + len, cap - len);
+        k = raw_read(self, data + len, cap - len, 1);
         if (k < 0) {
             goto done;
         }
@@ -290,7 +293,7 @@ readline(apwsgi_input_object *self, Py_ssize_t size)
         char *nl = NULL;
 
         if (avail == 0) {
-            Py_ssize_t k = raw_read(self, self->buf, LINE_BUFSIZE);
+            Py_ssize_t k = raw_read(self, self->buf, LINE_BUFSIZE, 0);
 
             if (k < 0) {
                 goto done;

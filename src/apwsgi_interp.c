@@ -662,9 +662,13 @@ interp_replace(request_rec *r, const apwsgi_config_t *cfg,
     if (!app) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APWSGI_APLOGNO(00015) "reloading interpreter '%s' for "
-                      "%s failed (see above): the old code keeps serving",
-                      old->pub.name, r->uri);
+                      "%s failed (see above): the old code keeps serving "
+                      "until the files change again", old->pub.name, r->uri);
         apwsgi_interp_release(&fresh->pub, 1);
+        if ((ts = apwsgi_interp_enter(&old->pub))) {
+            apwsgi_reload_rebase(old->pub.state);
+            apwsgi_interp_leave(ts);
+        }
         return NULL;
     }
     apr_thread_mutex_lock(table_mutex);

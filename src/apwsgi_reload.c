@@ -59,6 +59,14 @@ file_changed(apwsgi_state_t *st, const char *path)
     return *seen != mtime;
 }
 
+void
+apwsgi_reload_rebase(apwsgi_state_t *st)
+{
+    /* Forget the baselines; the scan records every file afresh. */
+    apr_hash_clear(st->mtimes);
+    apwsgi_reload_scan(st);
+}
+
 int
 apwsgi_reload_scan(apwsgi_state_t *st)
 {

@@ -21,6 +21,13 @@
  */
 int apwsgi_reload_scan(apwsgi_state_t *st);
 
+/*
+ * Take the current modification times as the new baseline (after a
+ * reload failed: the next attempt waits for the next change).  GIL of
+ * the state's interpreter held.
+ */
+void apwsgi_reload_rebase(apwsgi_state_t *st);
+
 /* Watch `path` (a module's __file__ or a script) too.  GIL held. */
 void apwsgi_reload_watch(apwsgi_state_t *st, const char *path);
 
