@@ -52,11 +52,13 @@ def test_streamed_response(http, url, mount):
     assert r.content == b''.join(b'flask-%d\n' % i for i in range(5))
 
 
-@pytest.mark.expect_log('APW00501')
-def test_not_found_and_app_error(http, url, mount):
+@pytest.mark.expect_log('APW00504')
+def test_not_found_and_app_error(http, url, mount, log):
     assert http.get(url(mount + '/no/such/page')).status_code == 404
-    # Flask handles its own exceptions (logged through wsgi.errors).
+    # Flask handles its own exceptions and logs them with Python logging,
+    # which reaches the error log at error level, URI first (APW00504).
     assert http.get(url(mount + '/fail')).status_code == 500
+    log.wait(mount + '/fail: ', 'Exception on /fail [GET]', tag='APW00504')
 
 
 def test_both_interpreters_in_one_process(http, url, flask_available):
