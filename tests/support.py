@@ -5,6 +5,7 @@ polling.  Nothing here sleeps for a fixed time to wait for readiness: every
 wait polls a condition until a deadline.
 """
 
+import functools
 import hashlib
 import os
 import pathlib
@@ -443,3 +444,36 @@ def write_world_readable(path, text):
 
 def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- helpers of the interpreter tests (issue 4) ----
+
+@functools.lru_cache(maxsize=None)
+def module_python_version():
+    """(major, minor) of the Python the module under test embeds."""
+    version, _ = module_python()
+    return tuple(int(part) for part in version.split('.'))
+
+
+def own_gil_supported():
+    """Whether the module's Python gives interpreters a GIL of their own
+    (PEP 684: 3.12 and newer)."""
+    return module_python_version() >= (3, 12)
+
+
+def start_interp_server(make_server, *blocks, threads=None,
+                        concurrent=False):
+    """One process serving `blocks`, with APWSGI_TEST_STATE set; the event
+    MPM where the test needs concurrent requests, else the run's MPM."""
+    def config(state):
+        return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
+                          *blocks]) + '\n'
+    return make_server(config, mpm='event' if concurrent else MPM,
+                       processes=1, threads=threads)
+
+
+def get_json(client, srv, path, status=200):
+    """GET path; assert the status; the JSON body (or the response)."""
+    r = client.get(srv.url(path))
+    assert r.status_code == status, (path, r.status_code, r.text[:500])
+    return r.json() if status == 200 else r

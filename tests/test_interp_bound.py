@@ -36,18 +36,8 @@ def by_url(**keys):
         support.location('^/t/', 'interp4_app', match=True, extra=extra)])
 
 
-def start(make_server, *blocks, threads=None, concurrent=False):
-    def config(state):
-        return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
-                          *blocks]) + '\n'
-    return make_server(config, mpm='event' if concurrent else support.MPM,
-                       processes=1, threads=threads)
-
-
-def get(client, srv, path, status=200):
-    r = client.get(srv.url(path))
-    assert r.status_code == status, (path, r.status_code, r.text[:500])
-    return r.json() if status == 200 else r
+start = support.start_interp_server
+get = support.get_json
 
 
 def bound_lines(log, name):

@@ -12,7 +12,6 @@ Tests with concurrent requests use the event MPM, the others APWSGI_MPM.
 
 import collections
 import concurrent.futures
-import functools
 
 import pytest
 
@@ -23,10 +22,7 @@ pytestmark = pytest.mark.core
 SPIN_ROUNDS = 20
 
 
-@functools.lru_cache(maxsize=None)
-def own_gil_supported():
-    version, _ = support.module_python()
-    return tuple(int(part) for part in version.split('.')) >= (3, 12)
+own_gil_supported = support.own_gil_supported
 
 
 def loc(path, app='interp4_app', interpreter=None, **keys):
@@ -36,18 +32,8 @@ def loc(path, app='interp4_app', interpreter=None, **keys):
     return support.location(path, app, interpreter=interpreter, extra=extra)
 
 
-def start(make_server, *blocks, concurrent=False):
-    def config(state):
-        return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
-                          *blocks]) + '\n'
-    return make_server(config, mpm='event' if concurrent else support.MPM,
-                       processes=1)
-
-
-def get(client, srv, path, status=200):
-    r = client.get(srv.url(path))
-    assert r.status_code == status, (path, r.status_code, r.text[:500])
-    return r.json() if status == 200 else r
+start = support.start_interp_server
+get = support.get_json
 
 
 def concurrent_get(srv, paths):

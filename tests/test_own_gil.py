@@ -10,7 +10,6 @@ ones that need concurrent requests in one process use the event MPM.
 """
 
 import concurrent.futures
-import functools
 import pathlib
 import shutil
 import subprocess
@@ -26,15 +25,8 @@ OWN_TIMEOUT = 8.0       # seconds a ping-pong side may wait with own GILs
 SHARED_TIMEOUT = 1.5    # ... and with a shared GIL (it cannot finish)
 
 
-@functools.lru_cache(maxsize=None)
-def module_python():
-    """(major, minor) of the Python the module under test embeds."""
-    version, _ = support.module_python()
-    return tuple(int(part) for part in version.split('.'))
-
-
-def own_gil_supported():
-    return module_python() >= (3, 12)
+module_python = support.module_python_version
+own_gil_supported = support.own_gil_supported
 
 
 def loc(path, app, interpreter=None, gil=None, directory=support.APPS,
@@ -46,18 +38,8 @@ def loc(path, app, interpreter=None, gil=None, directory=support.APPS,
                             directory=directory, extra='\n'.join(lines))
 
 
-def start(make_server, *blocks, concurrent=False):
-    def config(state):
-        return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
-                          *blocks]) + '\n'
-    return make_server(config, mpm='event' if concurrent else support.MPM,
-                       processes=1)
-
-
-def get(client, srv, path, status=200):
-    r = client.get(srv.url(path))
-    assert r.status_code == status, (path, r.status_code, r.text[:500])
-    return r.json() if status == 200 else r
+start = support.start_interp_server
+get = support.get_json
 
 
 def created_lines(log, name):
