@@ -198,10 +198,12 @@ class LogWindow:
 # when the server is stopped with SIGTERM, with no apwsgi loaded at all:
 # 1 in 400 start/request/stop cycles measured here (crash in
 # apr_os_sock_get, called from mod_mpm_event; no Python frame).  Such a
-# crash, and only such a one, is tolerated: a SIGSEGV of a child logged
-# after the event MPM's "caught SIGTERM, shutting down", in a log with no
-# Python fatal error and no sanitizer report.  The prefork run, where
-# apwsgi's finalisation runs the same way, still fails on any crash.
+# crash, and only such a one, is tolerated: a SIGSEGV of a child of an
+# event-MPM server that was being stopped (the parent logs it just before
+# or after its "caught SIGTERM, shutting down", with no request of a
+# client logged in between), in a log with no Python fatal error and no
+# sanitizer report.  The prefork runs, where apwsgi's finalisation runs
+# the same way, still fail on any crash (tools/run-tests).
 _EVENT_STOP = re.compile(r'\[mpm_event:notice\].*AH00491: caught SIGTERM')
 _PLAIN_SEGV = re.compile(r'AH00052: child pid \d+ exit signal '
                          r'Segmentation fault \(11\)')
@@ -213,12 +215,15 @@ def known_event_stop_crashes(lines):
     """The crash lines of `lines` that are Apache's stop-time crash."""
     if any(_PYTHON_CRASH.search(line) for line in lines):
         return []
-    stopping = False
+    stops = [i for i, line in enumerate(lines) if _EVENT_STOP.search(line)]
     known = []
-    for line in lines:
-        if _EVENT_STOP.search(line):
-            stopping = True
-        elif stopping and _PLAIN_SEGV.search(line):
+    for i, line in enumerate(lines):
+        if not _PLAIN_SEGV.search(line):
+            continue
+        after = [s for s in stops if s > i]
+        if any(s < i for s in stops) or (
+                after and not any('[client ' in lines[j]
+                                  for j in range(i + 1, after[0]))):
             known.append(line)
     return known
 
