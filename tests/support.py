@@ -58,6 +58,21 @@ class Client(requests.Session):
         return super().request(method, url, **kw)
 
 
+def read_until_close(sock, max_bytes=256 * 1024 * 1024):
+    """What sock receives until the peer closes or resets it (bounded by
+    the socket's timeout per read and by max_bytes) -> bytes."""
+    data = b''
+    while len(data) < max_bytes:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def raw_request(server, request, max_bytes=256 * 1024 * 1024):
     """Send raw request bytes on a new connection; read until the server
     closes it (bounded by TIMEOUT per read and max_bytes); -> bytes."""
@@ -65,16 +80,7 @@ def raw_request(server, request, max_bytes=256 * 1024 * 1024):
     with socket.create_connection((server.host, server.port),
                                   timeout=TIMEOUT) as sock:
         sock.sendall(request)
-        data = b''
-        while len(data) < max_bytes:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            data += chunk
-    return data
+        return read_until_close(sock, max_bytes)
 
 
 def raw_get(server, path, method='GET'):

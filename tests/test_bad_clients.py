@@ -79,15 +79,7 @@ def exchange(srv, request, half_close=True):
         sock.sendall(request)
         if half_close:
             sock.shutdown(socket.SHUT_WR)
-        data = b''
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = support.read_until_close(sock)
     return data, time.monotonic() - start
 
 
