@@ -65,8 +65,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install clean help check-tools check-apxs FORCE
+.PHONY: all deps run test soak asan valgrind bench bench-apps bench-interp \
+        ceiling install clean help check-tools check-apxs FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -147,6 +147,11 @@ valgrind: deps
 bench: all ceiling
 	PYTHONPATH=python $(PYTHON) bench/run.py --module $(MODULE) \
 	    --ceiling-module $(CEILING) --python $(PYTHON) $(BENCH_ARGS)
+
+# Flask, Django and I/O-bound waiting against granian and uWSGI.
+bench-apps: all
+	PYTHONPATH=python $(PYTHON) bench/run.py --family apps \
+	    --module $(MODULE) --python $(PYTHON) $(BENCH_ARGS)
 
 # Interpreter pools need an own GIL, so Python 3.12+: a second build.
 bench-interp: ceiling

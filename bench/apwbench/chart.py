@@ -10,7 +10,8 @@ import json
 import sys
 
 COLORS = {'apwsgi': '#1f77b4', 'mod_wsgi': '#ff7f0e', 'gunicorn': '#2ca02c',
-          'static': '#7f7f7f', 'ceiling': '#404040'}
+          'granian': '#d62728', 'uwsgi': '#8c564b', 'static': '#7f7f7f',
+          'ceiling': '#404040'}
 
 
 def _color(name):
