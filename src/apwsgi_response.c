@@ -5,9 +5,16 @@
  * bytes objects; each pass down the filters either writes them or has
  * the filter that keeps them set them aside (copy), so no bucket points
  * at Python memory once the pass returns.
+ *
+ * The GIL is released around a pass that may block.  A pass that
+ * cannot (apwsgi_output.h) keeps it: the end of a small response, or a
+ * block large enough that the core filter writes it at once.  So a
+ * typical response costs its thread no GIL hand-off between entering
+ * the interpreter and leaving it.
  */
 #include "apwsgi_response.h"
 #include "apwsgi_filewrapper.h"
+#include "apwsgi_output.h"
 #include "apwsgi_state.h"
 
 #include <sys/stat.h>
@@ -221,10 +228,17 @@ record_response(apwsgi_request_t *req, PyObject *status, PyObject *headers)
     return 0;
 }
 
-/* Pass req->bb down the output filters with the GIL released, then
- * empty it.  0, or -1 when the client is gone.  GIL held. */
+/* The core output filter writes what it is given at once, without a
+ * FLUSH, from this many bytes on (THRESHOLD_MIN_WRITE in httpd's
+ * server/core_filters.c); below, it sets the data aside. */
+#define CORE_MIN_WRITE 4096
+
+/* Pass req->bb down the output filters, then empty it.  The GIL is
+ * released around the pass, unless `may_hold` (req->bb has no FLUSH
+ * bucket) and the pass cannot block.  0, or -1 when the client is
+ * gone.  GIL held. */
 static int
-pass_brigade(apwsgi_request_t *req)
+pass_brigade(apwsgi_request_t *req, int may_hold)
 {
     request_rec *r = req->r;
     PyThreadState *ts = NULL;
@@ -235,11 +249,15 @@ pass_brigade(apwsgi_request_t *req)
         apr_brigade_cleanup(req->bb);
         return -1;
     }
-    ts = PyEval_SaveThread();
+    if (!may_hold || !apwsgi_output_cannot_block(r, req->bb)) {
+        ts = PyEval_SaveThread();
+    }
     rv = ap_pass_brigade(r->output_filters, req->bb);
 
     apr_brigade_cleanup(req->bb);
-    PyEval_RestoreThread(ts);
+    if (ts) {
+        PyEval_RestoreThread(ts);
+    }
     if (rv == APR_SUCCESS && !r->connection->aborted) {
         return 0;
     }
@@ -327,6 +345,32 @@ add_flush(apwsgi_request_t *req)
                                          req->r->connection->bucket_alloc));
 }
 
+/*
+ * Send the block queued in req->bb on its way before the application
+ * makes the next one (PEP 3333 "Buffering and Streaming").  A block the
+ * core filter writes at once goes without a FLUSH, keeping the GIL
+ * when that cannot block; whatever the filters still hold after it
+ * (the socket took only part), and any smaller block, is flushed with
+ * the GIL released.  0, or -1 when the client is gone.  GIL held.
+ */
+static int
+send_block(apwsgi_request_t *req)
+{
+    apr_off_t len = 0;
+
+    apr_brigade_length(req->bb, 0, &len);
+    if (len >= CORE_MIN_WRITE) {
+        if (pass_brigade(req, 1) < 0) {
+            return -1;
+        }
+        if (!req->r->connection->data_in_output_filters) {
+            return 0;
+        }
+    }
+    add_flush(req);
+    return pass_brigade(req, 0);
+}
+
 void
 apwsgi_response_abort(apwsgi_request_t *req)
 {
@@ -337,7 +381,7 @@ apwsgi_response_abort(apwsgi_request_t *req)
      * whole body for complete and fix up its Content-Length. */
     if (!APR_BRIGADE_EMPTY(req->bb)) {
         add_flush(req);
-        if (pass_brigade(req) < 0) {
+        if (pass_brigade(req, 0) < 0) {
             return;
         }
     }
@@ -351,7 +395,7 @@ apwsgi_response_abort(apwsgi_request_t *req)
                                                    r->pool,
                                                    c->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(req->bb, apr_bucket_eos_create(c->bucket_alloc));
-    pass_brigade(req);
+    pass_brigade(req, 0);
 }
 
 /* End the body (EOS), or cut it when it fell short of its
@@ -378,7 +422,7 @@ finish(apwsgi_request_t *req)
     APR_BRIGADE_INSERT_TAIL(req->bb,
                             apr_bucket_eos_create(
                                 r->connection->bucket_alloc));
-    pass_brigade(req);
+    pass_brigade(req, 1);
     return 0;
 }
 
@@ -414,9 +458,11 @@ send_sequence(apwsgi_request_t *req, PyObject *seq)
     return finish(req);
 }
 
-/* Any other iterable: each non-empty block is flushed to the client
+/* Any other iterable: each non-empty block is on its way to the client
  * before the next one is asked for (PEP 3333 "Buffering and
- * Streaming").  Headers go with the first non-empty block. */
+ * Streaming"), except the block that completes the Content-Length,
+ * which goes with the end of the body.  Headers go with the first
+ * non-empty block. */
 static int
 send_iterable(apwsgi_request_t *req, PyObject *result)
 {
@@ -439,8 +485,9 @@ send_iterable(apwsgi_request_t *req, PyObject *result)
             }
             add_data(req, PyBytes_AS_STRING(item),
                      (apr_size_t)PyBytes_GET_SIZE(item));
-            add_flush(req);
-            if (pass_brigade(req) < 0) {
+            /* A framework's one-block body (Flask, Django): no next
+             * block to wait for, so no pass of its own. */
+            if (!body_done(req) && send_block(req) < 0) {
                 rc = 0; /* the client is gone: stop, not an error */
                 goto done;
             }
@@ -509,7 +556,7 @@ send_file(apwsgi_request_t *req, PyObject *filelike)
                         APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED, r->pool);
         apr_brigade_insert_file(req->bb, file, pos, len, r->pool);
         add_flush(req);
-        if (pass_brigade(req) < 0) {
+        if (pass_brigade(req, 0) < 0) {
             return 0;
         }
     }
@@ -569,8 +616,7 @@ response_write(PyObject *self, PyObject *data)
         return NULL;
     }
     add_data(req, PyBytes_AS_STRING(data), (apr_size_t)PyBytes_GET_SIZE(data));
-    add_flush(req);
-    if (pass_brigade(req) < 0) {
+    if (send_block(req) < 0) {
         PyErr_SetString(PyExc_OSError, "the client closed the connection");
         return NULL;
     }

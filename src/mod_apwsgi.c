@@ -12,6 +12,7 @@
 #include "apwsgi.h"
 #include "apwsgi_config.h"
 #include "apwsgi_interp.h"
+#include "apwsgi_output.h"
 #include "apwsgi_python.h"
 #include "apwsgi_request.h"
 
@@ -66,6 +67,7 @@ apwsgi_handler(request_rec *r)
 static void
 apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    apwsgi_output_init();
     apwsgi_python_init(pchild, s);
 }
 
