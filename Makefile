@@ -47,10 +47,14 @@ endif
 
 PY_DEFINES := -DAPWSGI_PYTHON_HOME='"$(PY_HOME)"' \
               -DAPWSGI_PYTHON_PROGRAM='"$(PY_PROGRAM)"'
+# The run path finds a libpython outside the linker's default search path
+# (pyenv, /opt).  A package built against the system Python sets PY_RPATH=
+# (Debian forbids a run path to a system directory).
+PY_RPATH ?= -Wl,-rpath,$(PY_LIBDIR)
 ALL_CFLAGS  = -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
               $(AP_CPPFLAGS) $(AP_INCLUDES) -I$(PY_INCLUDEPY) -Isrc \
-              $(PY_DEFINES) -MMD -MP $(CFLAGS)
-ALL_LDFLAGS = -shared $(LDFLAGS) -L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR)
+              $(PY_DEFINES) -MMD -MP $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = -shared $(LDFLAGS) -L$(PY_LIBDIR) $(PY_RPATH)
 ALL_LDLIBS  = -lpython$(PY_LDVERSION) $(LDLIBS)
 
 # Objects are rebuilt when the compiler, the flags or the Python change,
