@@ -4,6 +4,7 @@
 #   make run             install what is missing, build, serve examples/ on :8000
 #   make test            install what is missing, build, run the test matrix
 #   make install         install the module with apxs (+ Debian's apwsgi.load)
+#   make deb             build/deb/libapache2-mod-apwsgi_<version>_<arch>.deb
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
 # See README.md; the build flags follow docs/CONTRACT.md.
@@ -70,7 +71,7 @@ Q := @
 endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install clean help check-tools check-apxs FORCE
+        install deb clean help check-tools check-apxs FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -189,8 +190,12 @@ install: all
 	  echo "installed $(MODS_AVAILABLE)/apwsgi.load: enable with 'a2enmod apwsgi'"; \
 	fi
 
+# ---- the Debian package (debian/): built in a copy under build/deb ----
+deb:
+	@tools/build-deb
+
 clean:
 	rm -rf $(BUILDDIR)
 
 help:
-	@sed -n '2,9s/^# \{0,1\}//p' Makefile
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile
