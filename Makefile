@@ -5,6 +5,8 @@
 #   make test            install what is missing, build, run the test matrix
 #   make install         install the module with apxs (+ Debian's apwsgi.load)
 #   make deb             build/deb/libapache2-mod-apwsgi_<version>_<arch>.deb
+#   make test-deb        install that package, serve through the system
+#                        Apache, purge it (as root: changes the machine)
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
 # See README.md; the build flags follow docs/CONTRACT.md.
@@ -71,7 +73,7 @@ Q := @
 endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install deb clean help check-tools check-apxs FORCE
+        install deb test-deb clean help check-tools check-apxs FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -194,8 +196,12 @@ install: all
 deb:
 	@tools/build-deb
 
+# Builds, installs, serves, purges: see tools/test-deb.
+test-deb:
+	@tools/test-deb
+
 clean:
 	rm -rf $(BUILDDIR)
 
 help:
-	@sed -n '2,10s/^# \{0,1\}//p' Makefile
+	@sed -n '2,12s/^# \{0,1\}//p' Makefile
