@@ -4,6 +4,9 @@
 #   make run             install what is missing, build, serve examples/ on :8000
 #   make test            install what is missing, build, run the test matrix
 #   make install         install the module with apxs (+ Debian's apwsgi.load)
+#   make deb             build/deb/libapache2-mod-apwsgi_<version>_<arch>.deb
+#   make test-deb        install that package, serve through the system
+#                        Apache, purge it (as root: changes the machine)
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
 # See README.md; the build flags follow docs/CONTRACT.md.
@@ -47,10 +50,14 @@ endif
 
 PY_DEFINES := -DAPWSGI_PYTHON_HOME='"$(PY_HOME)"' \
               -DAPWSGI_PYTHON_PROGRAM='"$(PY_PROGRAM)"'
+# The run path finds a libpython outside the linker's default search path
+# (pyenv, /opt).  A package built against the system Python sets PY_RPATH=
+# (Debian forbids a run path to a system directory).
+PY_RPATH ?= -Wl,-rpath,$(PY_LIBDIR)
 ALL_CFLAGS  = -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
               $(AP_CPPFLAGS) $(AP_INCLUDES) -I$(PY_INCLUDEPY) -Isrc \
-              $(PY_DEFINES) -MMD -MP $(CFLAGS)
-ALL_LDFLAGS = -shared $(LDFLAGS) -L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR)
+              $(PY_DEFINES) -MMD -MP $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = -shared $(LDFLAGS) -L$(PY_LIBDIR) $(PY_RPATH)
 ALL_LDLIBS  = -lpython$(PY_LDVERSION) $(LDLIBS)
 
 # Objects are rebuilt when the compiler, the flags or the Python change,
@@ -66,7 +73,7 @@ Q := @
 endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install clean help check-tools check-apxs FORCE
+        install deb test-deb clean help check-tools check-apxs FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -185,8 +192,16 @@ install: all
 	  echo "installed $(MODS_AVAILABLE)/apwsgi.load: enable with 'a2enmod apwsgi'"; \
 	fi
 
+# ---- the Debian package (debian/): built in a copy under build/deb ----
+deb:
+	@tools/build-deb
+
+# Builds, installs, serves, purges: see tools/test-deb.
+test-deb:
+	@tools/test-deb
+
 clean:
 	rm -rf $(BUILDDIR)
 
 help:
-	@sed -n '2,9s/^# \{0,1\}//p' Makefile
+	@sed -n '2,12s/^# \{0,1\}//p' Makefile
