@@ -68,6 +68,13 @@ def module_has_home(path, home):
     return (home.encode() + b'\0') in data or (home.encode() + b':') in data
 
 
+def embeds_this_python(path):
+    """Whether the module embeds the installation this Python runs from
+    (the base of a venv), whose path is then the application's too."""
+    return (module_python(path) == this_python()
+            and module_has_home(path, build.python_home()))
+
+
 def running_venv():
     """The virtual environment this Python runs in, or None."""
     if sys.prefix != sys.base_prefix:
