@@ -356,8 +356,8 @@ def add_arguments(parser):
     parser.add_argument('--log-level', default='info',
                         help="Apache's LogLevel (default info)")
     parser.add_argument('--module', metavar='PATH',
-                        help='mod_apwsgi.so to load (default: the one pip '
-                             'installed, or build/ in a checkout)')
+                        help='mod_apwsgi.so to load (default: '
+                             '$APWSGI_MODULE, else the one pip installed)')
     parser.add_argument('--server-root', metavar='DIR',
                         help='keep the generated ServerRoot here (default: '
                              'a temporary directory, removed at exit)')
