@@ -111,8 +111,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	PYTHONPATH=python $(PYTHON) -m apwsgi run-examples --port $(PORT) \
-	    --module $(MODULE)
+	$(PYTHON) tools/run-examples --port $(PORT) --module $(MODULE)
 
 test: deps
 	@$(MAKE) --no-print-directory all

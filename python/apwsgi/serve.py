@@ -14,7 +14,7 @@ its access log) is copied to this terminal; Ctrl-C or SIGTERM stops it, and
 it also stops if this process is killed (ApacheServer's death signal).
 Run from a virtualenv, the venv is passed as `SetEnv mod_wsgi.virtualenv`.
 
-`run_foreground` is shared with `make run` (cli.run_examples).
+`run_foreground` also runs the examples of a checkout (tools/run-examples).
 """
 
 import grp
