@@ -6,7 +6,7 @@
 #   make install         install the module with apxs (+ Debian's apwsgi.load)
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
-# See README.md; the build flags follow docs/CONTRACT.md.
+# See README.md.
 
 BUILDDIR ?= build
 PYTHON   ?= python3
@@ -47,8 +47,10 @@ endif
 
 PY_DEFINES := -DAPWSGI_PYTHON_HOME='"$(PY_HOME)"' \
               -DAPWSGI_PYTHON_PROGRAM='"$(PY_PROGRAM)"'
-ALL_CFLAGS  = -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
-              $(AP_CPPFLAGS) $(AP_INCLUDES) -I$(PY_INCLUDEPY) -Isrc \
+# Every Apache module built here (ours and the ceiling) compiles with these.
+APACHE_MODULE_CFLAGS = -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
+              $(AP_CPPFLAGS) $(AP_INCLUDES)
+ALL_CFLAGS  = $(APACHE_MODULE_CFLAGS) -I$(PY_INCLUDEPY) -Isrc \
               $(PY_DEFINES) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS = -shared $(LDFLAGS) -L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR)
 ALL_LDLIBS  = -lpython$(PY_LDVERSION) $(LDLIBS)
@@ -167,9 +169,7 @@ ceiling: $(CEILING)
 $(CEILING): bench/ceiling/mod_ceiling.c | check-apxs
 	@mkdir -p $(dir $@)
 	@echo "  CC/LD   $@"
-	$(Q)$(CC) -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
-	    $(AP_CPPFLAGS) $(AP_INCLUDES) $(CFLAGS) -shared $(LDFLAGS) \
-	    -o $@ $<
+	$(Q)$(CC) $(APACHE_MODULE_CFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $<
 
 check-apxs:
 	@if [ -z "$(APXS)" ]; then \
