@@ -9,7 +9,7 @@
 #                        Apache, purge it (as root: changes the machine)
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
-# See README.md; the build flags follow docs/CONTRACT.md.
+# See README.md.
 
 BUILDDIR ?= build
 PYTHON   ?= python3
@@ -54,8 +54,10 @@ PY_DEFINES := -DAPWSGI_PYTHON_HOME='"$(PY_HOME)"' \
 # (pyenv, /opt).  A package built against the system Python sets PY_RPATH=
 # (Debian forbids a run path to a system directory).
 PY_RPATH ?= -Wl,-rpath,$(PY_LIBDIR)
-ALL_CFLAGS  = -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
-              $(AP_CPPFLAGS) $(AP_INCLUDES) -I$(PY_INCLUDEPY) -Isrc \
+# Every Apache module built here (ours and the ceiling) compiles with these.
+APACHE_MODULE_CFLAGS = -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
+              $(AP_CPPFLAGS) $(AP_INCLUDES)
+ALL_CFLAGS  = $(APACHE_MODULE_CFLAGS) -I$(PY_INCLUDEPY) -Isrc \
               $(PY_DEFINES) -MMD -MP $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = -shared $(LDFLAGS) -L$(PY_LIBDIR) $(PY_RPATH)
 ALL_LDLIBS  = -lpython$(PY_LDVERSION) $(LDLIBS)
@@ -118,8 +120,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	PYTHONPATH=python $(PYTHON) -m apwsgi run-examples --port $(PORT) \
-	    --module $(MODULE)
+	$(PYTHON) tools/run-examples --port $(PORT) --module $(MODULE)
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -175,9 +176,7 @@ ceiling: $(CEILING)
 $(CEILING): bench/ceiling/mod_ceiling.c | check-apxs
 	@mkdir -p $(dir $@)
 	@echo "  CC/LD   $@"
-	$(Q)$(CC) -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
-	    $(AP_CPPFLAGS) $(AP_INCLUDES) $(CFLAGS) -shared $(LDFLAGS) \
-	    -o $@ $<
+	$(Q)$(CC) $(APACHE_MODULE_CFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $<
 
 check-apxs:
 	@if [ -z "$(APXS)" ]; then \
