@@ -4,9 +4,10 @@
 #   make run             install what is missing, build, serve examples/ on :8000
 #   make test            install what is missing, build, run the test matrix
 #   make install         install the module with apxs (+ Debian's apwsgi.load)
+#   make docs            the documentation (Sphinx, warnings are errors)
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
-# See README.md; the build flags follow docs/CONTRACT.md.
+# See README.md and docs/ (docs/development.rst: the build and its flags).
 
 BUILDDIR ?= build
 PYTHON   ?= python3
@@ -66,7 +67,7 @@ Q := @
 endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install clean help check-tools check-apxs FORCE
+        install docs clean help check-tools check-apxs FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -142,7 +143,25 @@ valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) tools/valgrind-check "$(abspath $(MODULE))" $(VALGRIND_ARGS)
 
-# ---- the benchmark: see README.md, Performance, and bench/run.py --help ----
+# ---- the documentation: docs/*.rst, built with Sphinx in its own venv ----
+# -W: a warning (a broken reference, a bad directive) fails the build.
+DOCS_VENV := $(BUILDDIR)/docs-venv
+DOCS_STAMP := $(DOCS_VENV)/.installed
+
+docs: $(DOCS_STAMP)
+	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -q -b html docs \
+	    $(BUILDDIR)/docs
+	@echo "docs: $(BUILDDIR)/docs/index.html"
+
+# The venv is made again when the pins change.
+$(DOCS_STAMP): docs/requirements.txt
+	@rm -rf $(DOCS_VENV)
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install --disable-pip-version-check -q \
+	    -r docs/requirements.txt
+	@touch $@
+
+# ---- the benchmark: see docs/performance.rst and bench/run.py --help ----
 # make bench BENCH_ARGS='--quick --scenarios hello --mpms event'
 bench: all ceiling
 	PYTHONPATH=python $(PYTHON) bench/run.py --module $(MODULE) \
@@ -189,4 +208,4 @@ clean:
 	rm -rf $(BUILDDIR)
 
 help:
-	@sed -n '2,9s/^# \{0,1\}//p' Makefile
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile
