@@ -7,9 +7,10 @@
 #   make deb             build/deb/libapache2-mod-apwsgi_<version>_<arch>.deb
 #   make test-deb        install that package, serve through the system
 #                        Apache, purge it (as root: changes the machine)
+#   make docs            the documentation (Sphinx, warnings are errors)
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
-# See README.md.
+# See README.md and docs/ (docs/development.rst: the build and its flags).
 
 BUILDDIR ?= build
 PYTHON   ?= python3
@@ -75,7 +76,7 @@ Q := @
 endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install deb test-deb clean help check-tools check-apxs FORCE
+        install deb test-deb docs clean help check-tools check-apxs FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -150,7 +151,25 @@ valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) tools/valgrind-check "$(abspath $(MODULE))" $(VALGRIND_ARGS)
 
-# ---- the benchmark: see README.md, Performance, and bench/run.py --help ----
+# ---- the documentation: docs/*.rst, built with Sphinx in its own venv ----
+# -W: a warning (a broken reference, a bad directive) fails the build.
+DOCS_VENV := $(BUILDDIR)/docs-venv
+DOCS_STAMP := $(DOCS_VENV)/.installed
+
+docs: $(DOCS_STAMP)
+	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -q -b html docs \
+	    $(BUILDDIR)/docs
+	@echo "docs: $(BUILDDIR)/docs/index.html"
+
+# The venv is made again when the pins change.
+$(DOCS_STAMP): docs/requirements.txt
+	@rm -rf $(DOCS_VENV)
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install --disable-pip-version-check -q \
+	    -r docs/requirements.txt
+	@touch $@
+
+# ---- the benchmark: see docs/performance.rst and bench/run.py --help ----
 # make bench BENCH_ARGS='--quick --scenarios hello --mpms event'
 bench: all ceiling
 	PYTHONPATH=python $(PYTHON) bench/run.py --module $(MODULE) \
@@ -203,4 +222,4 @@ clean:
 	rm -rf $(BUILDDIR)
 
 help:
-	@sed -n '2,12s/^# \{0,1\}//p' Makefile
+	@sed -n '2,13s/^# \{0,1\}//p' Makefile
