@@ -9,6 +9,8 @@
 #define APWSGI_APP_H
 
 #include "apwsgi.h"
+#include "apwsgi_config.h"
+#include "apwsgi_state.h"
 
 /*
  * The callable that cfg->application names, loading it on first use.

@@ -225,8 +225,8 @@ word_key(request_rec *r, const char *key, const char *yes, const char *no,
     return -1;
 }
 
-/* The interpreter keys (issue: pools, own GIL, reload, bounds).  OK,
- * or 500 after logging. */
+/* The keys that choose and shape the interpreter (a pool, its GIL,
+ * reloading, bounds).  OK, or 500 after logging. */
 static int
 read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
 {

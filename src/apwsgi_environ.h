@@ -12,6 +12,8 @@
 #define APWSGI_ENVIRON_H
 
 #include "apwsgi.h"
+#include "apwsgi_config.h"
+#include "apwsgi_state.h"
 
 /*
  * A new environ dict for `r`.  ap_add_common_vars(r) must have run.

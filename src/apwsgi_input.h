@@ -12,6 +12,7 @@
 #define APWSGI_INPUT_H
 
 #include "apwsgi.h"
+#include "apwsgi_request.h"
 
 /* The Input heap type for the current interpreter.  New reference, or
  * NULL with an exception set.  GIL held. */

@@ -26,6 +26,10 @@
 #define APWSGI_INTERP_H
 
 #include "apwsgi.h"
+#include "apwsgi_config.h"
+#include "apwsgi_state.h"
+
+typedef struct apwsgi_interp apwsgi_interp_t;
 
 struct apwsgi_interp {
     const char *name;          /* "" for the main interpreter */

@@ -12,6 +12,7 @@
 #define APWSGI_RELOAD_H
 
 #include "apwsgi.h"
+#include "apwsgi_state.h"
 
 /*
  * Scan the watched files of the current interpreter.  Returns 1 when a

@@ -18,6 +18,7 @@
 #define APWSGI_RESPONSE_H
 
 #include "apwsgi.h"
+#include "apwsgi_request.h"
 
 /* The start_response heap type for the current interpreter.  New
  * reference, or NULL with an exception set.  GIL held. */

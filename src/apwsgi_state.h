@@ -13,6 +13,8 @@
 #include "apwsgi.h"
 #include "apr_hash.h"
 
+typedef struct apwsgi_state apwsgi_state_t;
+
 #define APWSGI_ENV_CACHE_MAX 256
 #define APWSGI_ENV_POSITIONS 64
 #define APWSGI_ENV_VALUE_MAX 128
