@@ -1,9 +1,9 @@
 /*
- * apwsgi_interp.c: the interpreter table, the per-thread cache of
- * thread states, and the life of each interpreter.
+ * apwsgi_interp.c: the interpreter table and the life of each
+ * interpreter.
  *
  * Locking: `table_mutex` guards the table and every slot's bookkeeping
- * (visible, retired, active, its list of thread states);
+ * (visible, retired, active);
  * `create_mutex` serialises creating and ending interpreters (and
  * guards `state_pool`).  A thread never waits for a GIL while holding
  * table_mutex, and takes create_mutex before any GIL, so the locks
@@ -17,26 +17,16 @@
 #include "apwsgi_python.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_state.h"
+#include "apwsgi_tstate.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
 #include "apr_thread_cond.h"
 #include "apr_thread_proc.h"
 
-/* Hard ceiling on interpreters per process (mod_wsgi.max_interpreters
- * is the configurable bound below it). */
-#define APWSGI_MAX_SLOTS 1024
-
 /* How often the reaper looks for interpreters to end, and how often a
  * reloading interpreter looks at its files. */
 #define REAP_INTERVAL apr_time_from_sec(1)
 #define RELOAD_INTERVAL apr_time_from_sec(1)
-
-/* A thread state this module made, so that it can delete exactly its
- * own and never one of a thread the application started. */
-typedef struct tstate_node {
-    PyThreadState *tstate;
-    struct tstate_node *next;
-} tstate_node_t;
 
 typedef struct {
     apwsgi_interp_t pub;
@@ -52,17 +42,10 @@ typedef struct {
     int may_end;            /* may be ended while the process runs */
     apr_time_t last_used;
     apr_time_t idle_timeout;
-    tstate_node_t *tstates;
     /* mod_wsgi.reload: */
     apr_time_t next_check;
     volatile apr_uint32_t checking;
 } interp_slot_t;
-
-/* One entry of a thread's cache: valid while `generation` matches. */
-typedef struct {
-    PyThreadState *tstate;
-    unsigned long generation;
-} tls_entry_t;
 
 static interp_slot_t *table[APWSGI_MAX_SLOTS];
 static int table_count;
@@ -71,7 +54,6 @@ static apr_pool_t *table_pool;
 static apr_pool_t *state_pool;
 static apr_thread_mutex_t *table_mutex;
 static apr_thread_mutex_t *create_mutex;
-static apr_threadkey_t *tls_key;
 static server_rec *main_server;
 
 /* The reaper thread ends retired and idle interpreters. */
@@ -83,128 +65,6 @@ static int reaper_stop;
 /* An interpreter was left alive (daemon threads): Python cannot be
  * finalised at exit. */
 static int stranded;
-
-static _Thread_local tls_entry_t *tls_cache;
-static _Thread_local int tls_size;
-
-/* Frees a thread's cache when the thread exits. */
-static void
-tls_free(void *cache)
-{
-    free(cache);
-}
-
-/* This thread's cache entry for slot `index`, or NULL without memory.
- * No GIL needed. */
-static tls_entry_t *
-tls_entry(int index)
-{
-    if (index >= tls_size) {
-        int size = index + 8;
-        tls_entry_t *cache = realloc(tls_cache, size * sizeof(*cache));
-
-        if (!cache) {
-            return NULL;
-        }
-        memset(cache + tls_size, 0, (size - tls_size) * sizeof(*cache));
-        tls_cache = cache;
-        tls_size = size;
-        apr_threadkey_private_set(cache, tls_key);
-    }
-    return &tls_cache[index];
-}
-
-/* Record `ts` as this thread's thread state for `in`.  0, or -1
- * without memory.  No GIL needed. */
-static int
-tls_put(apwsgi_interp_t *in, PyThreadState *ts)
-{
-    interp_slot_t *slot = (interp_slot_t *)in;
-    tls_entry_t *entry = tls_entry(in->index);
-    tstate_node_t *node = malloc(sizeof(*node));
-
-    if (!entry || !node) {
-        free(node);
-        return -1;
-    }
-    entry->tstate = ts;
-    entry->generation = in->generation;
-    node->tstate = ts;
-    apr_thread_mutex_lock(table_mutex);
-    node->next = slot->tstates;
-    slot->tstates = node;
-    apr_thread_mutex_unlock(table_mutex);
-    return 0;
-}
-
-/* This thread's thread state for `in`, made on first use; NULL when
- * none can be made.  No GIL needed (PyThreadState_New allows that). */
-static PyThreadState *
-thread_state(apwsgi_interp_t *in)
-{
-    tls_entry_t *entry = tls_entry(in->index);
-    PyThreadState *ts = NULL;
-
-    if (!entry) {
-        return NULL;
-    }
-    if (entry->tstate && entry->generation == in->generation) {
-        return entry->tstate;
-    }
-    ts = PyThreadState_New(in->interp);
-    if (ts && tls_put(in, ts) < 0) {
-        PyThreadState_Delete(ts);
-        ts = NULL;
-    }
-    return ts;
-}
-
-PyThreadState *
-apwsgi_interp_enter(apwsgi_interp_t *in)
-{
-    PyThreadState *ts = NULL;
-
-    /* A thread's first thread state is the one PyGILState_Ensure()
-     * finds, so make it the main interpreter's: extensions that call
-     * back into Python from their own threads expect that. */
-    if (in->index != 0 && !thread_state(&table[0]->pub)) {
-        return NULL;
-    }
-    ts = thread_state(in);
-    if (ts) {
-        PyEval_RestoreThread(ts);
-    }
-    return ts;
-}
-
-void
-apwsgi_interp_leave(PyThreadState *ts)
-{
-    /* PyEval_SaveThread returns the thread state we already hold. */
-    (void)ts;
-    PyEval_SaveThread();
-}
-
-/*
- * Since 3.12 each activation of a thread state makes it the thread's
- * PyGILState one, and deleting a thread state from another thread
- * leaves that pointer dangling in its owner: the owner's next
- * activation writes through it.  So before a thread lets go of an
- * interpreter that the reaper may end, it makes its main thread state
- * the bound one again (taking the main GIL for a moment).  No GIL held.
- */
-static void
-rebind_main(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    PyThreadState *main_ts = thread_state(&table[0]->pub);
-
-    if (main_ts) {
-        PyEval_RestoreThread(main_ts);
-        PyEval_SaveThread();
-    }
-#endif
-}
 
 /*
  * A new sub-interpreter, current on return with its GIL held; NULL
@@ -272,7 +132,7 @@ interp_create(interp_slot_t *slot, request_rec *r,
               const apwsgi_config_t *cfg)
 {
     apwsgi_interp_t *in = &slot->pub;
-    PyThreadState *main_ts = apwsgi_interp_enter(&table[0]->pub);
+    PyThreadState *main_ts = apwsgi_tstate_enter(&table[0]->pub);
     PyThreadState *ts = NULL;
     apwsgi_state_t *st = NULL;
     const char *why = NULL;
@@ -287,14 +147,14 @@ interp_create(interp_slot_t *slot, request_rec *r,
     ts = new_interpreter(in->own_gil, &why);
     if (!ts) {
         /* CPython leaves the caller's thread state current. */
-        apwsgi_interp_leave(main_ts);
+        apwsgi_tstate_leave(main_ts);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APWSGI_APLOGNO(00010) "interpreter '%s' for %s could "
                       "not be created: %s", in->name, r->uri, why);
         return -1;
     }
     st = apwsgi_state_new(state_pool, r->server, 1);
-    if (!st || tls_put(in, ts) < 0) {
+    if (!st || apwsgi_tstate_adopt(in, ts) < 0) {
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00010),
                              apr_psprintf(r->pool,
                                           "interpreter '%s' for %s could "
@@ -331,27 +191,13 @@ interp_create(interp_slot_t *slot, request_rec *r,
 static int
 delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
 {
-    tstate_node_t *node = NULL;
     PyObject *name = PyUnicode_FromString("threading");
     PyObject *threading = NULL;
     PyObject *res = NULL;
     PyThreadState *t = NULL;
     int daemons = 0;
 
-    apr_thread_mutex_lock(table_mutex);
-    node = slot->tstates;
-    slot->tstates = NULL;
-    apr_thread_mutex_unlock(table_mutex);
-    while (node) {
-        tstate_node_t *next = node->next;
-
-        if (node->tstate != keep) {
-            PyThreadState_Clear(node->tstate);
-            PyThreadState_Delete(node->tstate);
-        }
-        free(node);
-        node = next;
-    }
+    apwsgi_tstate_delete(&slot->pub, keep);
     t = PyInterpreterState_ThreadHead(slot->pub.interp);
     if (t == keep && PyThreadState_Next(t) == NULL) {
         goto done;
@@ -405,6 +251,7 @@ apwsgi_interp_run_atexit(void)
 static void
 slot_free(interp_slot_t *slot)
 {
+    apwsgi_tstate_forget(&slot->pub);
     free(slot->name_buf);
     memset(slot, 0, sizeof(*slot));
 }
@@ -419,15 +266,15 @@ slot_free(interp_slot_t *slot)
 static void
 interp_end(interp_slot_t *slot, const char *why)
 {
-    PyThreadState *main_ts = thread_state(&table[0]->pub);
+    PyThreadState *main_ts = apwsgi_tstate_get(&table[0]->pub);
     PyThreadState *ts = NULL;
     int left = 0;
 
     apr_thread_mutex_lock(create_mutex);
-    ts = main_ts ? apwsgi_interp_enter(&slot->pub) : NULL;
+    ts = main_ts ? apwsgi_tstate_enter(&slot->pub) : NULL;
     if (ts && delete_thread_states(slot, ts)) {
         apwsgi_interp_run_atexit();
-        apwsgi_interp_leave(ts);
+        apwsgi_tstate_leave(ts);
         left = 1;
         stranded = 1;
     }
@@ -581,7 +428,7 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     int wake = 0;
 
     if (in->index != 0 && in->state && (slot->may_end || empty)) {
-        rebind_main();
+        apwsgi_tstate_rebind_main();
     }
     apr_thread_mutex_lock(table_mutex);
     apr_atomic_dec32(&in->active);
@@ -655,9 +502,9 @@ interp_replace(request_rec *r, const apwsgi_config_t *cfg,
         return NULL;
     }
     if (ensure_created(fresh, r, cfg) == 0
-        && (ts = apwsgi_interp_enter(&fresh->pub))) {
+        && (ts = apwsgi_tstate_enter(&fresh->pub))) {
         app = apwsgi_app_get(fresh->pub.state, r, cfg);
-        apwsgi_interp_leave(ts);
+        apwsgi_tstate_leave(ts);
     }
     if (!app) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -665,9 +512,9 @@ interp_replace(request_rec *r, const apwsgi_config_t *cfg,
                       "%s failed (see above): the old code keeps serving "
                       "until the files change again", old->pub.name, r->uri);
         apwsgi_interp_release(&fresh->pub, 1);
-        if ((ts = apwsgi_interp_enter(&old->pub))) {
+        if ((ts = apwsgi_tstate_enter(&old->pub))) {
             apwsgi_reload_rebase(old->pub.state);
-            apwsgi_interp_leave(ts);
+            apwsgi_tstate_leave(ts);
         }
         return NULL;
     }
@@ -712,10 +559,10 @@ reload_check(request_rec *r, const apwsgi_config_t *cfg,
         return slot;
     }
     slot->next_check = now + RELOAD_INTERVAL;
-    ts = apwsgi_interp_enter(&slot->pub);
+    ts = apwsgi_tstate_enter(&slot->pub);
     if (ts) {
         changed = apwsgi_reload_scan(slot->pub.state);
-        apwsgi_interp_leave(ts);
+        apwsgi_tstate_leave(ts);
     }
     fresh = changed ? interp_replace(r, cfg, slot) : NULL;
     apr_atomic_set32(&slot->checking, 0);
@@ -869,14 +716,14 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
         || apr_thread_mutex_create(&reaper_mutex, APR_THREAD_MUTEX_DEFAULT,
                                    pchild) != APR_SUCCESS
         || apr_thread_cond_create(&reaper_cond, pchild) != APR_SUCCESS
-        || apr_threadkey_private_create(&tls_key, tls_free, pchild)
-               != APR_SUCCESS
-        || !(main_slot = table_add("", 1))) {
+        || !(main_slot = table_add("", 1))
+        || apwsgi_tstate_init(pchild, &main_slot->pub) < 0) {
         return -1;
     }
     main_slot->pub.interp = PyThreadState_GetInterpreter(main_ts);
     main_slot->pub.state = apwsgi_state_new(state_pool, s, own_stdio);
-    if (!main_slot->pub.state || tls_put(&main_slot->pub, main_ts) < 0) {
+    if (!main_slot->pub.state
+        || apwsgi_tstate_adopt(&main_slot->pub, main_ts) < 0) {
         return -1;
     }
     return 0;
@@ -926,14 +773,6 @@ void
 apwsgi_interp_table_free(void)
 {
     for (int i = 0; i < table_count; i++) {
-        tstate_node_t *node = table[i]->tstates;
-
-        while (node) {
-            tstate_node_t *next = node->next;
-
-            free(node);
-            node = next;
-        }
         slot_free(table[i]);
     }
     table_count = 0;

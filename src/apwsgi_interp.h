@@ -18,9 +18,8 @@
  * mod_wsgi.gil own (CPython 3.12+) an interpreter gets its own GIL
  * (PEP 684), so a pool runs Python in parallel in one process.
  *
- * Each Apache thread gets one PyThreadState per interpreter on first
- * use and keeps it, so a request costs no thread-state allocation.
- * Entering an interpreter takes the GIL that it uses.
+ * Running code in an interpreter (entering it, with its GIL) is
+ * apwsgi_tstate.h's business.
  */
 #ifndef APWSGI_INTERP_H
 #define APWSGI_INTERP_H
@@ -28,6 +27,10 @@
 #include "apwsgi.h"
 #include "apwsgi_config.h"
 #include "apwsgi_state.h"
+
+/* Hard ceiling on interpreters per process (mod_wsgi.max_interpreters
+ * is the configurable bound below it). */
+#define APWSGI_MAX_SLOTS 1024
 
 typedef struct apwsgi_interp apwsgi_interp_t;
 
@@ -59,17 +62,6 @@ apwsgi_interp_t *apwsgi_interp_acquire(request_rec *r,
  * rather than kept.  No GIL needed.
  */
 void apwsgi_interp_release(apwsgi_interp_t *in, int empty);
-
-/*
- * Make the calling thread's thread state for `in` current, taking the
- * GIL that `in` uses.  Returns that thread state, to give back to
- * apwsgi_interp_leave(), or NULL (no GIL taken) when no thread state
- * could be made.  No GIL held on entry.
- */
-PyThreadState *apwsgi_interp_enter(apwsgi_interp_t *in);
-
-/* Release the GIL taken by apwsgi_interp_enter(). */
-void apwsgi_interp_leave(PyThreadState *ts);
 
 /* For apwsgi_python.c, which starts and ends Python in the child: */
 

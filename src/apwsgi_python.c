@@ -5,6 +5,7 @@
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
 #include "apwsgi_state.h"
+#include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME
 #error "APWSGI_PYTHON_HOME must name the prefix of the Python built against"
@@ -42,7 +43,7 @@ python_cleanup(void *data)
     }
     python_ready = 0;
     rc = apwsgi_interp_shutdown();
-    if (rc < 0 || !(ts = apwsgi_interp_enter(main_in))) {
+    if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
         return APR_SUCCESS;
     }
     if (python_owned && rc == 0) {
@@ -61,7 +62,7 @@ python_cleanup(void *data)
     if (python_owned) {
         apwsgi_interp_run_atexit();
     }
-    apwsgi_interp_leave(ts);
+    apwsgi_tstate_leave(ts);
     return APR_SUCCESS;
 }
 

@@ -16,6 +16,7 @@
 #include "apwsgi_log.h"
 #include "apwsgi_response.h"
 #include "apwsgi_state.h"
+#include "apwsgi_tstate.h"
 
 static const char tag_errors[] = APWSGI_APLOGNO(00501);
 
@@ -111,7 +112,7 @@ apwsgi_request_run(request_rec *r, apwsgi_interp_t *in,
     req->state = st;
     req->content_length = -1;
     req->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    ts = apwsgi_interp_enter(in);
+    ts = apwsgi_tstate_enter(in);
     if (!ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
                       APWSGI_APLOGNO(00010) "interpreter '%s' for %s: no "
@@ -158,7 +159,7 @@ done:
     Py_XDECREF(errors);
     Py_XDECREF(input);
     apwsgi_log_set_current(NULL);
-    apwsgi_interp_leave(ts);
+    apwsgi_tstate_leave(ts);
     apwsgi_interp_release(in, empty);
     /* A body the application left unread must go before the next
      * request on this connection can be read (error statuses: ap_die
