@@ -16,16 +16,13 @@
 #include "apwsgi_log.h"
 #include "apwsgi_python.h"
 #include "apwsgi_reload.h"
+#include "apwsgi_reaper.h"
 #include "apwsgi_state.h"
 #include "apwsgi_tstate.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
-#include "apr_thread_cond.h"
-#include "apr_thread_proc.h"
 
-/* How often the reaper looks for interpreters to end, and how often a
- * reloading interpreter looks at its files. */
-#define REAP_INTERVAL apr_time_from_sec(1)
+/* How often a reloading interpreter looks at its files. */
 #define RELOAD_INTERVAL apr_time_from_sec(1)
 
 typedef struct {
@@ -55,12 +52,6 @@ static apr_pool_t *state_pool;
 static apr_thread_mutex_t *table_mutex;
 static apr_thread_mutex_t *create_mutex;
 static server_rec *main_server;
-
-/* The reaper thread ends retired and idle interpreters. */
-static apr_thread_t *reaper_thread;
-static apr_thread_mutex_t *reaper_mutex;
-static apr_thread_cond_t *reaper_cond;
-static int reaper_stop;
 
 /* An interpreter was left alive (daemon threads): Python cannot be
  * finalised at exit. */
@@ -412,15 +403,6 @@ table_choose(request_rec *r, const apwsgi_config_t *cfg, int *full)
     return slot;
 }
 
-/* Tell the reaper there may be work.  No lock held. */
-static void
-reaper_wake(void)
-{
-    apr_thread_mutex_lock(reaper_mutex);
-    apr_thread_cond_signal(reaper_cond);
-    apr_thread_mutex_unlock(reaper_mutex);
-}
-
 void
 apwsgi_interp_release(apwsgi_interp_t *in, int empty)
 {
@@ -447,7 +429,7 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     }
     apr_thread_mutex_unlock(table_mutex);
     if (wake) {
-        reaper_wake();
+        apwsgi_reaper_wake();
     }
 }
 
@@ -681,25 +663,6 @@ reap(void)
     }
 }
 
-static void *APR_THREAD_FUNC
-reaper_main(apr_thread_t *thread, void *data)
-{
-    (void)data;
-    apr_thread_mutex_lock(reaper_mutex);
-    while (!reaper_stop) {
-        apr_thread_cond_timedwait(reaper_cond, reaper_mutex, REAP_INTERVAL);
-        if (reaper_stop) {
-            break;
-        }
-        apr_thread_mutex_unlock(reaper_mutex);
-        reap();
-        apr_thread_mutex_lock(reaper_mutex);
-    }
-    apr_thread_mutex_unlock(reaper_mutex);
-    apr_thread_exit(thread, APR_SUCCESS);
-    return NULL;
-}
-
 int
 apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
                          PyThreadState *main_ts, int own_stdio)
@@ -713,9 +676,7 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
                                    pchild) != APR_SUCCESS
         || apr_thread_mutex_create(&create_mutex, APR_THREAD_MUTEX_DEFAULT,
                                    pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&reaper_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apr_thread_cond_create(&reaper_cond, pchild) != APR_SUCCESS
+        || apwsgi_reaper_init(pchild) < 0
         || !(main_slot = table_add("", 1))
         || apwsgi_tstate_init(pchild, &main_slot->pub) < 0) {
         return -1;
@@ -732,24 +693,15 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
 int
 apwsgi_interp_reaper_start(apr_pool_t *pchild)
 {
-    return apr_thread_create(&reaper_thread, NULL, reaper_main, NULL,
-                             pchild) == APR_SUCCESS ? 0 : -1;
+    return apwsgi_reaper_start(pchild, reap);
 }
 
 int
 apwsgi_interp_shutdown(void)
 {
-    apr_status_t rv = APR_SUCCESS;
     apr_uint32_t active = 0;
 
-    if (reaper_thread) {
-        apr_thread_mutex_lock(reaper_mutex);
-        reaper_stop = 1;
-        apr_thread_cond_signal(reaper_cond);
-        apr_thread_mutex_unlock(reaper_mutex);
-        apr_thread_join(&rv, reaper_thread);
-        reaper_thread = NULL;
-    }
+    apwsgi_reaper_stop();
     for (int i = 0; i < table_count; i++) {
         active += table[i]->used ? apr_atomic_read32(&table[i]->pub.active)
                                  : 0;
