@@ -14,7 +14,6 @@
 #include "apwsgi_interp.h"
 #include "apwsgi_app.h"
 #include "apwsgi_log.h"
-#include "apwsgi_python.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_reaper.h"
 #include "apwsgi_state.h"
@@ -590,13 +589,6 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
     int full = 0;
 
     *status = HTTP_INTERNAL_SERVER_ERROR;
-    if (!apwsgi_python_ready()) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00005) "Python is not available in this "
-                      "process, so %s cannot be served: see the APW00001 "
-                      "line logged when the process started", r->uri);
-        return NULL;
-    }
     apr_thread_mutex_lock(table_mutex);
     slot = table_choose(r, cfg, &full);
     if (slot) {
@@ -734,4 +726,11 @@ apwsgi_interp_t *
 apwsgi_interp_main(void)
 {
     return &table[0]->pub;
+}
+
+void
+apwsgi_interp_main_clear(void)
+{
+    apwsgi_state_free(table[0]->pub.state);
+    table[0]->pub.state = NULL;
 }

@@ -63,7 +63,11 @@ apwsgi_interp_t *apwsgi_interp_acquire(request_rec *r,
  */
 void apwsgi_interp_release(apwsgi_interp_t *in, int empty);
 
-/* For apwsgi_python.c, which starts and ends Python in the child: */
+/*
+ * The child's start and exit.  apwsgi_python.c, which starts and ends
+ * Python in the child, drives these; the table never calls back into
+ * it.
+ */
 
 /*
  * Set up the table with the main interpreter, whose thread state
@@ -92,6 +96,10 @@ void apwsgi_interp_table_free(void);
 
 /* The main interpreter's entry. */
 apwsgi_interp_t *apwsgi_interp_main(void);
+
+/* Free the main interpreter's state, before Python is finalised.  The
+ * main interpreter's GIL held. */
+void apwsgi_interp_main_clear(void);
 
 /* Run the current interpreter's atexit handlers now.  GIL held. */
 void apwsgi_interp_run_atexit(void);

@@ -4,7 +4,6 @@
 #include "apwsgi_python.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
-#include "apwsgi_state.h"
 #include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME
@@ -47,8 +46,7 @@ python_cleanup(void *data)
         return APR_SUCCESS;
     }
     if (python_owned && rc == 0) {
-        apwsgi_state_free(main_in->state);
-        main_in->state = NULL;
+        apwsgi_interp_main_clear();
         if (Py_FinalizeEx() < 0) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                          APWSGI_APLOGNO(00008) "Python reported errors while "

@@ -7,7 +7,7 @@
 
 #include "apwsgi.h"
 #include "apwsgi_config.h"
-#include "apwsgi_interp.h"
+#include "apwsgi_state.h"
 
 /*
  * What one request carries through wsgi.input and the response.
@@ -59,15 +59,16 @@ apwsgi_request_thread_check(const apwsgi_request_t *req, const char *what)
 }
 
 /*
- * Call the application that `cfg` names, in interpreter `in`, for `r`
- * and send its response (PEP 3333 "Specification Details").  The
- * iterable's close() is always called.  Returns the handler's status:
- * OK once a response went out (or was cut), else the HTTP error status
- * for Apache to send (500, or the 4xx of a failed body read).  The
- * request is released from `in` (apwsgi_interp_release) before this
- * returns.  No GIL held on entry or exit; request memory in r->pool.
+ * Serve `r` with the application that `cfg` names (PEP 3333
+ * "Specification Details"): take the interpreter that cfg chooses
+ * (apwsgi_interp_acquire), call the application there and send its
+ * response; the iterable's close() is always called.  Returns the
+ * handler's status: OK once a response went out (or was cut), else
+ * the HTTP error status for Apache to send (500, 503 past
+ * mod_wsgi.max_interpreters, or the 4xx of a failed body read).
+ * Python must be ready (apwsgi_python_ready).  No GIL held on entry or
+ * exit; request memory in r->pool.
  */
-int apwsgi_request_run(request_rec *r, apwsgi_interp_t *in,
-                       const apwsgi_config_t *cfg);
+int apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg);
 
 #endif /* APWSGI_REQUEST_H */

@@ -11,7 +11,6 @@
 #define APWSGI_MODULE_FILE
 #include "apwsgi.h"
 #include "apwsgi_config.h"
-#include "apwsgi_interp.h"
 #include "apwsgi_python.h"
 #include "apwsgi_request.h"
 
@@ -39,7 +38,6 @@ static int
 apwsgi_handler(request_rec *r)
 {
     apwsgi_config_t cfg;
-    apwsgi_interp_t *in = NULL;
     int status = OK;
 
     if (!r->handler || strcmp(r->handler, APWSGI_HANDLER) != 0) {
@@ -56,11 +54,14 @@ apwsgi_handler(request_rec *r)
         return status;
     }
     cfg.common = apwsgi_common_vars(r);
-    in = apwsgi_interp_acquire(r, &cfg, &status);
-    if (!in) {
-        return status;
+    if (!apwsgi_python_ready()) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      APWSGI_APLOGNO(00005) "Python is not available in this "
+                      "process, so %s cannot be served: see the APW00001 "
+                      "line logged when the process started", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return apwsgi_request_run(r, in, &cfg);
+    return apwsgi_request_run(r, &cfg);
 }
 
 static void
