@@ -10,9 +10,25 @@
 #include "apwsgi_app.h"
 #include "apwsgi_log.h"
 #include "apwsgi_reload.h"
-#include "apwsgi_state.h"
 
-/* A loaded application, in st->pool; `callable` is a strong ref. */
+/* The application loader's part of an interpreter's state. */
+struct apwsgi_app_part {
+    apr_pool_t *pool;
+    /* Loaded applications: application string -> app_entry_t, and
+     * module name -> the mod_wsgi.directory it was loaded with. */
+    apr_hash_t *apps;
+    apr_hash_t *modules;
+    apr_hash_t *paths; /* directories already put on sys.path */
+    apr_hash_t *venvs; /* mod_wsgi.virtualenv values already added */
+    /* Held while an application loads: a script's module is visible in
+     * sys.modules before its code has run, and running it may release
+     * the GIL, so other threads wait here rather than find it
+     * half-made. */
+    PyThread_type_lock load_lock;
+};
+
+/* A loaded application, in the part's pool; `callable` is a strong
+ * ref. */
 typedef struct {
     PyObject *callable;
     const char *directory; /* "" when mod_wsgi.directory was unset */
@@ -49,7 +65,7 @@ path_add(apwsgi_state_t *st, const char *dir)
     PyObject *entry = NULL;
     int rc = -1;
 
-    if (apr_hash_get(st->paths, dir, APR_HASH_KEY_STRING)) {
+    if (apr_hash_get(st->app->paths, dir, APR_HASH_KEY_STRING)) {
         return 0;
     }
     sys_path = PySys_GetObject("path"); /* borrowed */
@@ -61,8 +77,9 @@ path_add(apwsgi_state_t *st, const char *dir)
     if (!entry || PyList_Insert(sys_path, 0, entry) < 0) {
         goto done;
     }
-    apr_hash_set(st->paths, apr_pstrdup(st->pool, dir), APR_HASH_KEY_STRING,
-                 "");
+    apr_hash_set(st->app->paths, apr_pstrdup(st->app->pool, dir),
+                 APR_HASH_KEY_STRING, "");
+    apwsgi_reload_watch_dir(st, dir);
     rc = 0;
 done:
     Py_XDECREF(entry);
@@ -143,7 +160,7 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
     PyObject *res = NULL;
     int rc = -1;
 
-    if (apr_hash_get(st->venvs, venv, APR_HASH_KEY_STRING)) {
+    if (apr_hash_get(st->app->venvs, venv, APR_HASH_KEY_STRING)) {
         return 0;
     }
     if (apr_stat(&finfo, sp, APR_FINFO_TYPE, r->pool) != APR_SUCCESS
@@ -186,7 +203,7 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
                                           venv, r->uri));
     }
     else {
-        apr_hash_set(st->venvs, apr_pstrdup(st->pool, venv),
+        apr_hash_set(st->app->venvs, apr_pstrdup(st->app->pool, venv),
                      APR_HASH_KEY_STRING, "");
     }
     Py_XDECREF(res);
@@ -368,7 +385,7 @@ static PyObject *
 app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
          const char *dir)
 {
-    const char *known = apr_hash_get(st->modules, cfg->module,
+    const char *known = apr_hash_get(st->app->modules, cfg->module,
                                      APR_HASH_KEY_STRING);
     PyObject *module = NULL;
     PyObject *callable = NULL;
@@ -418,17 +435,17 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
     watch_application(st, cfg, module);
     Py_DECREF(module);
     if (!known) {
-        apr_hash_set(st->modules, apr_pstrdup(st->pool, cfg->module),
-                     APR_HASH_KEY_STRING, apr_pstrdup(st->pool, dir));
+        apr_hash_set(st->app->modules, apr_pstrdup(st->app->pool, cfg->module),
+                     APR_HASH_KEY_STRING, apr_pstrdup(st->app->pool, dir));
     }
-    entry = apr_hash_get(st->apps, cfg->application, APR_HASH_KEY_STRING);
+    entry = apr_hash_get(st->app->apps, cfg->application, APR_HASH_KEY_STRING);
     if (!entry) {
-        entry = apr_pcalloc(st->pool, sizeof(*entry));
-        apr_hash_set(st->apps, apr_pstrdup(st->pool, cfg->application),
+        entry = apr_pcalloc(st->app->pool, sizeof(*entry));
+        apr_hash_set(st->app->apps, apr_pstrdup(st->app->pool, cfg->application),
                      APR_HASH_KEY_STRING, entry);
     }
     Py_XSETREF(entry->callable, callable); /* the entry owns it now */
-    entry->directory = apr_pstrdup(st->pool, dir);
+    entry->directory = apr_pstrdup(st->app->pool, dir);
     return callable;
 }
 
@@ -436,38 +453,11 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
 static PyObject *
 app_cached(apwsgi_state_t *st, const apwsgi_config_t *cfg, const char *dir)
 {
-    app_entry_t *entry = apr_hash_get(st->apps, cfg->application,
+    app_entry_t *entry = apr_hash_get(st->app->apps, cfg->application,
                                       APR_HASH_KEY_STRING);
 
     return entry && strcmp(entry->directory, dir) == 0 ? entry->callable
                                                        : NULL;
-}
-
-/* Once the application uses Python's logging, route its records to
- * the error log (not before: importing logging costs every process
- * memory that an application without it should not pay).  GIL held. */
-static void
-install_logging(apwsgi_state_t *st)
-{
-    PyObject *name = NULL;
-    PyObject *logging = NULL;
-
-    if (st->logging_installed) {
-        return;
-    }
-    name = PyUnicode_FromString("logging");
-    logging = name ? PyImport_GetModule(name) : NULL;
-    if (logging) {
-        st->logging_installed = 1;
-        if (apwsgi_log_install_logging(st->server) < 0) {
-            apwsgi_log_exception(NULL, st->server, APWSGI_APLOGNO(00505),
-                                 "Python logging cannot reach the error "
-                                 "log:");
-        }
-    }
-    PyErr_Clear();
-    Py_XDECREF(logging);
-    Py_XDECREF(name);
 }
 
 PyObject *
@@ -481,9 +471,9 @@ apwsgi_app_get(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg)
     }
     /* One load at a time per interpreter; wait without the GIL, then
      * look again: the thread that held the lock may have loaded it. */
-    if (!PyThread_acquire_lock(st->load_lock, NOWAIT_LOCK)) {
+    if (!PyThread_acquire_lock(st->app->load_lock, NOWAIT_LOCK)) {
         Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(st->load_lock, WAIT_LOCK);
+        PyThread_acquire_lock(st->app->load_lock, WAIT_LOCK);
         Py_END_ALLOW_THREADS
     }
     app = app_cached(st, cfg, dir);
@@ -491,22 +481,50 @@ apwsgi_app_get(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg)
         app = app_load(st, r, cfg, dir);
     }
     if (app) {
-        install_logging(st);
+        apwsgi_log_route_logging(st);
     }
-    PyThread_release_lock(st->load_lock);
+    PyThread_release_lock(st->app->load_lock);
     return app;
 }
 
-void
-apwsgi_app_cache_clear(apwsgi_state_t *st)
+int
+apwsgi_app_count(apwsgi_state_t *st)
 {
-    for (apr_hash_index_t *hi = apr_hash_first(NULL, st->apps); hi;
+    return (int)apr_hash_count(st->app->apps);
+}
+
+int
+apwsgi_app_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
+{
+    struct apwsgi_app_part *part = apr_pcalloc(setup->pool, sizeof(*part));
+
+    part->pool = setup->pool;
+    part->apps = apr_hash_make(setup->pool);
+    part->modules = apr_hash_make(setup->pool);
+    part->paths = apr_hash_make(setup->pool);
+    part->venvs = apr_hash_make(setup->pool);
+    part->load_lock = PyThread_allocate_lock();
+    st->app = part;
+    if (!part->load_lock) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+void
+apwsgi_app_part_free(apwsgi_state_t *st)
+{
+    struct apwsgi_app_part *part = st->app;
+
+    for (apr_hash_index_t *hi = apr_hash_first(NULL, part->apps); hi;
          hi = apr_hash_next(hi)) {
         app_entry_t *entry = apr_hash_this_val(hi);
 
         Py_CLEAR(entry->callable);
     }
-    apr_hash_clear(st->apps);
-    apr_hash_clear(st->modules);
-    apr_hash_clear(st->paths);
+    apr_hash_clear(part->apps);
+    apr_hash_clear(part->modules);
+    apr_hash_clear(part->paths);
+    PyThread_free_lock(part->load_lock);
 }

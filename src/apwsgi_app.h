@@ -22,7 +22,17 @@
 PyObject *apwsgi_app_get(apwsgi_state_t *st, request_rec *r,
                          const apwsgi_config_t *cfg);
 
-/* Drop every cached application.  GIL of the state's interpreter held. */
-void apwsgi_app_cache_clear(apwsgi_state_t *st);
+/* How many applications the interpreter has loaded.  GIL of the
+ * state's interpreter held. */
+int apwsgi_app_count(apwsgi_state_t *st);
+
+/*
+ * The loader's part of an interpreter's state (apwsgi_state.h): the
+ * loaded applications, the directories and venvs put on sys.path, and
+ * the lock that makes one load at a time.  GIL held.
+ */
+int apwsgi_app_part_init(apwsgi_state_t *st,
+                         const apwsgi_state_setup_t *setup);
+void apwsgi_app_part_free(apwsgi_state_t *st);
 
 #endif /* APWSGI_APP_H */

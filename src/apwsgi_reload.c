@@ -2,15 +2,53 @@
  * apwsgi_reload.c: modification times of an interpreter's code.
  */
 #include "apwsgi_reload.h"
-#include "apwsgi_state.h"
 
 #include <sys/stat.h>
+
+/* What reloading watches in an interpreter: files to watch
+ * (application modules and scripts; every module under `dirs` is
+ * watched too) and the modification time first seen for each
+ * (apr_time_t *). */
+struct apwsgi_reload_part {
+    apr_pool_t *pool;
+    apr_hash_t *watch_files;
+    apr_hash_t *dirs; /* the mod_wsgi.directory values on sys.path */
+    apr_hash_t *mtimes;
+};
+
+int
+apwsgi_reload_part_init(apwsgi_state_t *st,
+                        const apwsgi_state_setup_t *setup)
+{
+    struct apwsgi_reload_part *part = apr_pcalloc(setup->pool,
+                                                  sizeof(*part));
+
+    part->pool = setup->pool;
+    part->watch_files = apr_hash_make(setup->pool);
+    part->dirs = apr_hash_make(setup->pool);
+    part->mtimes = apr_hash_make(setup->pool);
+    st->reload = part;
+    return 0;
+}
+
+void
+apwsgi_reload_part_free(apwsgi_state_t *st)
+{
+    (void)st;
+}
+
+void
+apwsgi_reload_watch_dir(apwsgi_state_t *st, const char *dir)
+{
+    apr_hash_set(st->reload->dirs, apr_pstrdup(st->reload->pool, dir),
+                 APR_HASH_KEY_STRING, "");
+}
 
 void
 apwsgi_reload_watch(apwsgi_state_t *st, const char *path)
 {
-    if (!apr_hash_get(st->watch_files, path, APR_HASH_KEY_STRING)) {
-        apr_hash_set(st->watch_files, apr_pstrdup(st->pool, path),
+    if (!apr_hash_get(st->reload->watch_files, path, APR_HASH_KEY_STRING)) {
+        apr_hash_set(st->reload->watch_files, apr_pstrdup(st->reload->pool, path),
                      APR_HASH_KEY_STRING, "");
     }
 }
@@ -19,10 +57,10 @@ apwsgi_reload_watch(apwsgi_state_t *st, const char *path)
 static int
 is_watched(apwsgi_state_t *st, const char *path)
 {
-    if (apr_hash_get(st->watch_files, path, APR_HASH_KEY_STRING)) {
+    if (apr_hash_get(st->reload->watch_files, path, APR_HASH_KEY_STRING)) {
         return 1;
     }
-    for (apr_hash_index_t *hi = apr_hash_first(NULL, st->paths); hi;
+    for (apr_hash_index_t *hi = apr_hash_first(NULL, st->reload->dirs); hi;
          hi = apr_hash_next(hi)) {
         const char *dir = apr_hash_this_key(hi);
         apr_size_t n = strlen(dir);
@@ -48,11 +86,11 @@ file_changed(apwsgi_state_t *st, const char *path)
     }
     mtime = (apr_time_t)sb.st_mtim.tv_sec * APR_USEC_PER_SEC
             + sb.st_mtim.tv_nsec / 1000;
-    seen = apr_hash_get(st->mtimes, path, APR_HASH_KEY_STRING);
+    seen = apr_hash_get(st->reload->mtimes, path, APR_HASH_KEY_STRING);
     if (!seen) {
-        seen = apr_palloc(st->pool, sizeof(*seen));
+        seen = apr_palloc(st->reload->pool, sizeof(*seen));
         *seen = mtime;
-        apr_hash_set(st->mtimes, apr_pstrdup(st->pool, path),
+        apr_hash_set(st->reload->mtimes, apr_pstrdup(st->reload->pool, path),
                      APR_HASH_KEY_STRING, seen);
         return 0;
     }
@@ -63,7 +101,7 @@ void
 apwsgi_reload_rebase(apwsgi_state_t *st)
 {
     /* Forget the baselines; the scan records every file afresh. */
-    apr_hash_clear(st->mtimes);
+    apr_hash_clear(st->reload->mtimes);
     apwsgi_reload_scan(st);
 }
 
@@ -95,7 +133,7 @@ apwsgi_reload_scan(apwsgi_state_t *st)
             changed = 1;
         }
     }
-    for (apr_hash_index_t *hi = apr_hash_first(NULL, st->watch_files); hi;
+    for (apr_hash_index_t *hi = apr_hash_first(NULL, st->reload->watch_files); hi;
          hi = apr_hash_next(hi)) {
         if (file_changed(st, apr_hash_this_key(hi))) {
             changed = 1;

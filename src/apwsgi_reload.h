@@ -32,4 +32,14 @@ void apwsgi_reload_rebase(apwsgi_state_t *st);
 /* Watch `path` (a module's __file__ or a script) too.  GIL held. */
 void apwsgi_reload_watch(apwsgi_state_t *st, const char *path);
 
+/* Watch every module under `dir` (a mod_wsgi.directory) too.  GIL
+ * held. */
+void apwsgi_reload_watch_dir(apwsgi_state_t *st, const char *dir);
+
+/* Reload's part of an interpreter's state (apwsgi_state.h).  GIL
+ * held. */
+int apwsgi_reload_part_init(apwsgi_state_t *st,
+                            const apwsgi_state_setup_t *setup);
+void apwsgi_reload_part_free(apwsgi_state_t *st);
+
 #endif /* APWSGI_RELOAD_H */

@@ -128,15 +128,12 @@ serve(apwsgi_request_t *req, const apwsgi_config_t *cfg,
     app = apwsgi_app_get(st, r, cfg);
     if (!app) {
         /* An interpreter with no application is not kept for one. */
-        *empty = apr_hash_count(st->apps) == 0;
+        *empty = apwsgi_app_count(st) == 0;
         return status;
     }
-    input = apwsgi_input_new(st->input_type, req);
-    errors = input ? apwsgi_log_new(st->log_type, r, r->server, tag_errors)
-                   : NULL;
-    start_response =
-        errors ? apwsgi_start_response_new(st->start_response_type, req)
-               : NULL;
+    input = apwsgi_input_new(req);
+    errors = input ? apwsgi_log_new(st, r, tag_errors) : NULL;
+    start_response = errors ? apwsgi_start_response_new(req) : NULL;
     environ = start_response ? apwsgi_environ_new(st, r, cfg, interp_name,
                                                   input, errors)
                              : NULL;
