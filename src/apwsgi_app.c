@@ -9,7 +9,6 @@
  */
 #include "apwsgi_app.h"
 #include "apwsgi_log.h"
-#include "apwsgi_reload.h"
 
 /* The application loader's part of an interpreter's state. */
 struct apwsgi_app_part {
@@ -26,6 +25,9 @@ struct apwsgi_app_part {
      * half-made. */
     PyThread_type_lock load_lock;
 };
+
+/* Told about every load (set once at child init). */
+static const apwsgi_app_watcher_t *watcher;
 
 /* A loaded application, in the part's pool; `callable` is a strong
  * ref. */
@@ -79,7 +81,6 @@ path_add(apwsgi_state_t *st, const char *dir)
     }
     apr_hash_set(st->app->paths, apr_pstrdup(st->app->pool, dir),
                  APR_HASH_KEY_STRING, "");
-    apwsgi_reload_watch_dir(st, dir);
     rc = 0;
 done:
     Py_XDECREF(entry);
@@ -340,45 +341,6 @@ module_import(request_rec *r, const apwsgi_config_t *cfg)
     return module;
 }
 
-/*
- * Where code may be reloaded, bytecode caches are not read: a .pyc
- * records its source's mtime only to the second, so an edit within
- * the same second would run the old code.  (A prefix that can never
- * exist makes the import system compile from source.)  GIL held.
- */
-static void
-bypass_bytecode_cache(void)
-{
-    PyObject *prefix = PyUnicode_FromString("/dev/null/apwsgi-reload");
-
-    if (!prefix || PySys_SetObject("pycache_prefix", prefix) < 0
-        || PySys_SetObject("dont_write_bytecode", Py_True) < 0) {
-        PyErr_Clear();
-    }
-    Py_XDECREF(prefix);
-}
-
-/* Watch what the application was loaded from, and take the baseline
- * of every watched file.  GIL held. */
-static void
-watch_application(apwsgi_state_t *st, const apwsgi_config_t *cfg,
-                  PyObject *module)
-{
-    PyObject *file = PyModule_Check(module)
-                         ? PyDict_GetItemString(PyModule_GetDict(module),
-                                                "__file__")
-                         : NULL; /* borrowed */
-    const char *path = file && PyUnicode_Check(file)
-                           ? PyUnicode_AsUTF8(file)
-                           : cfg->script;
-
-    PyErr_Clear();
-    if (path) {
-        apwsgi_reload_watch(st, path);
-    }
-    apwsgi_reload_scan(st);
-}
-
 /* Load and cache the application.  Borrowed reference, or NULL after
  * logging. */
 static PyObject *
@@ -413,8 +375,8 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
                                           dir, r->uri));
         return NULL;
     }
-    if (cfg->reload) {
-        bypass_bytecode_cache();
+    if (watcher && watcher->before) {
+        watcher->before(st, cfg);
     }
     module = cfg->script ? script_load(r, cfg) : module_import(r, cfg);
     if (!module) {
@@ -432,7 +394,9 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
         Py_DECREF(module);
         return NULL;
     }
-    watch_application(st, cfg, module);
+    if (watcher && watcher->after) {
+        watcher->after(st, cfg, module);
+    }
     Py_DECREF(module);
     if (!known) {
         apr_hash_set(st->app->modules, apr_pstrdup(st->app->pool, cfg->module),
@@ -485,6 +449,12 @@ apwsgi_app_get(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg)
     }
     PyThread_release_lock(st->app->load_lock);
     return app;
+}
+
+void
+apwsgi_app_set_watcher(const apwsgi_app_watcher_t *w)
+{
+    watcher = w;
 }
 
 int

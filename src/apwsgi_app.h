@@ -22,6 +22,24 @@
 PyObject *apwsgi_app_get(apwsgi_state_t *st, request_rec *r,
                          const apwsgi_config_t *cfg);
 
+/*
+ * What a watcher of loads is told (apwsgi_reload.c is the one
+ * watcher): `before` runs once the application's directories are on
+ * sys.path, just before its code is imported or run; `after` once its
+ * callable was found, with the module it came from (borrowed).  Both
+ * run with the GIL of the state's interpreter and its load lock held,
+ * and leave no exception set.
+ */
+typedef struct {
+    void (*before)(apwsgi_state_t *st, const apwsgi_config_t *cfg);
+    void (*after)(apwsgi_state_t *st, const apwsgi_config_t *cfg,
+                  PyObject *module);
+} apwsgi_app_watcher_t;
+
+/* Tell `watcher` (static storage) about every load in this process
+ * from now on.  Child init, before any request; no GIL needed. */
+void apwsgi_app_set_watcher(const apwsgi_app_watcher_t *watcher);
+
 /* How many applications the interpreter has loaded.  GIL of the
  * state's interpreter held. */
 int apwsgi_app_count(apwsgi_state_t *st);

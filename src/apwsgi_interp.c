@@ -12,17 +12,12 @@
  * Python's own start and end in the child are in apwsgi_python.c.
  */
 #include "apwsgi_interp.h"
-#include "apwsgi_app.h"
 #include "apwsgi_log.h"
-#include "apwsgi_reload.h"
 #include "apwsgi_reaper.h"
 #include "apwsgi_state.h"
 #include "apwsgi_tstate.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
-
-/* How often a reloading interpreter looks at its files. */
-#define RELOAD_INTERVAL apr_time_from_sec(1)
 
 typedef struct {
     apwsgi_interp_t pub;
@@ -38,9 +33,6 @@ typedef struct {
     int may_end;            /* may be ended while the process runs */
     apr_time_t last_used;
     apr_time_t idle_timeout;
-    /* mod_wsgi.reload: */
-    apr_time_t next_check;
-    volatile apr_uint32_t checking;
 } interp_slot_t;
 
 static interp_slot_t *table[APWSGI_MAX_SLOTS];
@@ -432,12 +424,11 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     }
 }
 
-/* Create the interpreter of `slot` unless that is done; waits for a
- * creation another thread started.  0, or -1 after logging. */
-static int
-ensure_created(interp_slot_t *slot, request_rec *r,
-               const apwsgi_config_t *cfg)
+int
+apwsgi_interp_ensure_created(apwsgi_interp_t *in, request_rec *r,
+                     const apwsgi_config_t *cfg)
 {
+    interp_slot_t *slot = (interp_slot_t *)in;
     int rc = 0;
 
     if (apr_atomic_casptr((volatile void **)&slot->pub.state, NULL, NULL)) {
@@ -457,101 +448,32 @@ ensure_created(interp_slot_t *slot, request_rec *r,
     return rc;
 }
 
-/*
- * Replace `old` by a fresh interpreter of the same name that imports
- * the application anew.  Returns the fresh one with this request
- * counted in it, or NULL (the old one keeps serving) after logging.
- * No GIL held.
- */
-static interp_slot_t *
-interp_replace(request_rec *r, const apwsgi_config_t *cfg,
-               interp_slot_t *old)
+apwsgi_interp_t *
+apwsgi_interp_add_hidden(apwsgi_interp_t *old)
 {
     interp_slot_t *fresh = NULL;
-    PyObject *app = NULL;
-    PyThreadState *ts = NULL;
 
     apr_thread_mutex_lock(table_mutex);
-    fresh = table_add(old->pub.name, 0);
+    fresh = table_add(old->name, 0);
     if (fresh) {
         apr_atomic_inc32(&fresh->pub.active);
-        fresh->idle_timeout = old->idle_timeout;
+        fresh->idle_timeout = ((interp_slot_t *)old)->idle_timeout;
         fresh->may_end = 1;
     }
     apr_thread_mutex_unlock(table_mutex);
-    if (!fresh) {
-        return NULL;
-    }
-    if (ensure_created(fresh, r, cfg) == 0
-        && (ts = apwsgi_tstate_enter(&fresh->pub))) {
-        app = apwsgi_app_get(fresh->pub.state, r, cfg);
-        apwsgi_tstate_leave(ts);
-    }
-    if (!app) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00015) "reloading interpreter '%s' for "
-                      "%s failed (see above): the old code keeps serving "
-                      "until the files change again", old->pub.name, r->uri);
-        apwsgi_interp_release(&fresh->pub, 1);
-        if ((ts = apwsgi_tstate_enter(&old->pub))) {
-            apwsgi_reload_rebase(old->pub.state);
-            apwsgi_tstate_leave(ts);
-        }
-        return NULL;
-    }
-    apr_thread_mutex_lock(table_mutex);
-    old->visible = 0;
-    old->retired = 1;
-    fresh->visible = 1;
-    apr_thread_mutex_unlock(table_mutex);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APWSGI_APLOGNO(00016) "interpreter '%s' reloaded for %s: "
-                  "its code changed", old->pub.name, r->uri);
-    return fresh;
+    return fresh ? &fresh->pub : NULL;
 }
 
-/*
- * mod_wsgi.reload: at most once a second, look at the interpreter's
- * files; when one changed, move this request (and all later ones) to a
- * fresh interpreter.  Returns the slot to use.  No GIL held.
- */
-static interp_slot_t *
-reload_check(request_rec *r, const apwsgi_config_t *cfg,
-             interp_slot_t *slot)
+void
+apwsgi_interp_swap(apwsgi_interp_t *old, apwsgi_interp_t *fresh)
 {
-    static volatile apr_uint32_t main_noted;
-    apr_time_t now = apr_time_now();
-    interp_slot_t *fresh = NULL;
-    PyThreadState *ts = NULL;
-    int changed = 0;
+    interp_slot_t *prev = (interp_slot_t *)old;
 
-    if (slot->pub.index == 0) {
-        if (apr_atomic_cas32(&main_noted, 1, 0) == 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          APWSGI_APLOGNO(00018) "mod_wsgi.reload for %s is "
-                          "ignored: the main interpreter cannot be replaced; "
-                          "reload needs a named mod_wsgi.interpreter",
-                          r->uri);
-        }
-        return slot;
-    }
-    if (now < slot->next_check
-        || apr_atomic_cas32(&slot->checking, 1, 0) != 0) {
-        return slot;
-    }
-    slot->next_check = now + RELOAD_INTERVAL;
-    ts = apwsgi_tstate_enter(&slot->pub);
-    if (ts) {
-        changed = apwsgi_reload_scan(slot->pub.state);
-        apwsgi_tstate_leave(ts);
-    }
-    fresh = changed ? interp_replace(r, cfg, slot) : NULL;
-    apr_atomic_set32(&slot->checking, 0);
-    if (!fresh) {
-        return slot;
-    }
-    apwsgi_interp_release(&slot->pub, 0);
-    return fresh;
+    apr_thread_mutex_lock(table_mutex);
+    prev->visible = 0;
+    prev->retired = 1;
+    ((interp_slot_t *)fresh)->visible = 1;
+    apr_thread_mutex_unlock(table_mutex);
 }
 
 /* Note once per interpreter that a request asked for a GIL mode that
@@ -606,15 +528,12 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
                       cfg->interpreter, r->uri, cfg->max_interpreters);
         return NULL;
     }
-    if (ensure_created(slot, r, cfg) < 0) {
+    if (apwsgi_interp_ensure_created(&slot->pub, r, cfg) < 0) {
         apwsgi_interp_release(&slot->pub, 0);
         return NULL;
     }
     if (slot->pub.index != 0) {
         note_gil_mode(r, cfg, slot);
-    }
-    if (cfg->reload) {
-        slot = reload_check(r, cfg, slot);
     }
     return &slot->pub;
 }

@@ -14,6 +14,7 @@
 #include "apwsgi_input.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
+#include "apwsgi_reload.h"
 #include "apwsgi_response.h"
 #include "apwsgi_state.h"
 #include "apwsgi_tstate.h"
@@ -173,6 +174,9 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
     int body_left = 0;
 
     in = apwsgi_interp_acquire(r, cfg, &status);
+    if (in && cfg->reload) {
+        in = apwsgi_reload_check(r, cfg, in);
+    }
     if (!in) {
         return status;
     }

@@ -7,15 +7,15 @@
 #include "apwsgi_filewrapper.h"
 #include "apwsgi_input.h"
 #include "apwsgi_log.h"
-#include "apwsgi_reload.h"
 #include "apwsgi_response.h"
 
 /*
  * The parts, in the order they are built (and freed backwards): the
  * log first, since the application's output and errors need it; the
  * file wrapper before environ, whose constant part holds its type;
- * the application loader and what reloading watches last, as they
- * load code that may use all of the others.
+ * the application loader last, as it loads code that may use all of
+ * the others.  (Reload's part is made by apwsgi_reload.c at the first
+ * load, in the state's pool, and holds nothing to free.)
  */
 static const struct {
     int (*init)(apwsgi_state_t *st, const apwsgi_state_setup_t *setup);
@@ -27,7 +27,6 @@ static const struct {
     {apwsgi_filewrapper_part_init, apwsgi_filewrapper_part_free},
     {apwsgi_environ_part_init, apwsgi_environ_part_free},
     {apwsgi_app_part_init, apwsgi_app_part_free},
-    {apwsgi_reload_part_init, apwsgi_reload_part_free},
 };
 
 #define NPARTS ((int)(sizeof(parts) / sizeof(parts[0])))
@@ -62,6 +61,12 @@ apwsgi_state_new(apr_pool_t *pool, server_rec *s, int own_python)
         }
     }
     return st;
+}
+
+apr_pool_t *
+apwsgi_state_pool(apwsgi_state_t *st)
+{
+    return st->pool;
 }
 
 void

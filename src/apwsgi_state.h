@@ -10,7 +10,10 @@
  *
  * apwsgi_state.c builds the parts in the order of its table, calling
  * each owner's init, and frees them in the reverse order; it knows
- * nothing of what they hold.  A state belongs to exactly one
+ * nothing of what they hold.  Reload's part is the exception: it is
+ * made by its owner at the first load (apwsgi_reload.c sits above the
+ * interpreter table, which builds states, so the table cannot call
+ * it).  A state belongs to exactly one
  * interpreter; every part is used only with that interpreter's GIL
  * held, which also serialises the use of the state's pool, unless the
  * part's owner says otherwise.
@@ -31,7 +34,8 @@ struct apwsgi_state {
     struct apwsgi_filewrapper_part *filewrapper; /* apwsgi_filewrapper.c */
     struct apwsgi_environ_part *environ;         /* apwsgi_environ.c */
     struct apwsgi_app_part *app;                 /* apwsgi_app.c */
-    struct apwsgi_reload_part *reload;           /* apwsgi_reload.c */
+    struct apwsgi_reload_part *reload;           /* apwsgi_reload.c,
+                                                    NULL until made */
 };
 
 /*
@@ -56,6 +60,10 @@ typedef struct {
  */
 apwsgi_state_t *apwsgi_state_new(apr_pool_t *pool, server_rec *s,
                                  int own_python);
+
+/* The state's pool, for a part made after the state (reload's).  GIL
+ * of the state's interpreter held: that serialises the pool's use. */
+apr_pool_t *apwsgi_state_pool(apwsgi_state_t *st);
 
 /*
  * Free every part (dropping the Python references they hold) and

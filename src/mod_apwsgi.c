@@ -12,6 +12,7 @@
 #include "apwsgi.h"
 #include "apwsgi_config.h"
 #include "apwsgi_python.h"
+#include "apwsgi_reload.h"
 #include "apwsgi_request.h"
 
 /*
@@ -67,6 +68,7 @@ apwsgi_handler(request_rec *r)
 static void
 apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    apwsgi_reload_init();
     apwsgi_python_init(pchild, s);
 }
 
