@@ -48,8 +48,13 @@
 #endif
 
 /*
- * Error-log tags.  Each message the module logs starts with its own
- * never-reused tag, listed in README.md ("Error-log tags").
+ * Error-log tags.  Each place that logs has its own tag, never reused
+ * (not even once its message is gone), and every tag is listed with its
+ * level in the error reference, docs/errors.rst; tools/check-log-tags
+ * checks both.  The ranges: 000xx the process and its interpreters,
+ * 001xx configuration, 002xx loading the application, 003xx the request
+ * and its response, 004xx the request body, 005xx what the application
+ * writes.  APW00011 is retired.
  */
 #define APWSGI_APLOGNO(n) "APW" #n ": "
 

@@ -198,7 +198,7 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
         Py_XDECREF(added);
     }
     if (rc < 0) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00111),
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00207),
                              apr_psprintf(r->pool, "mod_wsgi.virtualenv '%s' "
                                           "for %s could not be added:",
                                           venv, r->uri));
@@ -278,7 +278,7 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
     code = Py_CompileStringExFlags(source, cfg->script, Py_file_input, NULL,
                                    -1);
     if (!code) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00203),
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00208),
                              apr_psprintf(r->pool,
                                           "mod_wsgi.application script '%s' "
                                           "for %s does not compile:",
@@ -308,7 +308,7 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
         apwsgi_err_restore(exc);
     }
 failed:
-    log_import_failure(r, cfg, APWSGI_APLOGNO(00201),
+    log_import_failure(r, cfg, APWSGI_APLOGNO(00205),
                        apr_psprintf(r->pool,
                                       "mod_wsgi.application script '%s' for "
                                       "%s failed to load in interpreter %s:",
@@ -368,7 +368,7 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
         return NULL;
     }
     if (*dir && path_add(st, dir) < 0) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00201),
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00206),
                              apr_psprintf(r->pool,
                                           "mod_wsgi.directory '%s' for %s "
                                           "cannot be put on sys.path:",

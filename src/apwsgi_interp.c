@@ -121,7 +121,7 @@ interp_create(interp_slot_t *slot, request_rec *r,
 
     if (!main_ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s: no "
+                      APWSGI_APLOGNO(00019) "interpreter '%s' for %s: no "
                       "memory for a thread state", in->name, r->uri);
         return -1;
     }
@@ -137,7 +137,7 @@ interp_create(interp_slot_t *slot, request_rec *r,
     }
     st = apwsgi_state_new(state_pool, r->server, 1);
     if (!st || apwsgi_tstate_adopt(in, ts) < 0) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00010),
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00020),
                              apr_psprintf(r->pool,
                                           "interpreter '%s' for %s could "
                                           "not be set up:",
@@ -222,7 +222,7 @@ apwsgi_interp_run_atexit(void)
         res = PyObject_CallMethod(atexit, "_run_exitfuncs", NULL);
     }
     if (!res) {
-        apwsgi_log_exception(NULL, main_server, APWSGI_APLOGNO(00008),
+        apwsgi_log_exception(NULL, main_server, APWSGI_APLOGNO(00022),
                              "atexit handlers of an interpreter failed:");
     }
     Py_XDECREF(res);

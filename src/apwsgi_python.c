@@ -145,12 +145,12 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     if (!threading
         || apwsgi_interp_table_init(pchild, s, ts, python_owned) < 0) {
         if (PyErr_Occurred()) {
-            apwsgi_log_exception(NULL, s, APWSGI_APLOGNO(00001),
+            apwsgi_log_exception(NULL, s, APWSGI_APLOGNO(00023),
                                  "Python could not be set up:");
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
-                         APWSGI_APLOGNO(00001) "Python could not be set up: "
+                         APWSGI_APLOGNO(00024) "Python could not be set up: "
                          "no memory for the interpreter table");
         }
         Py_XDECREF(threading);

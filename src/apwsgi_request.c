@@ -139,7 +139,7 @@ serve(apwsgi_request_t *req, const apwsgi_config_t *cfg,
                                                   input, errors)
                              : NULL;
     if (!environ) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00307),
                              apr_psprintf(r->pool, "environ for %s could "
                                           "not be built:", r->uri));
         goto done;
@@ -184,7 +184,7 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
     ts = apwsgi_tstate_enter(in);
     if (!ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s: no "
+                      APWSGI_APLOGNO(00021) "interpreter '%s' for %s: no "
                       "memory for a thread state", in->name, r->uri);
         apwsgi_interp_release(in, 0);
         return status;
