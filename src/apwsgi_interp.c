@@ -22,15 +22,15 @@
 typedef struct {
     apwsgi_interp_t pub;
     /* Guarded by table_mutex: */
-    char *name_buf;         /* malloc'd; pub.name points here */
-    int used;               /* the slot holds an interpreter */
-    int visible;            /* lookups by name find it */
-    int retired;            /* no new requests: end it once idle */
-    int ending;             /* the reaper (or exit) is ending it */
-    int failed;             /* creation failed */
-    int gil_requested;      /* mod_wsgi.gil own at creation */
-    int gil_noted;          /* a request asked for another GIL mode */
-    int may_end;            /* may be ended while the process runs */
+    char *name_buf;    /* malloc'd; pub.name points here */
+    int used;          /* the slot holds an interpreter */
+    int visible;       /* lookups by name find it */
+    int retired;       /* no new requests: end it once idle */
+    int ending;        /* the reaper (or exit) is ending it */
+    int failed;        /* creation failed */
+    int gil_requested; /* mod_wsgi.gil own at creation */
+    int gil_noted;     /* a request asked for another GIL mode */
+    int may_end;       /* may be ended while the process runs */
     apr_time_t last_used;
     apr_time_t idle_timeout;
 } interp_slot_t;
@@ -110,8 +110,7 @@ end_interpreter(PyThreadState *ts, PyThreadState *back)
  * after logging.  Called with create_mutex held and no GIL.
  */
 static int
-interp_create(interp_slot_t *slot, request_rec *r,
-              const apwsgi_config_t *cfg)
+interp_create(interp_slot_t *slot, request_rec *r, const apwsgi_config_t *cfg)
 {
     apwsgi_interp_t *in = &slot->pub;
     PyThreadState *main_ts = apwsgi_tstate_enter(&table[0]->pub);
@@ -122,7 +121,8 @@ interp_create(interp_slot_t *slot, request_rec *r,
     if (!main_ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
                       APWSGI_APLOGNO(00019) "interpreter '%s' for %s: no "
-                      "memory for a thread state", in->name, r->uri);
+                                            "memory for a thread state",
+                      in->name, r->uri);
         return -1;
     }
     in->own_gil = cfg->own_gil && PY_VERSION_HEX >= 0x030C0000;
@@ -130,9 +130,11 @@ interp_create(interp_slot_t *slot, request_rec *r,
     if (!ts) {
         /* CPython leaves the caller's thread state current. */
         apwsgi_tstate_leave(main_ts);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s could "
-                      "not be created: %s", in->name, r->uri, why);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00010) "interpreter '%s' for %s could not "
+                                  "be created: %s",
+            in->name, r->uri, why);
         return -1;
     }
     st = apwsgi_state_new(state_pool, r->server, 1);
@@ -153,15 +155,19 @@ interp_create(interp_slot_t *slot, request_rec *r,
     slot->gil_requested = cfg->own_gil;
     PyEval_SaveThread();
     if (cfg->own_gil && !in->own_gil) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      APWSGI_APLOGNO(00014) "mod_wsgi.gil own needs Python "
-                      "3.12 or newer: interpreter '%s' (for %s) shares the "
-                      "GIL of Python %s", in->name, r->uri, PY_VERSION);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            APWSGI_APLOGNO(00014) "mod_wsgi.gil own needs Python "
+                                  "3.12 or newer: interpreter '%s' "
+                                  "(for %s) shares the GIL of Python "
+                                  "%s",
+            in->name, r->uri, PY_VERSION);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APWSGI_APLOGNO(00006) "created interpreter '%s' (%s GIL) "
-                  "for %s", in->name, in->own_gil ? "own" : "shared",
-                  r->uri);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        APWSGI_APLOGNO(00006) "created interpreter '%s' (%s GIL) for "
+                              "%s",
+        in->name, in->own_gil ? "own" : "shared", r->uri);
     return 0;
 }
 
@@ -189,10 +195,9 @@ delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
      * (threading's _DummyThread entries stand for foreign threads, such
      * as Apache's, and are no threads of the application). */
     threading = name ? PyImport_GetModule(name) : NULL;
-    res = threading ? PyObject_CallMethod(threading, "enumerate", NULL)
-                    : NULL;
-    for (Py_ssize_t i = 0; res && PyList_Check(res)
-                           && i < PyList_GET_SIZE(res); i++) {
+    res = threading ? PyObject_CallMethod(threading, "enumerate", NULL) : NULL;
+    for (Py_ssize_t i = 0;
+         res && PyList_Check(res) && i < PyList_GET_SIZE(res); i++) {
         PyObject *thread = PyList_GET_ITEM(res, i);
         PyObject *daemon = PyObject_GetAttrString(thread, "daemon");
 
@@ -268,8 +273,9 @@ interp_end(interp_slot_t *slot, const char *why)
     if (left) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
                      APWSGI_APLOGNO(00007) "interpreter '%s' (%s) still runs "
-                     "daemon threads: its atexit handlers ran, but it is not "
-                     "ended", slot->pub.name, why);
+                                           "daemon threads: its atexit "
+                                           "handlers ran, but it is not ended",
+                     slot->pub.name, why);
     }
     else if (ts) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
@@ -368,12 +374,10 @@ table_choose(request_rec *r, const apwsgi_config_t *cfg, int *full)
 
     if (cfg->pool_size <= 1) {
         slot = table_find(cfg->interpreter);
-        return slot ? slot
-                    : table_add_bounded(cfg->interpreter, cfg, full);
+        return slot ? slot : table_add_bounded(cfg->interpreter, cfg, full);
     }
     for (int i = 0; i < cfg->pool_size; i++) {
-        const char *name = apr_psprintf(r->pool, "%s#%d", cfg->interpreter,
-                                        i);
+        const char *name = apr_psprintf(r->pool, "%s#%d", cfg->interpreter, i);
 
         slot = table_find(name);
         if (!slot) {
@@ -426,7 +430,7 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
 
 int
 apwsgi_interp_ensure_created(apwsgi_interp_t *in, request_rec *r,
-                     const apwsgi_config_t *cfg)
+                             const apwsgi_config_t *cfg)
 {
     interp_slot_t *slot = (interp_slot_t *)in;
     int rc = 0;
@@ -480,8 +484,7 @@ apwsgi_interp_swap(apwsgi_interp_t *old, apwsgi_interp_t *fresh)
  * is neither the one it has nor the one asked for when it was made (on
  * 3.11 "own" gives shared, which APW00014 reported).  No lock held. */
 static void
-note_gil_mode(request_rec *r, const apwsgi_config_t *cfg,
-              interp_slot_t *slot)
+note_gil_mode(request_rec *r, const apwsgi_config_t *cfg, interp_slot_t *slot)
 {
     int note = 0;
 
@@ -494,18 +497,18 @@ note_gil_mode(request_rec *r, const apwsgi_config_t *cfg,
     slot->gil_noted = 1;
     apr_thread_mutex_unlock(table_mutex);
     if (note) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      APWSGI_APLOGNO(00013) "interpreter '%s' keeps the %s "
-                      "GIL it was created with; %s asked for mod_wsgi.gil "
-                      "%s", slot->pub.name,
-                      slot->pub.own_gil ? "own" : "shared", r->uri,
-                      cfg->own_gil ? "own" : "shared");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            APWSGI_APLOGNO(00013) "interpreter '%s' keeps the %s GIL "
+                                  "it was created with; %s asked for "
+                                  "mod_wsgi.gil %s",
+            slot->pub.name, slot->pub.own_gil ? "own" : "shared", r->uri,
+            cfg->own_gil ? "own" : "shared");
     }
 }
 
 apwsgi_interp_t *
-apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
-                      int *status)
+apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg, int *status)
 {
     interp_slot_t *slot = NULL;
     int full = 0;
@@ -521,11 +524,13 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
     apr_thread_mutex_unlock(table_mutex);
     if (!slot) {
         *status = full ? HTTP_SERVICE_UNAVAILABLE : *status;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00012) "interpreter '%s' for %s not "
-                      "created: this process already has %d named "
-                      "interpreters (mod_wsgi.max_interpreters)",
-                      cfg->interpreter, r->uri, cfg->max_interpreters);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00012) "interpreter '%s' for %s not "
+                                  "created: this process already has "
+                                  "%d named interpreters "
+                                  "(mod_wsgi.max_interpreters)",
+            cfg->interpreter, r->uri, cfg->max_interpreters);
         return NULL;
     }
     if (apwsgi_interp_ensure_created(&slot->pub, r, cfg) < 0) {
@@ -583,12 +588,9 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
     main_server = s;
     if (apr_pool_create(&table_pool, pchild) != APR_SUCCESS
         || apr_pool_create(&state_pool, pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&table_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&create_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apwsgi_reaper_init(pchild) < 0
-        || !(main_slot = table_add("", 1))
+        || apwsgi_mutex_create(&table_mutex, pchild) < 0
+        || apwsgi_mutex_create(&create_mutex, pchild) < 0
+        || apwsgi_reaper_init(pchild) < 0 || !(main_slot = table_add("", 1))
         || apwsgi_tstate_init(pchild, &main_slot->pub) < 0) {
         return -1;
     }
@@ -614,13 +616,15 @@ apwsgi_interp_shutdown(void)
 
     apwsgi_reaper_stop();
     for (int i = 0; i < table_count; i++) {
-        active += table[i]->used ? apr_atomic_read32(&table[i]->pub.active)
-                                 : 0;
+        active +=
+            table[i]->used ? apr_atomic_read32(&table[i]->pub.active) : 0;
     }
     if (active) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                      APWSGI_APLOGNO(00003) "process exiting with %u requests "
-                     "still running: Python is left as it is", active);
+                                           "still running: Python is left as "
+                                           "it is",
+                     active);
         return -1;
     }
     for (int i = table_count - 1; i > 0; i--) {
