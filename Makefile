@@ -4,6 +4,7 @@
 #   make run             install what is missing, build, serve examples/ on :8000
 #   make test            install what is missing, build, run the test matrix
 #   make install         install the module with apxs (+ Debian's apwsgi.load)
+#   make lint            clang-format check of src/, error-log tag check
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
 # See README.md; the build flags follow docs/CONTRACT.md.
@@ -66,7 +67,7 @@ Q := @
 endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install clean help check-tools check-apxs FORCE
+        install clean help check-tools check-apxs lint lint-c lint-tags FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -142,6 +143,23 @@ valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) tools/valgrind-check "$(abspath $(MODULE))" $(VALGRIND_ARGS)
 
+# ---- lint: each lint-* target is one check; `make lint` runs them all ----
+CLANG_FORMAT ?= clang-format
+C_FILES := $(sort $(wildcard src/*.c src/*.h))
+
+lint: lint-c lint-tags
+
+# The checked-in .clang-format; prints what it would change.
+lint-c:
+	@command -v $(CLANG_FORMAT) >/dev/null || { \
+	  echo "apwsgi: $(CLANG_FORMAT) not found: install clang-format" >&2; \
+	  exit 1; }
+	$(CLANG_FORMAT) --dry-run --Werror $(C_FILES)
+
+# Every error-log tag used once, and listed at its level in docs/errors.rst.
+lint-tags:
+	$(PYTHON) tools/check-log-tags
+
 # ---- the benchmark: see README.md, Performance, and bench/run.py --help ----
 # make bench BENCH_ARGS='--quick --scenarios hello --mpms event'
 bench: all ceiling
@@ -189,4 +207,4 @@ clean:
 	rm -rf $(BUILDDIR)
 
 help:
-	@sed -n '2,9s/^# \{0,1\}//p' Makefile
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile
