@@ -3,13 +3,15 @@
  * interpreter.
  *
  * Locking: `table_mutex` guards the table and every slot's bookkeeping
- * (visible, retired, active);
- * `create_mutex` serialises creating and ending interpreters (and
- * guards `state_pool`).  A thread never waits for a GIL while holding
- * table_mutex, and takes create_mutex before any GIL, so the locks
- * cannot deadlock.
+ * (visible, retired, ending, idle times); `create_mutex` serialises
+ * creating and ending interpreters (and guards `state_pool`).  A thread
+ * never waits for a GIL while holding table_mutex, and takes
+ * create_mutex before any GIL, so the locks cannot deadlock.  The
+ * thread-state records' lock (apwsgi_tstate.c) is taken inside either,
+ * never the other way round.
  *
- * Python's own start and end in the child are in apwsgi_python.c.
+ * Python's own start and end in the child (apwsgi_python.c) drive the
+ * table's init and shutdown below.
  */
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
