@@ -15,10 +15,8 @@ Skipped, saying why, when mod_python or the system Python's headers are
 missing.
 """
 
-import os
 import pathlib
 import re
-import subprocess
 import tempfile
 
 import pytest
@@ -27,34 +25,7 @@ import conftest
 import support
 from apwsgi.apache import ApacheServer
 
-SYSTEM_PYTHON = '/usr/bin/python3.11'
-MOD_PYTHON = pathlib.Path('/usr/lib/apache2/modules/mod_python.so')
-PYTHON_LOAD = pathlib.Path('/etc/apache2/mods-available/python.load')
 APPS = support.APPS / 'coexist'
-# Debian's own directories only: no pyenv shim, no venv.
-SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin'
-
-
-def system_module():
-    """Path of apwsgi built against the system Python (built if needed)."""
-    given = os.environ.get('APWSGI_SYSTEM_MODULE')
-    if given:
-        return pathlib.Path(given)
-    if not MOD_PYTHON.is_file() or not PYTHON_LOAD.is_file():
-        pytest.skip('Debian\'s mod_python is not installed '
-                    '(apt-get install libapache2-mod-python)')
-    if not os.access(SYSTEM_PYTHON, os.X_OK):
-        pytest.skip('%s is missing (apt-get install python3.11)'
-                    % SYSTEM_PYTHON)
-    if not pathlib.Path('/usr/include/python3.11/Python.h').is_file():
-        pytest.skip('the system Python\'s headers are missing '
-                    '(apt-get install python3-dev)')
-    build = subprocess.run(
-        ['make', '--no-print-directory', 'PYTHON=' + SYSTEM_PYTHON,
-         'BUILDDIR=build/py-system', 'all'], cwd=support.REPO,
-        capture_output=True, text=True, timeout=600)
-    assert build.returncode == 0, build.stdout + build.stderr
-    return support.REPO / 'build' / 'py-system' / 'mod_apwsgi.so'
 
 
 def coexist_config(state):
@@ -77,14 +48,15 @@ def coexist_config(state):
 def srv(request):
     """One Apache process with mod_python and apwsgi (system Python);
     its whole log is checked like make_server's."""
-    module = system_module()
+    module = support.system_module()
     root = pathlib.Path(tempfile.mkdtemp(prefix='apwsgi-coexist-'))
     root.chmod(0o755)
     server = ApacheServer(str(module), coexist_config(root / 'state'),
                           mpm=support.MPM, processes=1,
                           threads=1 if support.MPM == 'prefork' else 25,
                           root=root, modules=('python',),
-                          env=dict(support.APACHE_ENV, PATH=SYSTEM_PATH,
+                          env=dict(support.APACHE_ENV,
+                                   PATH=support.SYSTEM_PATH,
                                    VIRTUAL_ENV=None))
     server.start()
     try:
