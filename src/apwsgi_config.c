@@ -225,8 +225,8 @@ word_key(request_rec *r, const char *key, const char *yes, const char *no,
     return -1;
 }
 
-/* The interpreter keys (issue: pools, own GIL, reload, bounds).  OK,
- * or 500 after logging. */
+/* The keys that choose and shape the interpreter (a pool, its GIL,
+ * reloading, bounds).  OK, or 500 after logging. */
 static int
 read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
 {
@@ -248,7 +248,7 @@ read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
     cfg->idle_timeout = apr_time_from_sec(idle);
     if (cfg->pool_size > 1 && !*cfg->interpreter) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00106) "mod_wsgi.interpreters for %s "
+                      APWSGI_APLOGNO(00112) "mod_wsgi.interpreters for %s "
                       "needs a pool name: set mod_wsgi.interpreter too",
                       r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -292,7 +292,7 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
     }
     if (cfg->virtualenv && cfg->virtualenv[0] != '/') {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00111) "mod_wsgi.virtualenv '%s' for %s "
+                      APWSGI_APLOGNO(00113) "mod_wsgi.virtualenv '%s' for %s "
                       "is not an absolute path", cfg->virtualenv, r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -5,6 +5,11 @@
 
 #define DEFAULT_BLOCK_SIZE 8192
 
+/* The file wrapper's part of an interpreter's state. */
+struct apwsgi_filewrapper_part {
+    PyTypeObject *type; /* FileWrapper, strong */
+};
+
 typedef struct {
     PyObject_HEAD
     PyObject *filelike;   /* strong */
@@ -128,16 +133,32 @@ static PyType_Spec filewrapper_spec = {
     .slots = filewrapper_slots,
 };
 
-PyTypeObject *
-apwsgi_filewrapper_type_new(void)
+int
+apwsgi_filewrapper_part_init(apwsgi_state_t *st,
+                             const apwsgi_state_setup_t *setup)
 {
-    return (PyTypeObject *)PyType_FromSpec(&filewrapper_spec);
+    st->filewrapper = apr_pcalloc(setup->pool, sizeof(*st->filewrapper));
+    st->filewrapper->type =
+        (PyTypeObject *)PyType_FromSpec(&filewrapper_spec);
+    return st->filewrapper->type ? 0 : -1;
+}
+
+void
+apwsgi_filewrapper_part_free(apwsgi_state_t *st)
+{
+    Py_CLEAR(st->filewrapper->type);
 }
 
 PyObject *
-apwsgi_filewrapper_filelike(PyTypeObject *type, PyObject *obj)
+apwsgi_filewrapper_type(apwsgi_state_t *st)
 {
-    if (!Py_IS_TYPE(obj, type)) {
+    return (PyObject *)st->filewrapper->type;
+}
+
+PyObject *
+apwsgi_filewrapper_filelike(apwsgi_state_t *st, PyObject *obj)
+{
+    if (!Py_IS_TYPE(obj, st->filewrapper->type)) {
         return NULL;
     }
     return ((apwsgi_filewrapper_object *)obj)->filelike;

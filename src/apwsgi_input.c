@@ -12,6 +12,11 @@
 
 #define LINE_BUFSIZE 8192
 
+/* The input's part of an interpreter's state. */
+struct apwsgi_input_part {
+    PyTypeObject *type; /* Input, strong */
+};
+
 typedef struct {
     PyObject_HEAD
     apwsgi_request_t *req; /* NULL once the request is over */
@@ -438,15 +443,24 @@ static PyType_Spec input_spec = {
     .slots = input_slots,
 };
 
-PyTypeObject *
-apwsgi_input_type_new(void)
+int
+apwsgi_input_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
 {
-    return (PyTypeObject *)PyType_FromSpec(&input_spec);
+    st->input = apr_pcalloc(setup->pool, sizeof(*st->input));
+    st->input->type = (PyTypeObject *)PyType_FromSpec(&input_spec);
+    return st->input->type ? 0 : -1;
+}
+
+void
+apwsgi_input_part_free(apwsgi_state_t *st)
+{
+    Py_CLEAR(st->input->type);
 }
 
 PyObject *
-apwsgi_input_new(PyTypeObject *type, apwsgi_request_t *req)
+apwsgi_input_new(apwsgi_request_t *req)
 {
+    PyTypeObject *type = req->state->input->type;
     apwsgi_input_object *self = PyObject_New(apwsgi_input_object, type);
     request_rec *r = req->r;
 

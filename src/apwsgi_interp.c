@@ -1,9 +1,9 @@
 /*
- * apwsgi_interp.c: the interpreter table, the per-thread cache of
- * thread states, and the life of each interpreter.
+ * apwsgi_interp.c: the interpreter table and the life of each
+ * interpreter.
  *
  * Locking: `table_mutex` guards the table and every slot's bookkeeping
- * (visible, retired, active, its list of thread states);
+ * (visible, retired, active);
  * `create_mutex` serialises creating and ending interpreters (and
  * guards `state_pool`).  A thread never waits for a GIL while holding
  * table_mutex, and takes create_mutex before any GIL, so the locks
@@ -12,31 +12,12 @@
  * Python's own start and end in the child are in apwsgi_python.c.
  */
 #include "apwsgi_interp.h"
-#include "apwsgi_app.h"
 #include "apwsgi_log.h"
-#include "apwsgi_python.h"
-#include "apwsgi_reload.h"
+#include "apwsgi_reaper.h"
 #include "apwsgi_state.h"
+#include "apwsgi_tstate.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
-#include "apr_thread_cond.h"
-#include "apr_thread_proc.h"
-
-/* Hard ceiling on interpreters per process (mod_wsgi.max_interpreters
- * is the configurable bound below it). */
-#define APWSGI_MAX_SLOTS 1024
-
-/* How often the reaper looks for interpreters to end, and how often a
- * reloading interpreter looks at its files. */
-#define REAP_INTERVAL apr_time_from_sec(1)
-#define RELOAD_INTERVAL apr_time_from_sec(1)
-
-/* A thread state this module made, so that it can delete exactly its
- * own and never one of a thread the application started. */
-typedef struct tstate_node {
-    PyThreadState *tstate;
-    struct tstate_node *next;
-} tstate_node_t;
 
 typedef struct {
     apwsgi_interp_t pub;
@@ -52,17 +33,7 @@ typedef struct {
     int may_end;            /* may be ended while the process runs */
     apr_time_t last_used;
     apr_time_t idle_timeout;
-    tstate_node_t *tstates;
-    /* mod_wsgi.reload: */
-    apr_time_t next_check;
-    volatile apr_uint32_t checking;
 } interp_slot_t;
-
-/* One entry of a thread's cache: valid while `generation` matches. */
-typedef struct {
-    PyThreadState *tstate;
-    unsigned long generation;
-} tls_entry_t;
 
 static interp_slot_t *table[APWSGI_MAX_SLOTS];
 static int table_count;
@@ -71,140 +42,11 @@ static apr_pool_t *table_pool;
 static apr_pool_t *state_pool;
 static apr_thread_mutex_t *table_mutex;
 static apr_thread_mutex_t *create_mutex;
-static apr_threadkey_t *tls_key;
 static server_rec *main_server;
-
-/* The reaper thread ends retired and idle interpreters. */
-static apr_thread_t *reaper_thread;
-static apr_thread_mutex_t *reaper_mutex;
-static apr_thread_cond_t *reaper_cond;
-static int reaper_stop;
 
 /* An interpreter was left alive (daemon threads): Python cannot be
  * finalised at exit. */
 static int stranded;
-
-static _Thread_local tls_entry_t *tls_cache;
-static _Thread_local int tls_size;
-
-/* Frees a thread's cache when the thread exits. */
-static void
-tls_free(void *cache)
-{
-    free(cache);
-}
-
-/* This thread's cache entry for slot `index`, or NULL without memory.
- * No GIL needed. */
-static tls_entry_t *
-tls_entry(int index)
-{
-    if (index >= tls_size) {
-        int size = index + 8;
-        tls_entry_t *cache = realloc(tls_cache, size * sizeof(*cache));
-
-        if (!cache) {
-            return NULL;
-        }
-        memset(cache + tls_size, 0, (size - tls_size) * sizeof(*cache));
-        tls_cache = cache;
-        tls_size = size;
-        apr_threadkey_private_set(cache, tls_key);
-    }
-    return &tls_cache[index];
-}
-
-/* Record `ts` as this thread's thread state for `in`.  0, or -1
- * without memory.  No GIL needed. */
-static int
-tls_put(apwsgi_interp_t *in, PyThreadState *ts)
-{
-    interp_slot_t *slot = (interp_slot_t *)in;
-    tls_entry_t *entry = tls_entry(in->index);
-    tstate_node_t *node = malloc(sizeof(*node));
-
-    if (!entry || !node) {
-        free(node);
-        return -1;
-    }
-    entry->tstate = ts;
-    entry->generation = in->generation;
-    node->tstate = ts;
-    apr_thread_mutex_lock(table_mutex);
-    node->next = slot->tstates;
-    slot->tstates = node;
-    apr_thread_mutex_unlock(table_mutex);
-    return 0;
-}
-
-/* This thread's thread state for `in`, made on first use; NULL when
- * none can be made.  No GIL needed (PyThreadState_New allows that). */
-static PyThreadState *
-thread_state(apwsgi_interp_t *in)
-{
-    tls_entry_t *entry = tls_entry(in->index);
-    PyThreadState *ts = NULL;
-
-    if (!entry) {
-        return NULL;
-    }
-    if (entry->tstate && entry->generation == in->generation) {
-        return entry->tstate;
-    }
-    ts = PyThreadState_New(in->interp);
-    if (ts && tls_put(in, ts) < 0) {
-        PyThreadState_Delete(ts);
-        ts = NULL;
-    }
-    return ts;
-}
-
-PyThreadState *
-apwsgi_interp_enter(apwsgi_interp_t *in)
-{
-    PyThreadState *ts = NULL;
-
-    /* A thread's first thread state is the one PyGILState_Ensure()
-     * finds, so make it the main interpreter's: extensions that call
-     * back into Python from their own threads expect that. */
-    if (in->index != 0 && !thread_state(&table[0]->pub)) {
-        return NULL;
-    }
-    ts = thread_state(in);
-    if (ts) {
-        PyEval_RestoreThread(ts);
-    }
-    return ts;
-}
-
-void
-apwsgi_interp_leave(PyThreadState *ts)
-{
-    /* PyEval_SaveThread returns the thread state we already hold. */
-    (void)ts;
-    PyEval_SaveThread();
-}
-
-/*
- * Since 3.12 each activation of a thread state makes it the thread's
- * PyGILState one, and deleting a thread state from another thread
- * leaves that pointer dangling in its owner: the owner's next
- * activation writes through it.  So before a thread lets go of an
- * interpreter that the reaper may end, it makes its main thread state
- * the bound one again (taking the main GIL for a moment).  No GIL held.
- */
-static void
-rebind_main(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    PyThreadState *main_ts = thread_state(&table[0]->pub);
-
-    if (main_ts) {
-        PyEval_RestoreThread(main_ts);
-        PyEval_SaveThread();
-    }
-#endif
-}
 
 /*
  * A new sub-interpreter, current on return with its GIL held; NULL
@@ -272,14 +114,14 @@ interp_create(interp_slot_t *slot, request_rec *r,
               const apwsgi_config_t *cfg)
 {
     apwsgi_interp_t *in = &slot->pub;
-    PyThreadState *main_ts = apwsgi_interp_enter(&table[0]->pub);
+    PyThreadState *main_ts = apwsgi_tstate_enter(&table[0]->pub);
     PyThreadState *ts = NULL;
     apwsgi_state_t *st = NULL;
     const char *why = NULL;
 
     if (!main_ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s: no "
+                      APWSGI_APLOGNO(00019) "interpreter '%s' for %s: no "
                       "memory for a thread state", in->name, r->uri);
         return -1;
     }
@@ -287,15 +129,15 @@ interp_create(interp_slot_t *slot, request_rec *r,
     ts = new_interpreter(in->own_gil, &why);
     if (!ts) {
         /* CPython leaves the caller's thread state current. */
-        apwsgi_interp_leave(main_ts);
+        apwsgi_tstate_leave(main_ts);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APWSGI_APLOGNO(00010) "interpreter '%s' for %s could "
                       "not be created: %s", in->name, r->uri, why);
         return -1;
     }
     st = apwsgi_state_new(state_pool, r->server, 1);
-    if (!st || tls_put(in, ts) < 0) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00010),
+    if (!st || apwsgi_tstate_adopt(in, ts) < 0) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00020),
                              apr_psprintf(r->pool,
                                           "interpreter '%s' for %s could "
                                           "not be set up:",
@@ -331,27 +173,13 @@ interp_create(interp_slot_t *slot, request_rec *r,
 static int
 delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
 {
-    tstate_node_t *node = NULL;
     PyObject *name = PyUnicode_FromString("threading");
     PyObject *threading = NULL;
     PyObject *res = NULL;
     PyThreadState *t = NULL;
     int daemons = 0;
 
-    apr_thread_mutex_lock(table_mutex);
-    node = slot->tstates;
-    slot->tstates = NULL;
-    apr_thread_mutex_unlock(table_mutex);
-    while (node) {
-        tstate_node_t *next = node->next;
-
-        if (node->tstate != keep) {
-            PyThreadState_Clear(node->tstate);
-            PyThreadState_Delete(node->tstate);
-        }
-        free(node);
-        node = next;
-    }
+    apwsgi_tstate_delete(&slot->pub, keep);
     t = PyInterpreterState_ThreadHead(slot->pub.interp);
     if (t == keep && PyThreadState_Next(t) == NULL) {
         goto done;
@@ -394,7 +222,7 @@ apwsgi_interp_run_atexit(void)
         res = PyObject_CallMethod(atexit, "_run_exitfuncs", NULL);
     }
     if (!res) {
-        apwsgi_log_exception(NULL, main_server, APWSGI_APLOGNO(00008),
+        apwsgi_log_exception(NULL, main_server, APWSGI_APLOGNO(00022),
                              "atexit handlers of an interpreter failed:");
     }
     Py_XDECREF(res);
@@ -405,6 +233,7 @@ apwsgi_interp_run_atexit(void)
 static void
 slot_free(interp_slot_t *slot)
 {
+    apwsgi_tstate_forget(&slot->pub);
     free(slot->name_buf);
     memset(slot, 0, sizeof(*slot));
 }
@@ -419,15 +248,15 @@ slot_free(interp_slot_t *slot)
 static void
 interp_end(interp_slot_t *slot, const char *why)
 {
-    PyThreadState *main_ts = thread_state(&table[0]->pub);
+    PyThreadState *main_ts = apwsgi_tstate_get(&table[0]->pub);
     PyThreadState *ts = NULL;
     int left = 0;
 
     apr_thread_mutex_lock(create_mutex);
-    ts = main_ts ? apwsgi_interp_enter(&slot->pub) : NULL;
+    ts = main_ts ? apwsgi_tstate_enter(&slot->pub) : NULL;
     if (ts && delete_thread_states(slot, ts)) {
         apwsgi_interp_run_atexit();
-        apwsgi_interp_leave(ts);
+        apwsgi_tstate_leave(ts);
         left = 1;
         stranded = 1;
     }
@@ -565,15 +394,6 @@ table_choose(request_rec *r, const apwsgi_config_t *cfg, int *full)
     return slot;
 }
 
-/* Tell the reaper there may be work.  No lock held. */
-static void
-reaper_wake(void)
-{
-    apr_thread_mutex_lock(reaper_mutex);
-    apr_thread_cond_signal(reaper_cond);
-    apr_thread_mutex_unlock(reaper_mutex);
-}
-
 void
 apwsgi_interp_release(apwsgi_interp_t *in, int empty)
 {
@@ -581,7 +401,7 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     int wake = 0;
 
     if (in->index != 0 && in->state && (slot->may_end || empty)) {
-        rebind_main();
+        apwsgi_tstate_rebind_main();
     }
     apr_thread_mutex_lock(table_mutex);
     apr_atomic_dec32(&in->active);
@@ -600,16 +420,15 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     }
     apr_thread_mutex_unlock(table_mutex);
     if (wake) {
-        reaper_wake();
+        apwsgi_reaper_wake();
     }
 }
 
-/* Create the interpreter of `slot` unless that is done; waits for a
- * creation another thread started.  0, or -1 after logging. */
-static int
-ensure_created(interp_slot_t *slot, request_rec *r,
-               const apwsgi_config_t *cfg)
+int
+apwsgi_interp_ensure_created(apwsgi_interp_t *in, request_rec *r,
+                     const apwsgi_config_t *cfg)
 {
+    interp_slot_t *slot = (interp_slot_t *)in;
     int rc = 0;
 
     if (apr_atomic_casptr((volatile void **)&slot->pub.state, NULL, NULL)) {
@@ -629,101 +448,32 @@ ensure_created(interp_slot_t *slot, request_rec *r,
     return rc;
 }
 
-/*
- * Replace `old` by a fresh interpreter of the same name that imports
- * the application anew.  Returns the fresh one with this request
- * counted in it, or NULL (the old one keeps serving) after logging.
- * No GIL held.
- */
-static interp_slot_t *
-interp_replace(request_rec *r, const apwsgi_config_t *cfg,
-               interp_slot_t *old)
+apwsgi_interp_t *
+apwsgi_interp_add_hidden(apwsgi_interp_t *old)
 {
     interp_slot_t *fresh = NULL;
-    PyObject *app = NULL;
-    PyThreadState *ts = NULL;
 
     apr_thread_mutex_lock(table_mutex);
-    fresh = table_add(old->pub.name, 0);
+    fresh = table_add(old->name, 0);
     if (fresh) {
         apr_atomic_inc32(&fresh->pub.active);
-        fresh->idle_timeout = old->idle_timeout;
+        fresh->idle_timeout = ((interp_slot_t *)old)->idle_timeout;
         fresh->may_end = 1;
     }
     apr_thread_mutex_unlock(table_mutex);
-    if (!fresh) {
-        return NULL;
-    }
-    if (ensure_created(fresh, r, cfg) == 0
-        && (ts = apwsgi_interp_enter(&fresh->pub))) {
-        app = apwsgi_app_get(fresh->pub.state, r, cfg);
-        apwsgi_interp_leave(ts);
-    }
-    if (!app) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00015) "reloading interpreter '%s' for "
-                      "%s failed (see above): the old code keeps serving "
-                      "until the files change again", old->pub.name, r->uri);
-        apwsgi_interp_release(&fresh->pub, 1);
-        if ((ts = apwsgi_interp_enter(&old->pub))) {
-            apwsgi_reload_rebase(old->pub.state);
-            apwsgi_interp_leave(ts);
-        }
-        return NULL;
-    }
-    apr_thread_mutex_lock(table_mutex);
-    old->visible = 0;
-    old->retired = 1;
-    fresh->visible = 1;
-    apr_thread_mutex_unlock(table_mutex);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APWSGI_APLOGNO(00016) "interpreter '%s' reloaded for %s: "
-                  "its code changed", old->pub.name, r->uri);
-    return fresh;
+    return fresh ? &fresh->pub : NULL;
 }
 
-/*
- * mod_wsgi.reload: at most once a second, look at the interpreter's
- * files; when one changed, move this request (and all later ones) to a
- * fresh interpreter.  Returns the slot to use.  No GIL held.
- */
-static interp_slot_t *
-reload_check(request_rec *r, const apwsgi_config_t *cfg,
-             interp_slot_t *slot)
+void
+apwsgi_interp_swap(apwsgi_interp_t *old, apwsgi_interp_t *fresh)
 {
-    static volatile apr_uint32_t main_noted;
-    apr_time_t now = apr_time_now();
-    interp_slot_t *fresh = NULL;
-    PyThreadState *ts = NULL;
-    int changed = 0;
+    interp_slot_t *prev = (interp_slot_t *)old;
 
-    if (slot->pub.index == 0) {
-        if (apr_atomic_cas32(&main_noted, 1, 0) == 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          APWSGI_APLOGNO(00018) "mod_wsgi.reload for %s is "
-                          "ignored: the main interpreter cannot be replaced; "
-                          "reload needs a named mod_wsgi.interpreter",
-                          r->uri);
-        }
-        return slot;
-    }
-    if (now < slot->next_check
-        || apr_atomic_cas32(&slot->checking, 1, 0) != 0) {
-        return slot;
-    }
-    slot->next_check = now + RELOAD_INTERVAL;
-    ts = apwsgi_interp_enter(&slot->pub);
-    if (ts) {
-        changed = apwsgi_reload_scan(slot->pub.state);
-        apwsgi_interp_leave(ts);
-    }
-    fresh = changed ? interp_replace(r, cfg, slot) : NULL;
-    apr_atomic_set32(&slot->checking, 0);
-    if (!fresh) {
-        return slot;
-    }
-    apwsgi_interp_release(&slot->pub, 0);
-    return fresh;
+    apr_thread_mutex_lock(table_mutex);
+    prev->visible = 0;
+    prev->retired = 1;
+    ((interp_slot_t *)fresh)->visible = 1;
+    apr_thread_mutex_unlock(table_mutex);
 }
 
 /* Note once per interpreter that a request asked for a GIL mode that
@@ -761,13 +511,6 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
     int full = 0;
 
     *status = HTTP_INTERNAL_SERVER_ERROR;
-    if (!apwsgi_python_ready()) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00005) "Python is not available in this "
-                      "process, so %s cannot be served: see the APW00001 "
-                      "line logged when the process started", r->uri);
-        return NULL;
-    }
     apr_thread_mutex_lock(table_mutex);
     slot = table_choose(r, cfg, &full);
     if (slot) {
@@ -785,15 +528,12 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
                       cfg->interpreter, r->uri, cfg->max_interpreters);
         return NULL;
     }
-    if (ensure_created(slot, r, cfg) < 0) {
+    if (apwsgi_interp_ensure_created(&slot->pub, r, cfg) < 0) {
         apwsgi_interp_release(&slot->pub, 0);
         return NULL;
     }
     if (slot->pub.index != 0) {
         note_gil_mode(r, cfg, slot);
-    }
-    if (cfg->reload) {
-        slot = reload_check(r, cfg, slot);
     }
     return &slot->pub;
 }
@@ -834,25 +574,6 @@ reap(void)
     }
 }
 
-static void *APR_THREAD_FUNC
-reaper_main(apr_thread_t *thread, void *data)
-{
-    (void)data;
-    apr_thread_mutex_lock(reaper_mutex);
-    while (!reaper_stop) {
-        apr_thread_cond_timedwait(reaper_cond, reaper_mutex, REAP_INTERVAL);
-        if (reaper_stop) {
-            break;
-        }
-        apr_thread_mutex_unlock(reaper_mutex);
-        reap();
-        apr_thread_mutex_lock(reaper_mutex);
-    }
-    apr_thread_mutex_unlock(reaper_mutex);
-    apr_thread_exit(thread, APR_SUCCESS);
-    return NULL;
-}
-
 int
 apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
                          PyThreadState *main_ts, int own_stdio)
@@ -866,17 +587,15 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
                                    pchild) != APR_SUCCESS
         || apr_thread_mutex_create(&create_mutex, APR_THREAD_MUTEX_DEFAULT,
                                    pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&reaper_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apr_thread_cond_create(&reaper_cond, pchild) != APR_SUCCESS
-        || apr_threadkey_private_create(&tls_key, tls_free, pchild)
-               != APR_SUCCESS
-        || !(main_slot = table_add("", 1))) {
+        || apwsgi_reaper_init(pchild) < 0
+        || !(main_slot = table_add("", 1))
+        || apwsgi_tstate_init(pchild, &main_slot->pub) < 0) {
         return -1;
     }
     main_slot->pub.interp = PyThreadState_GetInterpreter(main_ts);
     main_slot->pub.state = apwsgi_state_new(state_pool, s, own_stdio);
-    if (!main_slot->pub.state || tls_put(&main_slot->pub, main_ts) < 0) {
+    if (!main_slot->pub.state
+        || apwsgi_tstate_adopt(&main_slot->pub, main_ts) < 0) {
         return -1;
     }
     return 0;
@@ -885,24 +604,15 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
 int
 apwsgi_interp_reaper_start(apr_pool_t *pchild)
 {
-    return apr_thread_create(&reaper_thread, NULL, reaper_main, NULL,
-                             pchild) == APR_SUCCESS ? 0 : -1;
+    return apwsgi_reaper_start(pchild, reap);
 }
 
 int
 apwsgi_interp_shutdown(void)
 {
-    apr_status_t rv = APR_SUCCESS;
     apr_uint32_t active = 0;
 
-    if (reaper_thread) {
-        apr_thread_mutex_lock(reaper_mutex);
-        reaper_stop = 1;
-        apr_thread_cond_signal(reaper_cond);
-        apr_thread_mutex_unlock(reaper_mutex);
-        apr_thread_join(&rv, reaper_thread);
-        reaper_thread = NULL;
-    }
+    apwsgi_reaper_stop();
     for (int i = 0; i < table_count; i++) {
         active += table[i]->used ? apr_atomic_read32(&table[i]->pub.active)
                                  : 0;
@@ -926,14 +636,6 @@ void
 apwsgi_interp_table_free(void)
 {
     for (int i = 0; i < table_count; i++) {
-        tstate_node_t *node = table[i]->tstates;
-
-        while (node) {
-            tstate_node_t *next = node->next;
-
-            free(node);
-            node = next;
-        }
         slot_free(table[i]);
     }
     table_count = 0;
@@ -943,4 +645,11 @@ apwsgi_interp_t *
 apwsgi_interp_main(void)
 {
     return &table[0]->pub;
+}
+
+void
+apwsgi_interp_main_clear(void)
+{
+    apwsgi_state_free(table[0]->pub.state);
+    table[0]->pub.state = NULL;
 }

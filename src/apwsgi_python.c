@@ -4,7 +4,7 @@
 #include "apwsgi_python.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
-#include "apwsgi_state.h"
+#include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME
 #error "APWSGI_PYTHON_HOME must name the prefix of the Python built against"
@@ -42,12 +42,11 @@ python_cleanup(void *data)
     }
     python_ready = 0;
     rc = apwsgi_interp_shutdown();
-    if (rc < 0 || !(ts = apwsgi_interp_enter(main_in))) {
+    if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
         return APR_SUCCESS;
     }
     if (python_owned && rc == 0) {
-        apwsgi_state_free(main_in->state);
-        main_in->state = NULL;
+        apwsgi_interp_main_clear();
         if (Py_FinalizeEx() < 0) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                          APWSGI_APLOGNO(00008) "Python reported errors while "
@@ -61,7 +60,7 @@ python_cleanup(void *data)
     if (python_owned) {
         apwsgi_interp_run_atexit();
     }
-    apwsgi_interp_leave(ts);
+    apwsgi_tstate_leave(ts);
     return APR_SUCCESS;
 }
 
@@ -146,12 +145,12 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     if (!threading
         || apwsgi_interp_table_init(pchild, s, ts, python_owned) < 0) {
         if (PyErr_Occurred()) {
-            apwsgi_log_exception(NULL, s, APWSGI_APLOGNO(00001),
+            apwsgi_log_exception(NULL, s, APWSGI_APLOGNO(00023),
                                  "Python could not be set up:");
         }
         else {
             ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
-                         APWSGI_APLOGNO(00001) "Python could not be set up: "
+                         APWSGI_APLOGNO(00024) "Python could not be set up: "
                          "no memory for the interpreter table");
         }
         Py_XDECREF(threading);

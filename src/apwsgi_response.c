@@ -8,10 +8,14 @@
  */
 #include "apwsgi_response.h"
 #include "apwsgi_filewrapper.h"
-#include "apwsgi_state.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The response's part of an interpreter's state. */
+struct apwsgi_response_part {
+    PyTypeObject *type; /* StartResponse, strong */
+};
 
 typedef struct {
     PyObject_HEAD
@@ -520,8 +524,7 @@ send_file(apwsgi_request_t *req, PyObject *filelike)
 int
 apwsgi_response_send(apwsgi_request_t *req, PyObject *result)
 {
-    PyObject *filelike =
-        apwsgi_filewrapper_filelike(req->state->file_wrapper_type, result);
+    PyObject *filelike = apwsgi_filewrapper_filelike(req->state, result);
 
     if (filelike) {
         int rc = send_file(req, filelike);
@@ -707,15 +710,26 @@ static PyType_Spec start_response_spec = {
     .slots = start_response_slots,
 };
 
-PyTypeObject *
-apwsgi_start_response_type_new(void)
+int
+apwsgi_response_part_init(apwsgi_state_t *st,
+                          const apwsgi_state_setup_t *setup)
 {
-    return (PyTypeObject *)PyType_FromSpec(&start_response_spec);
+    st->response = apr_pcalloc(setup->pool, sizeof(*st->response));
+    st->response->type =
+        (PyTypeObject *)PyType_FromSpec(&start_response_spec);
+    return st->response->type ? 0 : -1;
+}
+
+void
+apwsgi_response_part_free(apwsgi_state_t *st)
+{
+    Py_CLEAR(st->response->type);
 }
 
 PyObject *
-apwsgi_start_response_new(PyTypeObject *type, apwsgi_request_t *req)
+apwsgi_start_response_new(apwsgi_request_t *req)
 {
+    PyTypeObject *type = req->state->response->type;
     apwsgi_start_response_object *self =
         PyObject_GC_New(apwsgi_start_response_object, type);
 
