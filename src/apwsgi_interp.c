@@ -10,9 +10,13 @@
  * cannot deadlock.
  *
  * Python's own start and end in the child are in apwsgi_python.c.
+ * Where mod_python is loaded (the second mode), the named interpreters
+ * are mod_python's (apwsgi_modpython.h): their slots are "borrowed",
+ * and nothing here ends them.
  */
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
+#include "apwsgi_modpython.h"
 #include "apwsgi_reaper.h"
 #include "apwsgi_state.h"
 #include "apwsgi_tstate.h"
@@ -31,6 +35,7 @@ typedef struct {
     int gil_requested;      /* mod_wsgi.gil own at creation */
     int gil_noted;          /* a request asked for another GIL mode */
     int may_end;            /* may be ended while the process runs */
+    int borrowed;           /* mod_python's: never ended here */
     apr_time_t last_used;
     apr_time_t idle_timeout;
 } interp_slot_t;
@@ -105,20 +110,73 @@ end_interpreter(PyThreadState *ts, PyThreadState *back)
 }
 
 /*
+ * Attach `slot` to mod_python's interpreter of its name (mod_python
+ * makes it if new) and build apwsgi's state there, in the calling
+ * thread's own thread state for it.  0, or -1 after logging; a thread
+ * state made before a failure stays in mod_python's interpreter,
+ * unused.  Called with create_mutex held and no GIL.
+ */
+static int
+interp_borrow(interp_slot_t *slot, request_rec *r)
+{
+    apwsgi_interp_t *in = &slot->pub;
+    PyThreadState *ts = NULL;
+    apwsgi_state_t *st = NULL;
+
+    in->interp = apwsgi_modpython_interp(r, in->name, &table[0]->pub);
+    if (!in->interp) {
+        return -1;
+    }
+    slot->borrowed = 1;
+    ts = apwsgi_tstate_enter(in);
+    if (!ts) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
+                      APWSGI_APLOGNO(00610) "mod_python's interpreter '%s' "
+                      "for %s: no memory for a thread state", in->name,
+                      r->uri);
+        return -1;
+    }
+    /* mod_python owns this Python: its sys.stdout, sys.stderr and
+     * logging are left as they are. */
+    st = apwsgi_state_new(state_pool, r->server, 0);
+    if (!st) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00611),
+                             apr_psprintf(r->pool,
+                                          "mod_python's interpreter '%s' "
+                                          "for %s could not be set up:",
+                                          in->name, r->uri));
+    }
+    apwsgi_tstate_leave(ts);
+    if (!st) {
+        return -1;
+    }
+    in->state = st;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  APWSGI_APLOGNO(00612) "interpreter '%s' for %s is "
+                  "mod_python's", in->name, r->uri);
+    return 0;
+}
+
+/*
  * Create the sub-interpreter for `slot`: a new interpreter, its
- * state, and the calling thread's thread state for it.  0, or -1
- * after logging.  Called with create_mutex held and no GIL.
+ * state, and the calling thread's thread state for it (in the second
+ * mode, mod_python's interpreter instead).  0, or -1 after logging.
+ * Called with create_mutex held and no GIL.
  */
 static int
 interp_create(interp_slot_t *slot, request_rec *r,
               const apwsgi_config_t *cfg)
 {
     apwsgi_interp_t *in = &slot->pub;
-    PyThreadState *main_ts = apwsgi_tstate_enter(&table[0]->pub);
+    PyThreadState *main_ts = NULL;
     PyThreadState *ts = NULL;
     apwsgi_state_t *st = NULL;
     const char *why = NULL;
 
+    if (apwsgi_modpython_active()) {
+        return interp_borrow(slot, r);
+    }
+    main_ts = apwsgi_tstate_enter(&table[0]->pub);
     if (!main_ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
                       APWSGI_APLOGNO(00019) "interpreter '%s' for %s: no "
@@ -354,30 +412,29 @@ table_add_bounded(const char *name, const apwsgi_config_t *cfg, int *full)
 }
 
 /*
- * The slot for this request: the named interpreter, or the least busy
- * member of a pool (an idle member first, then a member not created
- * yet, then the least busy one).  NULL with *full set when a new one
- * would pass the bound.  table_mutex held.
+ * The slot for this request: the interpreter `name`, or the least busy
+ * member of the pool of that name (an idle member first, then a member
+ * not created yet, then the least busy one).  NULL with *full set when
+ * a new one would pass the bound.  table_mutex held.
  */
 static interp_slot_t *
-table_choose(request_rec *r, const apwsgi_config_t *cfg, int *full)
+table_choose(request_rec *r, const apwsgi_config_t *cfg, const char *name,
+             int *full)
 {
     interp_slot_t *best = NULL;
     const char *missing = NULL;
     interp_slot_t *slot = NULL;
 
     if (cfg->pool_size <= 1) {
-        slot = table_find(cfg->interpreter);
-        return slot ? slot
-                    : table_add_bounded(cfg->interpreter, cfg, full);
+        slot = table_find(name);
+        return slot ? slot : table_add_bounded(name, cfg, full);
     }
     for (int i = 0; i < cfg->pool_size; i++) {
-        const char *name = apr_psprintf(r->pool, "%s#%d", cfg->interpreter,
-                                        i);
+        const char *member = apr_psprintf(r->pool, "%s#%d", name, i);
 
-        slot = table_find(name);
+        slot = table_find(member);
         if (!slot) {
-            missing = missing ? missing : name;
+            missing = missing ? missing : member;
         }
         else if (!best || slot->pub.active < best->pub.active) {
             best = slot;
@@ -400,13 +457,15 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     interp_slot_t *slot = (interp_slot_t *)in;
     int wake = 0;
 
+    /* mod_python's interpreters stay, loaded or not. */
+    empty = empty && in->index != 0 && !slot->borrowed;
     if (in->index != 0 && in->state && (slot->may_end || empty)) {
         apwsgi_tstate_rebind_main();
     }
     apr_thread_mutex_lock(table_mutex);
     apr_atomic_dec32(&in->active);
     slot->last_used = apr_time_now();
-    if (empty && in->index != 0 && !slot->failed) {
+    if (empty && !slot->failed) {
         slot->visible = 0;
         slot->retired = 1;
     }
@@ -508,11 +567,21 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
                       int *status)
 {
     interp_slot_t *slot = NULL;
+    const char *name = cfg->interpreter;
     int full = 0;
 
     *status = HTTP_INTERNAL_SERVER_ERROR;
+    if (apwsgi_modpython_active()) {
+        if (apwsgi_modpython_refuse(r, cfg) != OK) {
+            return NULL;
+        }
+        /* mod_python's name of the main interpreter is "" here. */
+        if (strcmp(name, APWSGI_MODPYTHON_MAIN) == 0) {
+            name = "";
+        }
+    }
     apr_thread_mutex_lock(table_mutex);
-    slot = table_choose(r, cfg, &full);
+    slot = table_choose(r, cfg, name, &full);
     if (slot) {
         apr_atomic_inc32(&slot->pub.active);
         slot->idle_timeout = cfg->idle_timeout;
@@ -525,7 +594,7 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
                       APWSGI_APLOGNO(00012) "interpreter '%s' for %s not "
                       "created: this process already has %d named "
                       "interpreters (mod_wsgi.max_interpreters)",
-                      cfg->interpreter, r->uri, cfg->max_interpreters);
+                      name, r->uri, cfg->max_interpreters);
         return NULL;
     }
     if (apwsgi_interp_ensure_created(&slot->pub, r, cfg) < 0) {
@@ -553,7 +622,7 @@ reap(void)
         interp_slot_t *slot = table[i];
 
         if (!slot->used || !slot->pub.state || slot->ending
-            || slot->pub.active) {
+            || slot->pub.active || slot->borrowed) {
             continue;
         }
         why[n] = "replaced, or left without an application";
@@ -623,8 +692,10 @@ apwsgi_interp_shutdown(void)
                      "still running: Python is left as it is", active);
         return -1;
     }
+    /* mod_python's interpreters, and apwsgi's state in them, stay:
+     * mod_python still runs its own clean-ups there after this. */
     for (int i = table_count - 1; i > 0; i--) {
-        if (table[i]->used && table[i]->pub.state) {
+        if (table[i]->used && table[i]->pub.state && !table[i]->borrowed) {
             table[i]->ending = 1;
             interp_end(table[i], "process exit");
         }

@@ -7,8 +7,9 @@ mod_wsgi.interpreter, or `main_interpreter`) is mod_python's
 main_interpreter, and mod_python's default name (the virtual host's
 ServerName) can be named from the WSGI side too.  The keys that need
 apwsgi to own an interpreter's life are refused with a 500 and one log
-line each.  apwsgi never ends or finalises an interpreter mod_python
-owns.
+line each; mod_wsgi.max_interpreters, which only refuses new names,
+still bounds the names WSGI requests reach.  apwsgi never ends or
+finalises an interpreter mod_python owns.
 
 Apps: tests/apps/modpython_shared/ (mp_side.py for mod_python,
 wsgi_side.py for apwsgi, both importing shared_state.py).  Servers run
@@ -17,6 +18,7 @@ process, under the run's MPM (APWSGI_MPM).
 """
 
 import concurrent.futures
+import pathlib
 import time
 
 import pytest
@@ -31,7 +33,6 @@ REFUSED = {
     'mod_wsgi.interpreters': ('2', 'APW00603'),
     'mod_wsgi.reload': ('on', 'APW00604'),
     'mod_wsgi.idle_timeout': ('30', 'APW00605'),
-    'mod_wsgi.max_interpreters': ('5', 'APW00606'),
 }
 
 
@@ -53,9 +54,10 @@ def wsgi_location(path, interpreter=None, extra=''):
                             interpreter=interpreter, extra=extra)
 
 
-def start(make_server, *blocks, mpm=None):
+def start(make_server, *blocks, mpm=None, path=support.SYSTEM_PATH):
     """One process with mod_python and apwsgi (system Python) serving
-    `blocks`; PythonOutputFilter UPPER is mp_side.upper."""
+    `blocks`, with `path` for Apache's PATH; PythonOutputFilter UPPER is
+    mp_side.upper."""
     mpm = mpm or support.MPM
 
     def config(state):
@@ -65,7 +67,7 @@ def start(make_server, *blocks, mpm=None):
     return make_server(config, module=support.system_module(), mpm=mpm,
                        modules=('python',), processes=1,
                        threads=1 if mpm == 'prefork' else 25,
-                       env={'PATH': support.SYSTEM_PATH, 'VIRTUAL_ENV': None})
+                       env={'PATH': path, 'VIRTUAL_ENV': None})
 
 
 def get(client, srv, path, status=200):
@@ -207,6 +209,14 @@ def test_concurrent_requests_on_both_sides(make_server):
                 keys.append(key)
         return keys
 
+    # mod_python looks its handler module up in sys.modules without
+    # import's lock, so requests that race its first import can find it
+    # half-run ("contains no 'handler'"; mod_python alone does that too
+    # where the interpreter exists first, e.g. after PythonImport): one
+    # request on each side first.
+    with support.Client() as client:
+        get(client, srv, '/mp-shop/')
+        get(client, srv, '/wsgi-shop/')
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         keys = [k for ks in pool.map(client_run, range(8)) for k in ks]
     assert len(keys) == 200
@@ -290,3 +300,54 @@ def test_values_that_ask_nothing_are_accepted(make_server):
         SetEnv mod_wsgi.idle_timeout 0'''))
     with support.Client() as client:
         assert get(client, srv, '/plain/')['mp_interp'] == 'shop'
+
+
+@pytest.mark.expect_log('APW00012')
+def test_bound_counts_the_names_wsgi_reaches(make_server):
+    """mod_wsgi.max_interpreters never ends an interpreter, so it keeps
+    its meaning: a WSGI request for one name more than the bound gets a
+    503; the main interpreter does not count."""
+    bound = 'SetEnv mod_wsgi.max_interpreters 1'
+    srv = start(make_server, mp_location('/mp-other', 'other'),
+                wsgi_location('/wsgi-shop', 'shop', extra=bound),
+                wsgi_location('/wsgi-other', 'other', extra=bound),
+                wsgi_location('/wsgi-main', extra=bound))
+    log = support.LogWindow(srv)
+    with support.Client() as client:
+        assert get(client, srv, '/wsgi-shop/')['mp_interp'] == 'shop'
+        assert get(client, srv, '/mp-other/')['interp'] == 'other'
+        get(client, srv, '/wsgi-other/', status=503)
+        assert get(client, srv, '/wsgi-main/')['is_main'] is True
+    assert len(log.wait('/wsgi-other/', tag='APW00012')) == 1
+
+
+@pytest.mark.expect_log('APW00606')
+def test_mod_python_without_its_package(make_server):
+    """Where another python3 comes first on Apache's PATH, mod_python's
+    Python lacks its package and mod_python cannot make an interpreter
+    (its own handlers get 500s).  A WSGI request for a named interpreter
+    gets a 500 and APW00606 saying what to fix, and the process lives
+    on: asked anyway, mod_python would crash it.  The main interpreter
+    keeps serving."""
+    other = support.other_python('3.11', '/usr')
+    if other is None:
+        pytest.skip('no second Python 3.11 install on this machine')
+    bindir = pathlib.Path('/tmp') / ('apwsgi-fakebin-' + support.token())
+    bindir.mkdir(mode=0o755)
+    try:
+        for name in ('python3', 'python', 'python3.11'):
+            (bindir / name).symlink_to(other)
+        srv = start(make_server, wsgi_location('/wsgi-shop', 'shop'),
+                    wsgi_location('/wsgi-main'),
+                    path='%s:%s' % (bindir, support.SYSTEM_PATH))
+        log = support.LogWindow(srv)
+        with support.Client() as client:
+            get(client, srv, '/wsgi-shop/', status=500)
+            main = get(client, srv, '/wsgi-main/')
+            get(client, srv, '/wsgi-shop/', status=500)
+            assert get(client, srv, '/wsgi-main/')['pid'] == main['pid']
+        lines = log.tagged('APW00606', '/wsgi-shop/')
+        assert len(lines) == 2 and 'PATH' in lines[0], lines
+        srv.stop()   # before the fake bin goes: children may still start
+    finally:
+        support.remove_tree(bindir)
