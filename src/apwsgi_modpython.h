@@ -21,9 +21,9 @@
  *   dereferences NULL: the caller cannot get an error back.
  * - mp_release_interpreter() deletes the current thread state and then
  *   releases the GIL through it.  CPython refuses to delete the current
- *   thread state ("Fatal Python error: PyThreadState_Delete: tstate is
- *   still current"), so on every Python 3 it aborts the process.  It
- *   is never called here.
+ *   thread state ("Fatal Python error: ... tstate ... is still
+ *   current"), so on every Python 3 it aborts the process.  It is never
+ *   called here.
  * - Its own handlers pool their thread states per interpreter, never
  *   clearing them, and hand them to whichever thread asks next.  It
  *   never ends an interpreter and never finalises Python (child exit

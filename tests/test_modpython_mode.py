@@ -19,6 +19,8 @@ process, under the run's MPM (APWSGI_MPM).
 
 import concurrent.futures
 import pathlib
+import re
+import textwrap
 import time
 
 import pytest
@@ -26,6 +28,8 @@ import pytest
 import support
 
 APPS = support.APPS / 'modpython_shared'
+SHOP = support.APPS / 'modpython_shop'
+DOC = support.REPO / 'docs' / 'modpython.rst'
 MODE = 'APW00601'
 # The refused keys: value, tag.
 REFUSED = {
@@ -351,3 +355,30 @@ def test_mod_python_without_its_package(make_server):
         srv.stop()   # before the fake bin goes: children may still start
     finally:
         support.remove_tree(bindir)
+
+
+def doc_example(name):
+    """The apache code block after `.. example: NAME` in DOC."""
+    match = re.search(r'^\.\. example: %s\n\n\.\. code-block:: apache\n\n'
+                      r'((?:   .*\n|\n)+)' % re.escape(name),
+                      DOC.read_text(), re.M)
+    assert match, 'no example %s in %s' % (name, DOC)
+    return textwrap.dedent(match.group(1))
+
+
+def test_migration_example_of_the_docs(make_server):
+    """docs/modpython.rst's worked example, with /srv/shop the shop of
+    tests/apps/modpython_shop: one cart for both modules, and the
+    mod_python fixup handler's SHOP_CUSTOMER in the WSGI environ."""
+    srv = start(make_server, doc_example('modpython-migration')
+                .replace('/srv/shop', str(SHOP)))
+    with support.Client() as client:
+        r = client.get(srv.url('/shop/add?item=book'))
+        assert (r.status_code, r.text) == (200, 'cart: book')
+        api = get(client, srv, '/shop/api/cart')
+        assert api == {'customer': 'guest', 'items': ['book']}
+        client.cookies.set('customer', 'ada')
+        api = get(client, srv, '/shop/api/add?item=pen')
+        assert api == {'customer': 'ada', 'items': ['book', 'pen']}
+        r = client.get(srv.url('/shop/cart'))
+        assert (r.status_code, r.text) == (200, 'cart: book, pen')
