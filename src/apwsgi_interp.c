@@ -23,6 +23,14 @@
 #include "apr_atomic.h"
 #include "apr_portable.h"
 
+/* How long after apwsgi first asked mod_python for a name every
+ * interpreter mod_python was making for it is surely stored (see
+ * borrow_settle). */
+#define BORROW_SETTLE apr_time_from_sec(2)
+
+/* A borrowed slot's check of mod_python's final answer. */
+enum { SETTLE_PENDING, SETTLE_CHECKING, SETTLE_DONE };
+
 typedef struct {
     apwsgi_interp_t pub;
     /* Guarded by table_mutex: */
@@ -36,6 +44,8 @@ typedef struct {
     int gil_noted;          /* a request asked for another GIL mode */
     int may_end;            /* may be ended while the process runs */
     int borrowed;           /* mod_python's: never ended here */
+    apr_time_t settle_at;   /* borrowed: ask mod_python again from then */
+    volatile apr_uint32_t settle; /* SETTLE_*: that second answer */
     apr_time_t last_used;
     apr_time_t idle_timeout;
 } interp_slot_t;
@@ -123,7 +133,11 @@ interp_borrow(interp_slot_t *slot, request_rec *r)
     PyThreadState *ts = NULL;
     apwsgi_state_t *st = NULL;
 
-    in->interp = apwsgi_modpython_interp(r, in->name, &table[0]->pub);
+    /* A slot that replaces another knows its interpreter already. */
+    if (!in->interp) {
+        in->interp = apwsgi_modpython_interp(r, in->name, &table[0]->pub);
+        slot->settle_at = apr_time_now() + BORROW_SETTLE;
+    }
     if (!in->interp) {
         return -1;
     }
@@ -155,6 +169,59 @@ interp_borrow(interp_slot_t *slot, request_rec *r)
                   APWSGI_APLOGNO(00612) "interpreter '%s' for %s is "
                   "mod_python's", in->name, r->uri);
     return 0;
+}
+
+/*
+ * mod_python makes a new interpreter for every request that asks for a
+ * name it has not stored yet, and keeps the one it stores last: where
+ * requests race a name's first use, each may get its own (mod_python's
+ * own race; its later requests all go to the kept one).  apwsgi keeps
+ * what it was given, so once every such making is surely over it asks
+ * mod_python once more; if the name now has another interpreter, the
+ * name moves there, as a reload moves it, except that the old one is
+ * not ended (mod_python made it).  Returns the slot to use, with the
+ * request counted in it.  Called by one thread per slot; no GIL held.
+ */
+static interp_slot_t *
+borrow_settle(request_rec *r, const apwsgi_config_t *cfg,
+              interp_slot_t *slot)
+{
+    PyInterpreterState *kept = NULL;
+    apwsgi_interp_t *fresh = NULL;
+    apr_uint32_t outcome = SETTLE_PENDING; /* without an answer: later */
+
+    apr_thread_mutex_lock(create_mutex);
+    kept = apwsgi_modpython_interp(r, slot->pub.name, &table[0]->pub);
+    apr_thread_mutex_unlock(create_mutex);
+    if (kept == slot->pub.interp) {
+        outcome = SETTLE_DONE;
+    }
+    else if (kept && (fresh = apwsgi_interp_add_hidden(&slot->pub))) {
+        interp_slot_t *next = (interp_slot_t *)fresh;
+
+        fresh->interp = kept;
+        next->may_end = 0;
+        next->settle = SETTLE_DONE;
+        if (apwsgi_interp_ensure_created(fresh, r, cfg) < 0) {
+            apwsgi_interp_release(fresh, 0);
+            fresh = NULL;
+        }
+    }
+    if (fresh) {
+        apwsgi_interp_swap(&slot->pub, fresh);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      APWSGI_APLOGNO(00613) "mod_python made interpreter "
+                      "'%s' more than once (requests raced its first use): "
+                      "from %s on, WSGI applications of that name run in "
+                      "the one mod_python kept", slot->pub.name, r->uri);
+        outcome = SETTLE_DONE;
+    }
+    apr_atomic_set32(&slot->settle, outcome);
+    if (!fresh) {
+        return slot;
+    }
+    apwsgi_interp_release(&slot->pub, 0);
+    return (interp_slot_t *)fresh;
 }
 
 /*
@@ -600,6 +667,12 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
     if (apwsgi_interp_ensure_created(&slot->pub, r, cfg) < 0) {
         apwsgi_interp_release(&slot->pub, 0);
         return NULL;
+    }
+    if (slot->borrowed && apr_atomic_read32(&slot->settle) == SETTLE_PENDING
+        && apr_time_now() >= slot->settle_at
+        && apr_atomic_cas32(&slot->settle, SETTLE_CHECKING,
+                            SETTLE_PENDING) == SETTLE_PENDING) {
+        slot = borrow_settle(r, cfg, slot);
     }
     if (slot->pub.index != 0) {
         note_gil_mode(r, cfg, slot);

@@ -154,7 +154,8 @@ apwsgi_modpython_interp(request_rec *r, const char *name,
      * the GIL but keep the thread state: deleting it could leave a
      * dangling PyGILState pointer in the thread that made it, and
      * mod_python's own release aborts (see the header).  It stays,
-     * unused, one per interpreter and process. */
+     * unused: two per name and process (three where a race moved the
+     * name). */
     PyEval_SaveThread();
     return interp;
 }

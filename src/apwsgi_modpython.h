@@ -29,15 +29,20 @@
  *   never ends an interpreter and never finalises Python (child exit
  *   runs no Py_Finalize), so an interpreter lives as long as the
  *   process.
+ * - Its table of interpreters is guarded by the GIL alone, which Python
+ *   releases now and then while an interpreter is being made: requests
+ *   that race a name's first use may each make one, and the one stored
+ *   last is kept.
  *
  * So apwsgi calls mp_acquire_interpreter once per name and process, to
- * learn the interpreter (mod_python makes it if new), lets go of the
- * GIL without touching mod_python's thread state (it is parked: another
- * thread's PyGILState slot may point at it), and from then on runs in
- * that interpreter with its own per-thread thread states, exactly as in
- * its own interpreters.  It never ends such an interpreter, and its
- * state there is never freed: mod_python runs its own clean-ups in the
- * interpreter after apwsgi's exit clean-up, and Python is not
+ * learn the interpreter (mod_python makes it if new), and once more when
+ * such a race is surely over (apwsgi_interp.c: borrow_settle).  Each
+ * time it lets go of the GIL without touching mod_python's thread state
+ * (it is parked: another thread's PyGILState slot may point at it).  It
+ * runs in the interpreter with its own per-thread thread states, exactly
+ * as in its own interpreters.  It never ends such an interpreter, and
+ * its state there is never freed: mod_python runs its own clean-ups in
+ * the interpreter after apwsgi's exit clean-up, and Python is not
  * finalised.
  *
  * Called by apwsgi_python.c (child init) and apwsgi_interp.c (choosing

@@ -21,6 +21,7 @@ import concurrent.futures
 import pathlib
 import re
 import textwrap
+import threading
 import time
 
 import pytest
@@ -227,6 +228,45 @@ def test_concurrent_requests_on_both_sides(make_server):
     with support.Client() as client:
         values = get(client, srv, '/wsgi-shop/')['values']
     assert sorted(values) == sorted(keys)
+
+
+def test_racing_first_requests_settle_on_the_kept_interpreter(
+        make_server):
+    """mod_python makes an interpreter anew for each request that races
+    a name's first use and keeps the last one it stores; apwsgi asks it
+    again once that is over (after about 2 s) and moves the name to the
+    kept one (APW00613) when it had been given another.  However the
+    race went, the two modules end up sharing the interpreter.  Bounded:
+    one wave of 16 requests, then polls for 10 s."""
+    if support.MPM == 'prefork':
+        pytest.skip('needs concurrent requests in one process')
+    srv = start(make_server, mp_location('/mp-shop', 'shop'),
+                wsgi_location('/wsgi-shop', 'shop'))
+    barrier = threading.Barrier(16)
+
+    def first_request(n):
+        with support.Client() as client:
+            client.get(srv.url('/'))
+            barrier.wait(support.TIMEOUT)
+            side = '/wsgi-shop/' if n % 2 else '/mp-shop/'
+            return side, client.get(srv.url(side)).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        wave = list(pool.map(first_request, range(16)))
+    # mod_python's own handler-import race may fail some of its first
+    # requests (see test_concurrent_requests_on_both_sides); apwsgi's
+    # may not.
+    assert {code for side, code in wave if side == '/wsgi-shop/'} == {200}
+    with support.Client() as client:
+        def shared():
+            token = support.token()
+            get(client, srv, '/mp-shop/set?key=t&value=' + token)
+            return get(client, srv, '/wsgi-shop/')['values'].get('t') == token
+        support.wait_for(shared, 10, 'both modules in one interpreter')
+        get(client, srv, '/wsgi-shop/set?key=back&value=1')
+        assert get(client, srv, '/mp-shop/')['values']['back'] == '1'
+    moves = support.LogWindow(srv, 0).tagged('APW00613')
+    assert len(moves) <= 1, moves
 
 
 def test_mode_logged_once_per_child(shared):
