@@ -7,6 +7,7 @@
 #   make deb             build/deb/libapache2-mod-apwsgi_<version>_<arch>.deb
 #   make test-deb        install that package, serve through the system
 #                        Apache, purge it (as root: changes the machine)
+#   make lint            clang-format check of src/, error-log tag check
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
 # See README.md; the build flags follow docs/CONTRACT.md.
@@ -73,7 +74,8 @@ Q := @
 endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install deb test-deb clean help check-tools check-apxs FORCE
+        install deb test-deb clean help check-tools check-apxs lint lint-c \
+        lint-tags FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -149,6 +151,23 @@ valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) tools/valgrind-check "$(abspath $(MODULE))" $(VALGRIND_ARGS)
 
+# ---- lint: each lint-* target is one check; `make lint` runs them all ----
+CLANG_FORMAT ?= clang-format
+C_FILES := $(sort $(wildcard src/*.c src/*.h))
+
+lint: lint-c lint-tags
+
+# The checked-in .clang-format; prints what it would change.
+lint-c:
+	@command -v $(CLANG_FORMAT) >/dev/null || { \
+	  echo "apwsgi: $(CLANG_FORMAT) not found: install clang-format" >&2; \
+	  exit 1; }
+	$(CLANG_FORMAT) --dry-run --Werror $(C_FILES)
+
+# Every error-log tag used once, and listed at its level in docs/errors.rst.
+lint-tags:
+	$(PYTHON) tools/check-log-tags
+
 # ---- the benchmark: see README.md, Performance, and bench/run.py --help ----
 # make bench BENCH_ARGS='--quick --scenarios hello --mpms event'
 bench: all ceiling
@@ -204,4 +223,4 @@ clean:
 	rm -rf $(BUILDDIR)
 
 help:
-	@sed -n '2,12s/^# \{0,1\}//p' Makefile
+	@sed -n '2,13s/^# \{0,1\}//p' Makefile

@@ -67,6 +67,17 @@
 APLOG_USE_MODULE(apwsgi);
 #endif
 
+/* A new thread mutex of the default kind in `pool`: 0, or -1.  No GIL
+ * needed. */
+static inline int
+apwsgi_mutex_create(apr_thread_mutex_t **mutex, apr_pool_t *pool)
+{
+    apr_status_t rv =
+        apr_thread_mutex_create(mutex, APR_THREAD_MUTEX_DEFAULT, pool);
+
+    return rv == APR_SUCCESS ? 0 : -1;
+}
+
 /*
  * Take the raised exception out of the thread state: a new reference
  * to the (normalised) exception, or NULL when none is set.  GIL held.

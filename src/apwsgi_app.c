@@ -93,8 +93,8 @@ done:
  * (PEP 684, PEP 489) gets one more line saying what to do.  GIL held.
  */
 static void
-log_import_failure(request_rec *r, const apwsgi_config_t *cfg,
-                   const char *tag, const char *headline)
+log_import_failure(request_rec *r, const apwsgi_config_t *cfg, const char *tag,
+                   const char *headline)
 {
     PyObject *exc = apwsgi_err_take();
     PyObject *text = exc ? PyObject_Str(exc) : NULL;
@@ -108,12 +108,15 @@ log_import_failure(request_rec *r, const apwsgi_config_t *cfg,
     apwsgi_err_restore(exc);
     apwsgi_log_exception(r, NULL, tag, headline);
     if (copy) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00204) "interpreter %s for %s has its "
-                      "own GIL, and an extension module there cannot be "
-                      "loaded (%s): use 'SetEnv mod_wsgi.gil shared' with "
-                      "another mod_wsgi.interpreter name, or the main "
-                      "interpreter", interp_label(cfg), r->uri, copy);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00204) "interpreter %s for %s has its own "
+                                  "GIL, and an extension module "
+                                  "there cannot be loaded (%s): use "
+                                  "'SetEnv mod_wsgi.gil shared' with "
+                                  "another mod_wsgi.interpreter "
+                                  "name, or the main interpreter",
+            interp_label(cfg), r->uri, copy);
     }
 }
 
@@ -121,12 +124,13 @@ log_import_failure(request_rec *r, const apwsgi_config_t *cfg,
 static const char *
 venv_version(request_rec *r, const char *venv)
 {
+    const char *path = apr_pstrcat(r->pool, venv, "/pyvenv.cfg", NULL);
     apr_file_t *file = NULL;
     char line[256];
     const char *found = NULL;
+    apr_status_t rv = apr_file_open(&file, path, APR_FOPEN_READ, 0, r->pool);
 
-    if (apr_file_open(&file, apr_pstrcat(r->pool, venv, "/pyvenv.cfg", NULL),
-                      APR_FOPEN_READ, 0, r->pool) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         return NULL;
     }
     while (!found && apr_file_gets(line, sizeof(line), file) == APR_SUCCESS) {
@@ -138,8 +142,7 @@ venv_version(request_rec *r, const char *venv)
         }
     }
     apr_file_close(file);
-    return found ? apr_pstrndup(r->pool, found, strcspn(found, "\r\n"))
-                 : NULL;
+    return found ? apr_pstrndup(r->pool, found, strcspn(found, "\r\n")) : NULL;
 }
 
 /*
@@ -169,10 +172,13 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
         made_by = venv_version(r, venv);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APWSGI_APLOGNO(00111) "mod_wsgi.virtualenv '%s' for %s "
-                      "%s%s%s, but this module embeds Python %d.%d: make the "
-                      "venv with python%d.%d -m venv", venv, r->uri,
-                      made_by ? "was made by Python " : "is not a virtual "
-                      "environment of this Python (no ",
+                                            "%s%s%s, but this module embeds "
+                                            "Python %d.%d: make the venv with "
+                                            "python%d.%d -m venv",
+                      venv, r->uri,
+                      made_by ? "was made by Python "
+                              : "is not a virtual "
+                                "environment of this Python (no ",
                       made_by ? made_by : sp, made_by ? "" : ")",
                       PY_MAJOR_VERSION, PY_MINOR_VERSION, PY_MAJOR_VERSION,
                       PY_MINOR_VERSION);
@@ -180,9 +186,8 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
     }
     site = PyImport_ImportModule("site");
     sys_path = PySys_GetObject("path"); /* borrowed */
-    before = site && sys_path ? PyList_GetSlice(sys_path, 0,
-                                                PY_SSIZE_T_MAX)
-                              : NULL;
+    before =
+        site && sys_path ? PyList_GetSlice(sys_path, 0, PY_SSIZE_T_MAX) : NULL;
     res = before ? PyObject_CallMethod(site, "addsitedir", "s", sp) : NULL;
     if (res && PyList_Check(sys_path)) {
         /* addsitedir appends; the venv must win over the system's
@@ -199,7 +204,8 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
     }
     if (rc < 0) {
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00207),
-                             apr_psprintf(r->pool, "mod_wsgi.virtualenv '%s' "
+                             apr_psprintf(r->pool,
+                                          "mod_wsgi.virtualenv '%s' "
                                           "for %s could not be added:",
                                           venv, r->uri));
     }
@@ -243,9 +249,11 @@ script_read(request_rec *r, const apwsgi_config_t *cfg)
     PyEval_RestoreThread(ts);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      APWSGI_APLOGNO(00203) "mod_wsgi.application script "
-                      "'%s' for %s cannot be read: check the path and that "
-                      "Apache's user may read it", cfg->script, r->uri);
+                      APWSGI_APLOGNO(00203) "mod_wsgi.application script '%s' "
+                                            "for %s cannot be read: check the "
+                                            "path and that Apache's user may "
+                                            "read it",
+                      cfg->script, r->uri);
         return NULL;
     }
     return buf;
@@ -275,8 +283,8 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
     if (!source) {
         goto done;
     }
-    code = Py_CompileStringExFlags(source, cfg->script, Py_file_input, NULL,
-                                   -1);
+    code =
+        Py_CompileStringExFlags(source, cfg->script, Py_file_input, NULL, -1);
     if (!code) {
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00208),
                              apr_psprintf(r->pool,
@@ -289,8 +297,7 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
     file = module ? PyUnicode_DecodeFSDefault(cfg->script) : NULL;
     dict = module ? PyModule_GetDict(module) : NULL;
     if (!file || PyDict_SetItemString(dict, "__file__", file) < 0
-        || PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins())
-               < 0
+        || PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0
         || PyDict_SetItemString(modules, cfg->module, module) < 0) {
         goto failed;
     }
@@ -310,10 +317,9 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
 failed:
     log_import_failure(r, cfg, APWSGI_APLOGNO(00205),
                        apr_psprintf(r->pool,
-                                      "mod_wsgi.application script '%s' for "
-                                      "%s failed to load in interpreter %s:",
-                                      cfg->script, r->uri,
-                                      interp_label(cfg)));
+                                    "mod_wsgi.application script '%s' for "
+                                    "%s failed to load in interpreter %s:",
+                                    cfg->script, r->uri, interp_label(cfg)));
     Py_CLEAR(module);
 done:
     Py_XDECREF(code);
@@ -334,8 +340,8 @@ module_import(request_rec *r, const apwsgi_config_t *cfg)
                                         "mod_wsgi.application '%s' for %s: "
                                         "module '%s' failed to import in "
                                         "interpreter %s:",
-                                        cfg->application, r->uri,
-                                        cfg->module, interp_label(cfg)));
+                                        cfg->application, r->uri, cfg->module,
+                                        interp_label(cfg)));
         invalidate_import_caches();
     }
     return module;
@@ -347,20 +353,23 @@ static PyObject *
 app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
          const char *dir)
 {
-    const char *known = apr_hash_get(st->app->modules, cfg->module,
-                                     APR_HASH_KEY_STRING);
+    const char *known =
+        apr_hash_get(st->app->modules, cfg->module, APR_HASH_KEY_STRING);
     PyObject *module = NULL;
     PyObject *callable = NULL;
     app_entry_t *entry = NULL;
 
     if (known && strcmp(known, dir) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00103) "mod_wsgi.application '%s' for "
-                      "%s: module '%s' is already loaded in interpreter %s "
-                      "from mod_wsgi.directory '%s', not '%s': give this "
-                      "Location its own mod_wsgi.interpreter",
-                      cfg->application, r->uri, cfg->module,
-                      interp_label(cfg), known, dir);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00103) "mod_wsgi.application '%s' for %s: "
+                                  "module '%s' is already loaded in "
+                                  "interpreter %s from "
+                                  "mod_wsgi.directory '%s', not "
+                                  "'%s': give this Location its own "
+                                  "mod_wsgi.interpreter",
+            cfg->application, r->uri, cfg->module, interp_label(cfg), known,
+            dir);
         return NULL;
     }
     /* The venv first, so that mod_wsgi.directory ends up in front. */
@@ -385,11 +394,12 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
     callable = PyObject_GetAttrString(module, cfg->callable);
     if (!callable || !PyCallable_Check(callable)) {
         PyErr_Clear();
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00202) "mod_wsgi.application '%s' for "
-                      "%s: module '%s' has %s '%s'", cfg->application, r->uri,
-                      cfg->module, callable ? "a non-callable" : "no",
-                      cfg->callable);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00202) "mod_wsgi.application '%s' for %s: "
+                                  "module '%s' has %s '%s'",
+            cfg->application, r->uri, cfg->module,
+            callable ? "a non-callable" : "no", cfg->callable);
         Py_XDECREF(callable);
         Py_DECREF(module);
         return NULL;
@@ -405,7 +415,8 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
     entry = apr_hash_get(st->app->apps, cfg->application, APR_HASH_KEY_STRING);
     if (!entry) {
         entry = apr_pcalloc(st->app->pool, sizeof(*entry));
-        apr_hash_set(st->app->apps, apr_pstrdup(st->app->pool, cfg->application),
+        apr_hash_set(st->app->apps,
+                     apr_pstrdup(st->app->pool, cfg->application),
                      APR_HASH_KEY_STRING, entry);
     }
     Py_XSETREF(entry->callable, callable); /* the entry owns it now */
@@ -417,8 +428,8 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
 static PyObject *
 app_cached(apwsgi_state_t *st, const apwsgi_config_t *cfg, const char *dir)
 {
-    app_entry_t *entry = apr_hash_get(st->app->apps, cfg->application,
-                                      APR_HASH_KEY_STRING);
+    app_entry_t *entry =
+        apr_hash_get(st->app->apps, cfg->application, APR_HASH_KEY_STRING);
 
     return entry && strcmp(entry->directory, dir) == 0 ? entry->callable
                                                        : NULL;

@@ -145,8 +145,7 @@ set_obj_at(environ_part_t *part, PyObject *environ, int pos, const char *key,
     env_entry_t *e = entry_at(part, pos, key);
 
     if (!e) {
-        return PyErr_Occurred() ? -1
-                                : PyDict_SetItemString(environ, key, obj);
+        return PyErr_Occurred() ? -1 : PyDict_SetItemString(environ, key, obj);
     }
     return PyDict_SetItem(environ, e->key, obj);
 }
@@ -171,29 +170,33 @@ mpm_concurrency(int *multithread, int *multiprocess)
     *multiprocess = forked != AP_MPMQ_NOT_SUPPORTED && max_daemons > 1;
 }
 
+/* dict[key] = True or False.  0, or -1 with an exception set. */
+static int
+set_bool(PyObject *dict, const char *key, int value)
+{
+    return PyDict_SetItemString(dict, key, value ? Py_True : Py_False);
+}
+
 /* The entries that are the same for every request.  Returns a new
  * reference to the dict, or NULL with an exception set. */
 static PyObject *
 environ_base_new(apwsgi_state_t *st)
 {
+    PyObject *file_wrapper = apwsgi_filewrapper_type(st); /* borrowed */
     PyObject *base = NULL;
     PyObject *version = NULL;
-    int multithread = 0;
-    int multiprocess = 0;
+    int threads = 0;
+    int processes = 0;
 
-    mpm_concurrency(&multithread, &multiprocess);
+    mpm_concurrency(&threads, &processes);
     version = Py_BuildValue("(ii)", 1, 0);
     base = version ? PyDict_New() : NULL;
-    if (!base
-        || PyDict_SetItemString(base, "wsgi.version", version) < 0
-        || PyDict_SetItemString(base, "wsgi.multithread",
-                                multithread ? Py_True : Py_False) < 0
-        || PyDict_SetItemString(base, "wsgi.multiprocess",
-                                multiprocess ? Py_True : Py_False) < 0
+    if (!base || PyDict_SetItemString(base, "wsgi.version", version) < 0
+        || set_bool(base, "wsgi.multithread", threads) < 0
+        || set_bool(base, "wsgi.multiprocess", processes) < 0
         || PyDict_SetItemString(base, "wsgi.run_once", Py_False) < 0
         || PyDict_SetItemString(base, "wsgi.input_terminated", Py_True) < 0
-        || PyDict_SetItemString(base, "wsgi.file_wrapper",
-                                apwsgi_filewrapper_type(st)) < 0) {
+        || PyDict_SetItemString(base, "wsgi.file_wrapper", file_wrapper) < 0) {
         Py_CLEAR(base);
     }
     Py_XDECREF(version);
@@ -201,8 +204,7 @@ environ_base_new(apwsgi_state_t *st)
 }
 
 int
-apwsgi_environ_part_init(apwsgi_state_t *st,
-                         const apwsgi_state_setup_t *setup)
+apwsgi_environ_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
 {
     environ_part_t *part = apr_pcalloc(setup->pool, sizeof(*part));
 
@@ -269,6 +271,8 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
     environ_part_t *part = st->environ;
     PyObject *environ = PyDict_Copy(part->base);
     int https = ap_http_scheme(r) && strcmp(ap_http_scheme(r), "https") == 0;
+    const char *scheme = https ? "https" : "http";
+    const char *query = r->args ? r->args : "";
     int pos = 0;
 
     if (!environ) {
@@ -286,15 +290,13 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
     if (set_at(part, environ, pos++, "GATEWAY_INTERFACE", "CGI/1.1") < 0
         || set_at(part, environ, pos++, "SERVER_PROTOCOL", r->protocol) < 0
         || set_at(part, environ, pos++, "REQUEST_METHOD", r->method) < 0
-        || set_at(part, environ, pos++, "QUERY_STRING", r->args ? r->args : "")
-               < 0
+        || set_at(part, environ, pos++, "QUERY_STRING", query) < 0
         || set_at(part, environ, pos++, "REQUEST_URI", original_uri(r)) < 0
         || set_at(part, environ, pos++, "SCRIPT_NAME", cfg->script_name) < 0
         || set_at(part, environ, pos++, "PATH_INFO", cfg->path_info) < 0
         || (!apr_table_get(r->subprocess_env, "HTTPS")
             && set_at(part, environ, pos++, "HTTPS", https ? "on" : "off") < 0)
-        || set_at(part, environ, pos++, "wsgi.url_scheme",
-                  https ? "https" : "http") < 0
+        || set_at(part, environ, pos++, "wsgi.url_scheme", scheme) < 0
         || set_at(part, environ, pos++, "apwsgi.interpreter", interp) < 0
         || set_obj_at(part, environ, pos++, "wsgi.input", input) < 0
         || set_obj_at(part, environ, pos++, "wsgi.errors", errors) < 0) {

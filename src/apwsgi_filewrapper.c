@@ -12,7 +12,7 @@ struct apwsgi_filewrapper_part {
 
 typedef struct {
     PyObject_HEAD
-    PyObject *filelike;   /* strong */
+    PyObject *filelike; /* strong */
     Py_ssize_t block_size;
 } apwsgi_filewrapper_object;
 
@@ -43,8 +43,8 @@ filewrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyObject *
 filewrapper_iternext(apwsgi_filewrapper_object *self)
 {
-    PyObject *data = PyObject_CallMethod(self->filelike, "read", "n",
-                                         self->block_size);
+    PyObject *data =
+        PyObject_CallMethod(self->filelike, "read", "n", self->block_size);
 
     if (data && PyBytes_Check(data) && PyBytes_GET_SIZE(data) == 0) {
         Py_CLEAR(data); /* NULL with no exception: StopIteration */
@@ -104,8 +104,9 @@ static PyMethodDef filewrapper_methods[] = {
 };
 
 static PyMemberDef filewrapper_members[] = {
-    {"filelike", APWSGI_T_OBJECT, offsetof(apwsgi_filewrapper_object, filelike),
-     APWSGI_READONLY, "The wrapped file-like object."},
+    {"filelike", APWSGI_T_OBJECT,
+     offsetof(apwsgi_filewrapper_object, filelike), APWSGI_READONLY,
+     "The wrapped file-like object."},
     {"block_size", APWSGI_T_SSIZE,
      offsetof(apwsgi_filewrapper_object, block_size), APWSGI_READONLY,
      "Bytes per block when the file is iterated."},
@@ -138,8 +139,7 @@ apwsgi_filewrapper_part_init(apwsgi_state_t *st,
                              const apwsgi_state_setup_t *setup)
 {
     st->filewrapper = apr_pcalloc(setup->pool, sizeof(*st->filewrapper));
-    st->filewrapper->type =
-        (PyTypeObject *)PyType_FromSpec(&filewrapper_spec);
+    st->filewrapper->type = (PyTypeObject *)PyType_FromSpec(&filewrapper_spec);
     return st->filewrapper->type ? 0 : -1;
 }
 

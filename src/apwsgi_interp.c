@@ -3,13 +3,15 @@
  * interpreter.
  *
  * Locking: `table_mutex` guards the table and every slot's bookkeeping
- * (visible, retired, active);
- * `create_mutex` serialises creating and ending interpreters (and
- * guards `state_pool`).  A thread never waits for a GIL while holding
- * table_mutex, and takes create_mutex before any GIL, so the locks
- * cannot deadlock.
+ * (visible, retired, ending, idle times); `create_mutex` serialises
+ * creating and ending interpreters (and guards `state_pool`).  A thread
+ * never waits for a GIL while holding table_mutex, and takes
+ * create_mutex before any GIL, so the locks cannot deadlock.  The
+ * thread-state records' lock (apwsgi_tstate.c) is taken inside either,
+ * never the other way round.
  *
- * Python's own start and end in the child are in apwsgi_python.c.
+ * Python's own start and end in the child (apwsgi_python.c) drive the
+ * table's init and shutdown below.
  * Where mod_python is loaded (the second mode), the named interpreters
  * are mod_python's (apwsgi_modpython.h): their slots are "borrowed",
  * and nothing here ends them.
@@ -34,17 +36,17 @@ enum { SETTLE_PENDING, SETTLE_CHECKING, SETTLE_DONE };
 typedef struct {
     apwsgi_interp_t pub;
     /* Guarded by table_mutex: */
-    char *name_buf;         /* malloc'd; pub.name points here */
-    int used;               /* the slot holds an interpreter */
-    int visible;            /* lookups by name find it */
-    int retired;            /* no new requests: end it once idle */
-    int ending;             /* the reaper (or exit) is ending it */
-    int failed;             /* creation failed */
-    int gil_requested;      /* mod_wsgi.gil own at creation */
-    int gil_noted;          /* a request asked for another GIL mode */
-    int may_end;            /* may be ended while the process runs */
-    int borrowed;           /* mod_python's: never ended here */
-    apr_time_t settle_at;   /* borrowed: ask mod_python again from then */
+    char *name_buf;       /* malloc'd; pub.name points here */
+    int used;             /* the slot holds an interpreter */
+    int visible;          /* lookups by name find it */
+    int retired;          /* no new requests: end it once idle */
+    int ending;           /* the reaper (or exit) is ending it */
+    int failed;           /* creation failed */
+    int gil_requested;    /* mod_wsgi.gil own at creation */
+    int gil_noted;        /* a request asked for another GIL mode */
+    int may_end;          /* may be ended while the process runs */
+    int borrowed;         /* mod_python's: never ended here */
+    apr_time_t settle_at; /* borrowed: ask mod_python again from then */
     volatile apr_uint32_t settle; /* SETTLE_*: that second answer */
     apr_time_t last_used;
     apr_time_t idle_timeout;
@@ -144,10 +146,11 @@ interp_borrow(interp_slot_t *slot, request_rec *r)
     slot->borrowed = 1;
     ts = apwsgi_tstate_enter(in);
     if (!ts) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-                      APWSGI_APLOGNO(00610) "mod_python's interpreter '%s' "
-                      "for %s: no memory for a thread state", in->name,
-                      r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
+            APWSGI_APLOGNO(00610) "mod_python's interpreter '%s' "
+                                  "for %s: no memory for a thread state",
+            in->name, r->uri);
         return -1;
     }
     /* mod_python owns this Python: its sys.stdout, sys.stderr and
@@ -167,7 +170,8 @@ interp_borrow(interp_slot_t *slot, request_rec *r)
     in->state = st;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   APWSGI_APLOGNO(00612) "interpreter '%s' for %s is "
-                  "mod_python's", in->name, r->uri);
+                                        "mod_python's",
+                  in->name, r->uri);
     return 0;
 }
 
@@ -183,8 +187,7 @@ interp_borrow(interp_slot_t *slot, request_rec *r)
  * request counted in it.  Called by one thread per slot; no GIL held.
  */
 static interp_slot_t *
-borrow_settle(request_rec *r, const apwsgi_config_t *cfg,
-              interp_slot_t *slot)
+borrow_settle(request_rec *r, const apwsgi_config_t *cfg, interp_slot_t *slot)
 {
     PyInterpreterState *kept = NULL;
     apwsgi_interp_t *fresh = NULL;
@@ -209,11 +212,14 @@ borrow_settle(request_rec *r, const apwsgi_config_t *cfg,
     }
     if (fresh) {
         apwsgi_interp_swap(&slot->pub, fresh);
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      APWSGI_APLOGNO(00613) "mod_python made interpreter "
-                      "'%s' more than once (requests raced its first use): "
-                      "from %s on, WSGI applications of that name run in "
-                      "the one mod_python kept", slot->pub.name, r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            APWSGI_APLOGNO(
+                00613) "mod_python made interpreter "
+                       "'%s' more than once (requests raced its first use): "
+                       "from %s on, WSGI applications of that name run in "
+                       "the one mod_python kept",
+            slot->pub.name, r->uri);
         outcome = SETTLE_DONE;
     }
     apr_atomic_set32(&slot->settle, outcome);
@@ -231,8 +237,7 @@ borrow_settle(request_rec *r, const apwsgi_config_t *cfg,
  * Called with create_mutex held and no GIL.
  */
 static int
-interp_create(interp_slot_t *slot, request_rec *r,
-              const apwsgi_config_t *cfg)
+interp_create(interp_slot_t *slot, request_rec *r, const apwsgi_config_t *cfg)
 {
     apwsgi_interp_t *in = &slot->pub;
     PyThreadState *main_ts = NULL;
@@ -247,7 +252,8 @@ interp_create(interp_slot_t *slot, request_rec *r,
     if (!main_ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
                       APWSGI_APLOGNO(00019) "interpreter '%s' for %s: no "
-                      "memory for a thread state", in->name, r->uri);
+                                            "memory for a thread state",
+                      in->name, r->uri);
         return -1;
     }
     in->own_gil = cfg->own_gil && PY_VERSION_HEX >= 0x030C0000;
@@ -255,9 +261,11 @@ interp_create(interp_slot_t *slot, request_rec *r,
     if (!ts) {
         /* CPython leaves the caller's thread state current. */
         apwsgi_tstate_leave(main_ts);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s could "
-                      "not be created: %s", in->name, r->uri, why);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00010) "interpreter '%s' for %s could not "
+                                  "be created: %s",
+            in->name, r->uri, why);
         return -1;
     }
     st = apwsgi_state_new(state_pool, r->server, 1);
@@ -278,15 +286,19 @@ interp_create(interp_slot_t *slot, request_rec *r,
     slot->gil_requested = cfg->own_gil;
     PyEval_SaveThread();
     if (cfg->own_gil && !in->own_gil) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      APWSGI_APLOGNO(00014) "mod_wsgi.gil own needs Python "
-                      "3.12 or newer: interpreter '%s' (for %s) shares the "
-                      "GIL of Python %s", in->name, r->uri, PY_VERSION);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            APWSGI_APLOGNO(00014) "mod_wsgi.gil own needs Python "
+                                  "3.12 or newer: interpreter '%s' "
+                                  "(for %s) shares the GIL of Python "
+                                  "%s",
+            in->name, r->uri, PY_VERSION);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APWSGI_APLOGNO(00006) "created interpreter '%s' (%s GIL) "
-                  "for %s", in->name, in->own_gil ? "own" : "shared",
-                  r->uri);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        APWSGI_APLOGNO(00006) "created interpreter '%s' (%s GIL) for "
+                              "%s",
+        in->name, in->own_gil ? "own" : "shared", r->uri);
     return 0;
 }
 
@@ -314,10 +326,9 @@ delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
      * (threading's _DummyThread entries stand for foreign threads, such
      * as Apache's, and are no threads of the application). */
     threading = name ? PyImport_GetModule(name) : NULL;
-    res = threading ? PyObject_CallMethod(threading, "enumerate", NULL)
-                    : NULL;
-    for (Py_ssize_t i = 0; res && PyList_Check(res)
-                           && i < PyList_GET_SIZE(res); i++) {
+    res = threading ? PyObject_CallMethod(threading, "enumerate", NULL) : NULL;
+    for (Py_ssize_t i = 0;
+         res && PyList_Check(res) && i < PyList_GET_SIZE(res); i++) {
         PyObject *thread = PyList_GET_ITEM(res, i);
         PyObject *daemon = PyObject_GetAttrString(thread, "daemon");
 
@@ -393,8 +404,9 @@ interp_end(interp_slot_t *slot, const char *why)
     if (left) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
                      APWSGI_APLOGNO(00007) "interpreter '%s' (%s) still runs "
-                     "daemon threads: its atexit handlers ran, but it is not "
-                     "ended", slot->pub.name, why);
+                                           "daemon threads: its atexit "
+                                           "handlers ran, but it is not ended",
+                     slot->pub.name, why);
     }
     else if (ts) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
@@ -552,7 +564,7 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
 
 int
 apwsgi_interp_ensure_created(apwsgi_interp_t *in, request_rec *r,
-                     const apwsgi_config_t *cfg)
+                             const apwsgi_config_t *cfg)
 {
     interp_slot_t *slot = (interp_slot_t *)in;
     int rc = 0;
@@ -606,8 +618,7 @@ apwsgi_interp_swap(apwsgi_interp_t *old, apwsgi_interp_t *fresh)
  * is neither the one it has nor the one asked for when it was made (on
  * 3.11 "own" gives shared, which APW00014 reported).  No lock held. */
 static void
-note_gil_mode(request_rec *r, const apwsgi_config_t *cfg,
-              interp_slot_t *slot)
+note_gil_mode(request_rec *r, const apwsgi_config_t *cfg, interp_slot_t *slot)
 {
     int note = 0;
 
@@ -620,18 +631,18 @@ note_gil_mode(request_rec *r, const apwsgi_config_t *cfg,
     slot->gil_noted = 1;
     apr_thread_mutex_unlock(table_mutex);
     if (note) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      APWSGI_APLOGNO(00013) "interpreter '%s' keeps the %s "
-                      "GIL it was created with; %s asked for mod_wsgi.gil "
-                      "%s", slot->pub.name,
-                      slot->pub.own_gil ? "own" : "shared", r->uri,
-                      cfg->own_gil ? "own" : "shared");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            APWSGI_APLOGNO(00013) "interpreter '%s' keeps the %s GIL "
+                                  "it was created with; %s asked for "
+                                  "mod_wsgi.gil %s",
+            slot->pub.name, slot->pub.own_gil ? "own" : "shared", r->uri,
+            cfg->own_gil ? "own" : "shared");
     }
 }
 
 apwsgi_interp_t *
-apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
-                      int *status)
+apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg, int *status)
 {
     interp_slot_t *slot = NULL;
     const char *name = cfg->interpreter;
@@ -657,11 +668,13 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
     apr_thread_mutex_unlock(table_mutex);
     if (!slot) {
         *status = full ? HTTP_SERVICE_UNAVAILABLE : *status;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00012) "interpreter '%s' for %s not "
-                      "created: this process already has %d named "
-                      "interpreters (mod_wsgi.max_interpreters)",
-                      name, r->uri, cfg->max_interpreters);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00012) "interpreter '%s' for %s not "
+                                  "created: this process already has "
+                                  "%d named interpreters "
+                                  "(mod_wsgi.max_interpreters)",
+            name, r->uri, cfg->max_interpreters);
         return NULL;
     }
     if (apwsgi_interp_ensure_created(&slot->pub, r, cfg) < 0) {
@@ -670,8 +683,8 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
     }
     if (slot->borrowed && apr_atomic_read32(&slot->settle) == SETTLE_PENDING
         && apr_time_now() >= slot->settle_at
-        && apr_atomic_cas32(&slot->settle, SETTLE_CHECKING,
-                            SETTLE_PENDING) == SETTLE_PENDING) {
+        && apr_atomic_cas32(&slot->settle, SETTLE_CHECKING, SETTLE_PENDING)
+               == SETTLE_PENDING) {
         slot = borrow_settle(r, cfg, slot);
     }
     if (slot->pub.index != 0) {
@@ -694,8 +707,8 @@ reap(void)
     for (int i = 1; i < table_count; i++) {
         interp_slot_t *slot = table[i];
 
-        if (!slot->used || !slot->pub.state || slot->ending
-            || slot->pub.active || slot->borrowed) {
+        if (!slot->used || !slot->pub.state || slot->ending || slot->pub.active
+            || slot->borrowed) {
             continue;
         }
         why[n] = "replaced, or left without an application";
@@ -725,12 +738,9 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
     main_server = s;
     if (apr_pool_create(&table_pool, pchild) != APR_SUCCESS
         || apr_pool_create(&state_pool, pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&table_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&create_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apwsgi_reaper_init(pchild) < 0
-        || !(main_slot = table_add("", 1))
+        || apwsgi_mutex_create(&table_mutex, pchild) < 0
+        || apwsgi_mutex_create(&create_mutex, pchild) < 0
+        || apwsgi_reaper_init(pchild) < 0 || !(main_slot = table_add("", 1))
         || apwsgi_tstate_init(pchild, &main_slot->pub) < 0) {
         return -1;
     }
@@ -756,13 +766,15 @@ apwsgi_interp_shutdown(void)
 
     apwsgi_reaper_stop();
     for (int i = 0; i < table_count; i++) {
-        active += table[i]->used ? apr_atomic_read32(&table[i]->pub.active)
-                                 : 0;
+        active +=
+            table[i]->used ? apr_atomic_read32(&table[i]->pub.active) : 0;
     }
     if (active) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                      APWSGI_APLOGNO(00003) "process exiting with %u requests "
-                     "still running: Python is left as it is", active);
+                                           "still running: Python is left as "
+                                           "it is",
+                     active);
         return -1;
     }
     /* mod_python's interpreters, and apwsgi's state in them, stay:

@@ -34,12 +34,12 @@
 typedef struct apwsgi_interp apwsgi_interp_t;
 
 struct apwsgi_interp {
-    const char *name;          /* "" for the main interpreter */
-    int index;                 /* slot: index into each thread's cache */
-    unsigned long generation;  /* unique to this interpreter's life */
+    const char *name;         /* "" for the main interpreter */
+    int index;                /* slot: index into each thread's cache */
+    unsigned long generation; /* unique to this interpreter's life */
     PyInterpreterState *interp;
-    apwsgi_state_t *state;     /* NULL until created */
-    int own_gil;               /* created with a GIL of its own */
+    apwsgi_state_t *state;        /* NULL until created */
+    int own_gil;                  /* created with a GIL of its own */
     volatile apr_uint32_t active; /* requests inside it now */
 };
 
@@ -51,9 +51,8 @@ struct apwsgi_interp {
  * mod_wsgi.max_interpreters).  No GIL held on entry or exit.  Pair
  * with apwsgi_interp_release().
  */
-apwsgi_interp_t *apwsgi_interp_acquire(request_rec *r,
-                                       const apwsgi_config_t *cfg,
-                                       int *status);
+apwsgi_interp_t *
+apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg, int *status);
 
 /*
  * The request is done with the interpreter.  `empty`: it has no

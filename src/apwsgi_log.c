@@ -12,21 +12,21 @@
 
 typedef struct {
     PyObject_HEAD
-    request_rec *r;         /* NULL once detached, or for sys.std* */
-    server_rec *s;          /* for lines with no request */
-    const char *tag;        /* "APWnnnnn: " */
-    int follow_current;     /* sys.std*: use the thread's request */
-    apr_os_thread_t owner;  /* the thread that serves r */
-    char *buf;              /* pending partial line, PyMem */
+    request_rec *r;        /* NULL once detached, or for sys.std* */
+    server_rec *s;         /* for lines with no request */
+    const char *tag;       /* "APWnnnnn: " */
+    int follow_current;    /* sys.std*: use the thread's request */
+    apr_os_thread_t owner; /* the thread that serves r */
+    char *buf;             /* pending partial line, PyMem */
     Py_ssize_t len;
     Py_ssize_t cap;
 } apwsgi_log_object;
 
 /* The log's part of an interpreter's state. */
 struct apwsgi_log_part {
-    PyTypeObject *type;   /* Log, strong */
-    server_rec *server;   /* for lines with no request */
-    int logging_routed;   /* Python's logging is ours, or left alone */
+    PyTypeObject *type; /* Log, strong */
+    server_rec *server; /* for lines with no request */
+    int logging_routed; /* Python's logging is ours, or left alone */
 };
 
 static const char tag_stdout[] = APWSGI_APLOGNO(00502);
@@ -41,8 +41,7 @@ static apr_thread_mutex_t *log_mutex;
 int
 apwsgi_log_init(apr_pool_t *pchild)
 {
-    return apr_thread_mutex_create(&log_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) == APR_SUCCESS ? 0 : -1;
+    return apwsgi_mutex_create(&log_mutex, pchild);
 }
 
 void
@@ -368,9 +367,9 @@ apwsgi_log_exception(request_rec *r, server_rec *s, const char *tag,
 
     if (exc) {
         module = PyImport_ImportModule("traceback");
-        lines = module ? PyObject_CallMethod(module, "format_exception", "O",
-                                             exc)
-                       : NULL;
+        lines = module
+                    ? PyObject_CallMethod(module, "format_exception", "O", exc)
+                    : NULL;
         empty = lines ? PyUnicode_FromStringAndSize("", 0) : NULL;
         text = empty ? PyUnicode_Join(empty, lines) : NULL;
         if (!text) {
@@ -394,8 +393,8 @@ apwsgi_log_exception(request_rec *r, server_rec *s, const char *tag,
         if (n) {
             memcpy(copy + hn + 1, u, n);
         }
-        log_lines(r, s, APLOG_ERR, tag, copy, (Py_ssize_t)(hn + (n ? 1 + n : 0)),
-                  r != NULL);
+        log_lines(r, s, APLOG_ERR, tag, copy,
+                  (Py_ssize_t)(hn + (n ? 1 + n : 0)), r != NULL);
     }
     PyMem_Free(copy);
     Py_XDECREF(exc);
@@ -430,11 +429,9 @@ handler_emit(PyObject *self, PyObject *record)
 {
     request_rec *r = apwsgi_current_r;
     PyObject *msg = PyObject_CallMethod(self, "format", "O", record);
-    PyObject *levelno = msg ? PyObject_GetAttrString(record, "levelno")
-                            : NULL;
+    PyObject *levelno = msg ? PyObject_GetAttrString(record, "levelno") : NULL;
     PyObject *name = levelno ? PyObject_GetAttrString(record, "name") : NULL;
-    PyObject *text = name ? PyUnicode_FromFormat("%s%s%S: %S",
-                                                 r ? r->uri : "",
+    PyObject *text = name ? PyUnicode_FromFormat("%s%s%S: %S", r ? r->uri : "",
                                                  r ? ": " : "", name, msg)
                           : NULL;
     Py_ssize_t n = 0;
@@ -500,16 +497,15 @@ static int
 install_logging(server_rec *s)
 {
     PyObject *logging = PyImport_ImportModule("logging");
-    PyObject *base = logging ? PyObject_GetAttrString(logging, "Handler")
-                             : NULL;
-    PyObject *type = base ? PyType_FromSpecWithBases(&handler_spec, base)
-                          : NULL;
+    PyObject *base =
+        logging ? PyObject_GetAttrString(logging, "Handler") : NULL;
+    PyObject *type =
+        base ? PyType_FromSpecWithBases(&handler_spec, base) : NULL;
     PyObject *handler = type ? PyObject_CallNoArgs(type) : NULL;
-    PyObject *root = handler ? PyObject_CallMethod(logging, "getLogger",
-                                                   NULL)
-                             : NULL;
-    PyObject *handlers = root ? PyObject_GetAttrString(root, "handlers")
-                              : NULL;
+    PyObject *root =
+        handler ? PyObject_CallMethod(logging, "getLogger", NULL) : NULL;
+    PyObject *handlers =
+        root ? PyObject_GetAttrString(root, "handlers") : NULL;
     PyObject *res = NULL;
     int rc = -1;
 

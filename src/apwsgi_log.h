@@ -29,8 +29,7 @@ void apwsgi_log_part_free(apwsgi_state_t *st);
  * reference, or NULL with an exception set.  GIL of the state's
  * interpreter held.
  */
-PyObject *apwsgi_log_new(apwsgi_state_t *st, request_rec *r,
-                         const char *tag);
+PyObject *apwsgi_log_new(apwsgi_state_t *st, request_rec *r, const char *tag);
 
 /*
  * The request is over: log any partial line and drop the request, so

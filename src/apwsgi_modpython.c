@@ -28,11 +28,13 @@ apwsgi_modpython_init(server_rec *s)
     if (!mp_acquire) {
         return 0;
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                 APWSGI_APLOGNO(00601) "mod_python is loaded: WSGI "
-                 "applications run in mod_python's interpreters "
-                 "(mod_wsgi.interpreter NAME is PythonInterpreter NAME, "
-                 "none is " APWSGI_MODPYTHON_MAIN ")");
+    ap_log_error(
+        APLOG_MARK, APLOG_INFO, 0, s,
+        APWSGI_APLOGNO(
+            00601) "mod_python is loaded: WSGI "
+                   "applications run in mod_python's interpreters "
+                   "(mod_wsgi.interpreter NAME is PythonInterpreter NAME, "
+                   "none is " APWSGI_MODPYTHON_MAIN ")");
     return 1;
 }
 
@@ -46,37 +48,47 @@ int
 apwsgi_modpython_refuse(request_rec *r, const apwsgi_config_t *cfg)
 {
     if (cfg->own_gil) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00602) "mod_wsgi.gil own for %s is "
-                      "refused: mod_python is loaded, and its interpreters "
-                      "share one GIL; remove the key (or serve this "
-                      "application from an Apache without mod_python)",
-                      r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(
+                00602) "mod_wsgi.gil own for %s is "
+                       "refused: mod_python is loaded, and its interpreters "
+                       "share one GIL; remove the key (or serve this "
+                       "application from an Apache without mod_python)",
+            r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cfg->pool_size > 1) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00603) "mod_wsgi.interpreters %d for "
-                      "%s is refused: mod_python is loaded, and a pool is "
-                      "interpreters that apwsgi makes itself; remove the "
-                      "key (or serve this application from an Apache "
-                      "without mod_python)", cfg->pool_size, r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(
+                00603) "mod_wsgi.interpreters %d for "
+                       "%s is refused: mod_python is loaded, and a pool is "
+                       "interpreters that apwsgi makes itself; remove the "
+                       "key (or serve this application from an Apache "
+                       "without mod_python)",
+            cfg->pool_size, r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cfg->reload) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00604) "mod_wsgi.reload on for %s is "
-                      "refused: mod_python is loaded, and its interpreters "
-                      "are never replaced; remove the key and restart "
-                      "Apache gracefully to load new code", r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(
+                00604) "mod_wsgi.reload on for %s is "
+                       "refused: mod_python is loaded, and its interpreters "
+                       "are never replaced; remove the key and restart "
+                       "Apache gracefully to load new code",
+            r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cfg->idle_timeout > 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00605) "mod_wsgi.idle_timeout %d for "
-                      "%s is refused: mod_python is loaded, and its "
-                      "interpreters are never ended; remove the key",
-                      (int)apr_time_sec(cfg->idle_timeout), r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(
+                00605) "mod_wsgi.idle_timeout %d for "
+                       "%s is refused: mod_python is loaded, and its "
+                       "interpreters are never ended; remove the key",
+            (int)apr_time_sec(cfg->idle_timeout), r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -99,9 +111,11 @@ package_check(request_rec *r, const char *name, apwsgi_interp_t *main_in)
         return 1;
     }
     if (!(ts = apwsgi_tstate_enter(main_in))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-                      APWSGI_APLOGNO(00608) "mod_python's interpreter '%s' "
-                      "for %s: no memory for a thread state", name, r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
+            APWSGI_APLOGNO(00608) "mod_python's interpreter '%s' "
+                                  "for %s: no memory for a thread state",
+            name, r->uri);
         return 0;
     }
     util = PyImport_ImportModule("importlib.util");
@@ -112,15 +126,19 @@ package_check(request_rec *r, const char *name, apwsgi_interp_t *main_in)
                              apr_psprintf(r->pool,
                                           "looking for mod_python's package "
                                           "for interpreter '%s' (%s) "
-                                          "failed:", name, r->uri));
+                                          "failed:",
+                                          name, r->uri));
     }
     else if (spec == Py_None) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00606) "mod_python cannot make "
-                      "interpreter '%s' for %s: its Python package "
-                      "mod_python is not on sys.path.  Start Apache with a "
-                      "PATH whose first python3 is the one mod_python was "
-                      "built for (or set PythonPath)", name, r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(
+                00606) "mod_python cannot make "
+                       "interpreter '%s' for %s: its Python package "
+                       "mod_python is not on sys.path.  Start Apache with a "
+                       "PATH whose first python3 is the one mod_python was "
+                       "built for (or set PythonPath)",
+            name, r->uri);
     }
     else {
         package_found = 1;
@@ -144,9 +162,11 @@ apwsgi_modpython_interp(request_rec *r, const char *name,
      * finds) stays the main interpreter's of apwsgi: make it before
      * mod_python makes one. */
     if (!apwsgi_tstate_get(main_in)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-                      APWSGI_APLOGNO(00609) "mod_python's interpreter '%s' "
-                      "for %s: no memory for a thread state", name, r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
+            APWSGI_APLOGNO(00609) "mod_python's interpreter '%s' "
+                                  "for %s: no memory for a thread state",
+            name, r->uri);
         return NULL;
     }
     interp = mp_acquire(name);

@@ -51,7 +51,8 @@ python_cleanup(void *data)
         if (Py_FinalizeEx() < 0) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                          APWSGI_APLOGNO(00008) "Python reported errors while "
-                         "finalising (see the lines above)");
+                                               "finalising (see the lines "
+                                               "above)");
         }
         apwsgi_interp_table_free();
         return APR_SUCCESS;
@@ -94,14 +95,17 @@ python_start(server_rec *s)
     }
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     APWSGI_APLOGNO(00001) "Python %s could not be "
-                     "initialised with home %s: %s%s%s.  Check that Apache's "
-                     "user can read that Python's standard library, or set "
-                     "PYTHONHOME in Apache's environment",
-                     PY_VERSION, home, status.func ? status.func : "",
-                     status.func ? ": " : "",
-                     status.err_msg ? status.err_msg : "unknown error");
+        ap_log_error(
+            APLOG_MARK, APLOG_CRIT, 0, s,
+            APWSGI_APLOGNO(00001) "Python %s could not be initialised "
+                                  "with home %s: %s%s%s.  Check that "
+                                  "Apache's user can read that "
+                                  "Python's standard library, or set "
+                                  "PYTHONHOME in Apache's "
+                                  "environment",
+            PY_VERSION, home, status.func ? status.func : "",
+            status.func ? ": " : "",
+            status.err_msg ? status.err_msg : "unknown error");
         return -1;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -130,8 +134,10 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
         PyEval_RestoreThread(ts);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      APWSGI_APLOGNO(00002) "Python %s was initialised by "
-                     "another module: using it, and leaving it to that module "
-                     "to finalise", Py_GetVersion());
+                                           "another module: using it, and "
+                                           "leaving it to that module to "
+                                           "finalise",
+                     Py_GetVersion());
         apwsgi_modpython_init(s);
     }
     else {
@@ -151,9 +157,11 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
                                  "Python could not be set up:");
         }
         else {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
-                         APWSGI_APLOGNO(00024) "Python could not be set up: "
-                         "no memory for the interpreter table");
+            ap_log_error(
+                APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
+                APWSGI_APLOGNO(00024) "Python could not be set up: no "
+                                      "memory for the interpreter "
+                                      "table");
         }
         Py_XDECREF(threading);
         PyEval_SaveThread();
@@ -162,10 +170,12 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     Py_DECREF(threading);
     PyEval_SaveThread();
     if (apwsgi_interp_reaper_start(pchild) < 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     APWSGI_APLOGNO(00009) "the thread that ends idle and "
-                     "replaced interpreters could not start: they stay until "
-                     "the process exits");
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            APWSGI_APLOGNO(00009) "the thread that ends idle and "
+                                  "replaced interpreters could not "
+                                  "start: they stay until the process "
+                                  "exits");
     }
     python_ready = 1;
     apr_pool_pre_cleanup_register(pchild, NULL, python_cleanup);

@@ -18,8 +18,7 @@ static void (*reaper_work)(void);
 int
 apwsgi_reaper_init(apr_pool_t *pchild)
 {
-    if (apr_thread_mutex_create(&reaper_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                pchild) != APR_SUCCESS
+    if (apwsgi_mutex_create(&reaper_mutex, pchild) < 0
         || apr_thread_cond_create(&reaper_cond, pchild) != APR_SUCCESS) {
         return -1;
     }
@@ -48,9 +47,11 @@ reaper_main(apr_thread_t *thread, void *data)
 int
 apwsgi_reaper_start(apr_pool_t *pchild, void (*work)(void))
 {
+    apr_status_t rv = APR_SUCCESS;
+
     reaper_work = work;
-    return apr_thread_create(&reaper_thread, NULL, reaper_main, NULL,
-                             pchild) == APR_SUCCESS ? 0 : -1;
+    rv = apr_thread_create(&reaper_thread, NULL, reaper_main, NULL, pchild);
+    return rv == APR_SUCCESS ? 0 : -1;
 }
 
 void

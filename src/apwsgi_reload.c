@@ -24,12 +24,12 @@
  * the interpreter's GIL held; the last two fields without it. */
 typedef struct apwsgi_reload_part {
     apr_pool_t *pool;
-    apr_hash_t *files;  /* application modules and scripts */
-    apr_hash_t *dirs;   /* mod_wsgi.directory values: every module
-                           under one is watched too */
-    apr_hash_t *mtimes; /* path -> apr_time_t *, the baseline */
-    apr_time_t next_check;           /* set by the checking thread */
-    volatile apr_uint32_t checking;  /* a thread checks now */
+    apr_hash_t *files;              /* application modules and scripts */
+    apr_hash_t *dirs;               /* mod_wsgi.directory values: every module
+                                       under one is watched too */
+    apr_hash_t *mtimes;             /* path -> apr_time_t *, the baseline */
+    apr_time_t next_check;          /* set by the checking thread */
+    volatile apr_uint32_t checking; /* a thread checks now */
 } reload_part_t;
 
 /* The part of `st`, or NULL before the first load there.  No GIL
@@ -119,8 +119,7 @@ scan(reload_part_t *part)
     int changed = 0;
 
     /* A copy: reading a module attribute must not see the dict change. */
-    values = modules && PyDict_Check(modules) ? PyDict_Values(modules)
-                                              : NULL;
+    values = modules && PyDict_Check(modules) ? PyDict_Values(modules) : NULL;
     for (Py_ssize_t i = 0; values && i < PyList_GET_SIZE(values); i++) {
         PyObject *module = PyList_GET_ITEM(values, i);
         PyObject *file = NULL; /* borrowed */
@@ -184,13 +183,12 @@ static void
 after_load(apwsgi_state_t *st, const apwsgi_config_t *cfg, PyObject *module)
 {
     reload_part_t *part = part_get(st);
-    PyObject *file = PyModule_Check(module)
-                         ? PyDict_GetItemString(PyModule_GetDict(module),
-                                                "__file__")
-                         : NULL; /* borrowed */
-    const char *path = file && PyUnicode_Check(file)
-                           ? PyUnicode_AsUTF8(file)
-                           : cfg->script;
+    PyObject *file =
+        PyModule_Check(module)
+            ? PyDict_GetItemString(PyModule_GetDict(module), "__file__")
+            : NULL; /* borrowed */
+    const char *path =
+        file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : cfg->script;
 
     PyErr_Clear();
     if (path && !apr_hash_get(part->files, path, APR_HASH_KEY_STRING)) {
@@ -250,18 +248,23 @@ replace(request_rec *r, const apwsgi_config_t *cfg, apwsgi_interp_t *old)
         apwsgi_tstate_leave(ts);
     }
     if (!app) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00015) "reloading interpreter '%s' for "
-                      "%s failed (see above): the old code keeps serving "
-                      "until the files change again", old->name, r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00015) "reloading interpreter '%s' for %s "
+                                  "failed (see above): the old code "
+                                  "keeps serving until the files "
+                                  "change again",
+            old->name, r->uri);
         apwsgi_interp_release(fresh, 1);
         rebase(old);
         return NULL;
     }
     apwsgi_interp_swap(old, fresh);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APWSGI_APLOGNO(00016) "interpreter '%s' reloaded for %s: "
-                  "its code changed", old->name, r->uri);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        APWSGI_APLOGNO(00016) "interpreter '%s' reloaded for %s: its "
+                              "code changed",
+        old->name, r->uri);
     return fresh;
 }
 
@@ -291,11 +294,14 @@ apwsgi_reload_check(request_rec *r, const apwsgi_config_t *cfg,
 
     if (in == apwsgi_interp_main()) {
         if (apr_atomic_cas32(&main_noted, 1, 0) == 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          APWSGI_APLOGNO(00018) "mod_wsgi.reload for %s is "
-                          "ignored: the main interpreter cannot be replaced; "
-                          "reload needs a named mod_wsgi.interpreter",
-                          r->uri);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_WARNING, 0, r,
+                APWSGI_APLOGNO(00018) "mod_wsgi.reload for %s is "
+                                      "ignored: the main interpreter "
+                                      "cannot be replaced; reload "
+                                      "needs a named "
+                                      "mod_wsgi.interpreter",
+                r->uri);
         }
         return in;
     }

@@ -33,8 +33,8 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
                              apr_psprintf(r->pool,
                                           "exception in application '%s' "
-                                          "for %s:", cfg->application,
-                                          r->uri));
+                                          "for %s:",
+                                          cfg->application, r->uri));
         return req->answered       ? AP_FILTER_ERROR
                : req->input_status ? req->input_status
                                    : HTTP_INTERNAL_SERVER_ERROR;
@@ -43,8 +43,8 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
                          apr_psprintf(r->pool,
                                       "exception in application '%s' for %s "
                                       "after its response started: "
-                                      "connection cut", cfg->application,
-                                      r->uri));
+                                      "connection cut",
+                                      cfg->application, r->uri));
     apwsgi_response_abort(req);
     return OK;
 }
@@ -64,7 +64,8 @@ close_result(request_rec *r, PyObject *result)
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00303),
                              apr_psprintf(r->pool,
                                           "close() of the response to %s "
-                                          "raised:", r->uri));
+                                          "raised:",
+                                          r->uri));
     }
     Py_XDECREF(close);
     Py_XDECREF(res);
@@ -135,13 +136,15 @@ serve(apwsgi_request_t *req, const apwsgi_config_t *cfg,
     input = apwsgi_input_new(req);
     errors = input ? apwsgi_log_new(st, r, tag_errors) : NULL;
     start_response = errors ? apwsgi_start_response_new(req) : NULL;
-    environ = start_response ? apwsgi_environ_new(st, r, cfg, interp_name,
-                                                  input, errors)
-                             : NULL;
+    environ = start_response
+                  ? apwsgi_environ_new(st, r, cfg, interp_name, input, errors)
+                  : NULL;
     if (!environ) {
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00307),
-                             apr_psprintf(r->pool, "environ for %s could "
-                                          "not be built:", r->uri));
+                             apr_psprintf(r->pool,
+                                          "environ for %s could "
+                                          "not be built:",
+                                          r->uri));
         goto done;
     }
     status = call_application(req, cfg, app, environ, start_response);
@@ -185,7 +188,8 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
     if (!ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
                       APWSGI_APLOGNO(00021) "interpreter '%s' for %s: no "
-                      "memory for a thread state", in->name, r->uri);
+                                            "memory for a thread state",
+                      in->name, r->uri);
         apwsgi_interp_release(in, 0);
         return status;
     }

@@ -19,26 +19,26 @@
  */
 typedef struct {
     request_rec *r;
-    apwsgi_state_t *state;      /* the interpreter's Python state */
-    apr_bucket_brigade *bb;     /* reused for every pass */
-    apr_os_thread_t thread;     /* the thread that serves the request */
+    apwsgi_state_t *state;  /* the interpreter's Python state */
+    apr_bucket_brigade *bb; /* reused for every pass */
+    apr_os_thread_t thread; /* the thread that serves the request */
     /* apwsgi_response.c: what start_response recorded, applied to r
      * when the headers go, and how the body went. */
-    int status;                 /* 0 until start_response */
-    const char *status_line;    /* "200 OK", in r->pool */
-    apr_table_t *headers;       /* in r->pool */
-    const char *content_type;   /* NULL when the application set none */
-    apr_off_t content_length;   /* -1 when the application set none */
-    int headers_sent;           /* applied to r and passed on (input
-                                   too: Apache answered) */
-    int truncated;              /* more than Content-Length offered */
-    apr_off_t bytes_sent;       /* body bytes passed on */
-    int client_gone;            /* a write failed: stop iterating
-                                   (input too: Apache answered) */
-    int finished;               /* the end of the body went out */
+    int status;               /* 0 until start_response */
+    const char *status_line;  /* "200 OK", in r->pool */
+    apr_table_t *headers;     /* in r->pool */
+    const char *content_type; /* NULL when the application set none */
+    apr_off_t content_length; /* -1 when the application set none */
+    int headers_sent;         /* applied to r and passed on (input
+                                 too: Apache answered) */
+    int truncated;            /* more than Content-Length offered */
+    apr_off_t bytes_sent;     /* body bytes passed on */
+    int client_gone;          /* a write failed: stop iterating
+                                 (input too: Apache answered) */
+    int finished;             /* the end of the body went out */
     /* apwsgi_input.c: a failed body read. */
-    int answered;               /* Apache answered it (body error) */
-    int input_status;           /* HTTP status of a failed body read */
+    int answered;     /* Apache answered it (body error) */
+    int input_status; /* HTTP status of a failed body read */
 } apwsgi_request_t;
 
 /*
@@ -53,8 +53,10 @@ apwsgi_request_thread_check(const apwsgi_request_t *req, const char *what)
     if (apr_os_thread_equal(req->thread, apr_os_thread_current())) {
         return 1;
     }
-    PyErr_Format(PyExc_RuntimeError, "%s called from a thread that does "
-                 "not serve the request", what);
+    PyErr_Format(PyExc_RuntimeError,
+                 "%s called from a thread that does "
+                 "not serve the request",
+                 what);
     return 0;
 }
 

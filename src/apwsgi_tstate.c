@@ -39,14 +39,14 @@ tls_free(void *cache)
 int
 apwsgi_tstate_init(apr_pool_t *pchild, apwsgi_interp_t *main_in)
 {
+    apr_status_t rv = APR_SUCCESS;
+
     main_interp = main_in;
-    if (apr_thread_mutex_create(&made_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                pchild) != APR_SUCCESS
-        || apr_threadkey_private_create(&tls_key, tls_free, pchild)
-               != APR_SUCCESS) {
+    if (apwsgi_mutex_create(&made_mutex, pchild) < 0) {
         return -1;
     }
-    return 0;
+    rv = apr_threadkey_private_create(&tls_key, tls_free, pchild);
+    return rv == APR_SUCCESS ? 0 : -1;
 }
 
 /* This thread's cache entry for slot `index`, or NULL without memory.

@@ -56,10 +56,13 @@ apwsgi_handler(request_rec *r)
     }
     cfg.common = apwsgi_common_vars(r);
     if (!apwsgi_python_ready()) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00005) "Python is not available in this "
-                      "process, so %s cannot be served: see the APW00001 "
-                      "line logged when the process started", r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00005) "Python is not available in this "
+                                  "process, so %s cannot be served: "
+                                  "see the APW00001 line logged when "
+                                  "the process started",
+            r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return apwsgi_request_run(r, &cfg);
@@ -86,11 +89,11 @@ apwsgi_register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(apwsgi) = {
     STANDARD20_MODULE_STUFF,
-    NULL,                  /* per-directory config: none */
-    NULL,                  /* merge */
-    NULL,                  /* per-server config: none */
-    NULL,                  /* merge */
-    NULL,                  /* directives: none, by design */
+    NULL, /* per-directory config: none */
+    NULL, /* merge */
+    NULL, /* per-server config: none */
+    NULL, /* merge */
+    NULL, /* directives: none, by design */
     apwsgi_register_hooks,
     AP_MODULE_FLAG_NONE,
 };
