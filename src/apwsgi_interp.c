@@ -148,8 +148,8 @@ interp_borrow(interp_slot_t *slot, request_rec *r)
     if (!ts) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-            APWSGI_APLOGNO(00610) "mod_python's interpreter '%s' "
-                                  "for %s: no memory for a thread state",
+            APWSGI_APLOGNO(00610) "mod_python's interpreter '%s' for %s: "
+                                  "no memory for a thread state",
             in->name, r->uri);
         return -1;
     }
@@ -168,10 +168,10 @@ interp_borrow(interp_slot_t *slot, request_rec *r)
         return -1;
     }
     in->state = st;
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APWSGI_APLOGNO(00612) "interpreter '%s' for %s is "
-                                        "mod_python's",
-                  in->name, r->uri);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        APWSGI_APLOGNO(00612) "interpreter '%s' for %s is mod_python's",
+        in->name, r->uri);
     return 0;
 }
 
@@ -214,11 +214,10 @@ borrow_settle(request_rec *r, const apwsgi_config_t *cfg, interp_slot_t *slot)
         apwsgi_interp_swap(&slot->pub, fresh);
         ap_log_rerror(
             APLOG_MARK, APLOG_WARNING, 0, r,
-            APWSGI_APLOGNO(
-                00613) "mod_python made interpreter "
-                       "'%s' more than once (requests raced its first use): "
-                       "from %s on, WSGI applications of that name run in "
-                       "the one mod_python kept",
+            APWSGI_APLOGNO(00613) "mod_python made interpreter '%s' more "
+                                  "than once (requests raced its first "
+                                  "use): from %s on, WSGI applications of "
+                                  "that name run in the one mod_python kept",
             slot->pub.name, r->uri);
         outcome = SETTLE_DONE;
     }

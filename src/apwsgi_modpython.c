@@ -30,11 +30,11 @@ apwsgi_modpython_init(server_rec *s)
     }
     ap_log_error(
         APLOG_MARK, APLOG_INFO, 0, s,
-        APWSGI_APLOGNO(
-            00601) "mod_python is loaded: WSGI "
-                   "applications run in mod_python's interpreters "
-                   "(mod_wsgi.interpreter NAME is PythonInterpreter NAME, "
-                   "none is " APWSGI_MODPYTHON_MAIN ")");
+        APWSGI_APLOGNO(00601) "mod_python is loaded: WSGI applications "
+                              "run in mod_python's interpreters "
+                              "(mod_wsgi.interpreter NAME is "
+                              "PythonInterpreter NAME, none is "
+                              "main_interpreter)");
     return 1;
 }
 
@@ -50,44 +50,44 @@ apwsgi_modpython_refuse(request_rec *r, const apwsgi_config_t *cfg)
     if (cfg->own_gil) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
-            APWSGI_APLOGNO(
-                00602) "mod_wsgi.gil own for %s is "
-                       "refused: mod_python is loaded, and its interpreters "
-                       "share one GIL; remove the key (or serve this "
-                       "application from an Apache without mod_python)",
+            APWSGI_APLOGNO(00602) "mod_wsgi.gil own for %s is refused: "
+                                  "mod_python is loaded, and its "
+                                  "interpreters share one GIL; remove the "
+                                  "key (or serve this application from an "
+                                  "Apache without mod_python)",
             r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cfg->pool_size > 1) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
-            APWSGI_APLOGNO(
-                00603) "mod_wsgi.interpreters %d for "
-                       "%s is refused: mod_python is loaded, and a pool is "
-                       "interpreters that apwsgi makes itself; remove the "
-                       "key (or serve this application from an Apache "
-                       "without mod_python)",
+            APWSGI_APLOGNO(00603) "mod_wsgi.interpreters %d for %s is "
+                                  "refused: mod_python is loaded, and a "
+                                  "pool is interpreters that apwsgi makes "
+                                  "itself; remove the key (or serve this "
+                                  "application from an Apache without "
+                                  "mod_python)",
             cfg->pool_size, r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cfg->reload) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
-            APWSGI_APLOGNO(
-                00604) "mod_wsgi.reload on for %s is "
-                       "refused: mod_python is loaded, and its interpreters "
-                       "are never replaced; remove the key and restart "
-                       "Apache gracefully to load new code",
+            APWSGI_APLOGNO(00604) "mod_wsgi.reload on for %s is refused: "
+                                  "mod_python is loaded, and its "
+                                  "interpreters are never replaced; remove "
+                                  "the key and restart Apache gracefully "
+                                  "to load new code",
             r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cfg->idle_timeout > 0) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
-            APWSGI_APLOGNO(
-                00605) "mod_wsgi.idle_timeout %d for "
-                       "%s is refused: mod_python is loaded, and its "
-                       "interpreters are never ended; remove the key",
+            APWSGI_APLOGNO(00605) "mod_wsgi.idle_timeout %d for %s is "
+                                  "refused: mod_python is loaded, and its "
+                                  "interpreters are never ended; remove "
+                                  "the key",
             (int)apr_time_sec(cfg->idle_timeout), r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -113,8 +113,8 @@ package_check(request_rec *r, const char *name, apwsgi_interp_t *main_in)
     if (!(ts = apwsgi_tstate_enter(main_in))) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-            APWSGI_APLOGNO(00608) "mod_python's interpreter '%s' "
-                                  "for %s: no memory for a thread state",
+            APWSGI_APLOGNO(00608) "mod_python's interpreter '%s' for %s: "
+                                  "no memory for a thread state",
             name, r->uri);
         return 0;
     }
@@ -132,12 +132,11 @@ package_check(request_rec *r, const char *name, apwsgi_interp_t *main_in)
     else if (spec == Py_None) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
-            APWSGI_APLOGNO(
-                00606) "mod_python cannot make "
-                       "interpreter '%s' for %s: its Python package "
-                       "mod_python is not on sys.path.  Start Apache with a "
-                       "PATH whose first python3 is the one mod_python was "
-                       "built for (or set PythonPath)",
+            APWSGI_APLOGNO(00606) "mod_python cannot make interpreter '%s' "
+                                  "for %s: its Python package mod_python "
+                                  "is not on sys.path.  Start Apache with "
+                                  "a PATH whose first python3 is the one "
+                                  "mod_python was built for",
             name, r->uri);
     }
     else {
@@ -164,8 +163,8 @@ apwsgi_modpython_interp(request_rec *r, const char *name,
     if (!apwsgi_tstate_get(main_in)) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-            APWSGI_APLOGNO(00609) "mod_python's interpreter '%s' "
-                                  "for %s: no memory for a thread state",
+            APWSGI_APLOGNO(00609) "mod_python's interpreter '%s' for %s: "
+                                  "no memory for a thread state",
             name, r->uri);
         return NULL;
     }
