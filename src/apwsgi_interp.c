@@ -12,27 +12,42 @@
  *
  * Python's own start and end in the child (apwsgi_python.c) drive the
  * table's init and shutdown below.
+ * Where mod_python is loaded (the second mode), the named interpreters
+ * are mod_python's (apwsgi_modpython.h): their slots are "borrowed",
+ * and nothing here ends them.
  */
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
+#include "apwsgi_modpython.h"
 #include "apwsgi_reaper.h"
 #include "apwsgi_state.h"
 #include "apwsgi_tstate.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
 
+/* How long after apwsgi first asked mod_python for a name every
+ * interpreter mod_python was making for it is surely stored (see
+ * borrow_settle). */
+#define BORROW_SETTLE apr_time_from_sec(2)
+
+/* A borrowed slot's check of mod_python's final answer. */
+enum { SETTLE_PENDING, SETTLE_CHECKING, SETTLE_DONE };
+
 typedef struct {
     apwsgi_interp_t pub;
     /* Guarded by table_mutex: */
-    char *name_buf;    /* malloc'd; pub.name points here */
-    int used;          /* the slot holds an interpreter */
-    int visible;       /* lookups by name find it */
-    int retired;       /* no new requests: end it once idle */
-    int ending;        /* the reaper (or exit) is ending it */
-    int failed;        /* creation failed */
-    int gil_requested; /* mod_wsgi.gil own at creation */
-    int gil_noted;     /* a request asked for another GIL mode */
-    int may_end;       /* may be ended while the process runs */
+    char *name_buf;       /* malloc'd; pub.name points here */
+    int used;             /* the slot holds an interpreter */
+    int visible;          /* lookups by name find it */
+    int retired;          /* no new requests: end it once idle */
+    int ending;           /* the reaper (or exit) is ending it */
+    int failed;           /* creation failed */
+    int gil_requested;    /* mod_wsgi.gil own at creation */
+    int gil_noted;        /* a request asked for another GIL mode */
+    int may_end;          /* may be ended while the process runs */
+    int borrowed;         /* mod_python's: never ended here */
+    apr_time_t settle_at; /* borrowed: ask mod_python again from then */
+    volatile apr_uint32_t settle; /* SETTLE_*: that second answer */
     apr_time_t last_used;
     apr_time_t idle_timeout;
 } interp_slot_t;
@@ -107,19 +122,132 @@ end_interpreter(PyThreadState *ts, PyThreadState *back)
 }
 
 /*
+ * Attach `slot` to mod_python's interpreter of its name (mod_python
+ * makes it if new) and build apwsgi's state there, in the calling
+ * thread's own thread state for it.  0, or -1 after logging; a thread
+ * state made before a failure stays in mod_python's interpreter,
+ * unused.  Called with create_mutex held and no GIL.
+ */
+static int
+interp_borrow(interp_slot_t *slot, request_rec *r)
+{
+    apwsgi_interp_t *in = &slot->pub;
+    PyThreadState *ts = NULL;
+    apwsgi_state_t *st = NULL;
+
+    /* A slot that replaces another knows its interpreter already. */
+    if (!in->interp) {
+        in->interp = apwsgi_modpython_interp(r, in->name, &table[0]->pub);
+        slot->settle_at = apr_time_now() + BORROW_SETTLE;
+    }
+    if (!in->interp) {
+        return -1;
+    }
+    slot->borrowed = 1;
+    ts = apwsgi_tstate_enter(in);
+    if (!ts) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
+            APWSGI_APLOGNO(00610) "mod_python's interpreter '%s' for %s: "
+                                  "no memory for a thread state",
+            in->name, r->uri);
+        return -1;
+    }
+    /* mod_python owns this Python: its sys.stdout, sys.stderr and
+     * logging are left as they are. */
+    st = apwsgi_state_new(state_pool, r->server, 0);
+    if (!st) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00611),
+                             apr_psprintf(r->pool,
+                                          "mod_python's interpreter '%s' "
+                                          "for %s could not be set up:",
+                                          in->name, r->uri));
+    }
+    apwsgi_tstate_leave(ts);
+    if (!st) {
+        return -1;
+    }
+    in->state = st;
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        APWSGI_APLOGNO(00612) "interpreter '%s' for %s is mod_python's",
+        in->name, r->uri);
+    return 0;
+}
+
+/*
+ * mod_python makes a new interpreter for every request that asks for a
+ * name it has not stored yet, and keeps the one it stores last: where
+ * requests race a name's first use, each may get its own (mod_python's
+ * own race; its later requests all go to the kept one).  apwsgi keeps
+ * what it was given, so once every such making is surely over it asks
+ * mod_python once more; if the name now has another interpreter, the
+ * name moves there, as a reload moves it, except that the old one is
+ * not ended (mod_python made it).  Returns the slot to use, with the
+ * request counted in it.  Called by one thread per slot; no GIL held.
+ */
+static interp_slot_t *
+borrow_settle(request_rec *r, const apwsgi_config_t *cfg, interp_slot_t *slot)
+{
+    PyInterpreterState *kept = NULL;
+    apwsgi_interp_t *fresh = NULL;
+    apr_uint32_t outcome = SETTLE_PENDING; /* without an answer: later */
+
+    apr_thread_mutex_lock(create_mutex);
+    kept = apwsgi_modpython_interp(r, slot->pub.name, &table[0]->pub);
+    apr_thread_mutex_unlock(create_mutex);
+    if (kept == slot->pub.interp) {
+        outcome = SETTLE_DONE;
+    }
+    else if (kept && (fresh = apwsgi_interp_add_hidden(&slot->pub))) {
+        interp_slot_t *next = (interp_slot_t *)fresh;
+
+        fresh->interp = kept;
+        next->may_end = 0;
+        next->settle = SETTLE_DONE;
+        if (apwsgi_interp_ensure_created(fresh, r, cfg) < 0) {
+            apwsgi_interp_release(fresh, 0);
+            fresh = NULL;
+        }
+    }
+    if (fresh) {
+        apwsgi_interp_swap(&slot->pub, fresh);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            APWSGI_APLOGNO(00613) "mod_python made interpreter '%s' more "
+                                  "than once (requests raced its first "
+                                  "use): from %s on, WSGI applications of "
+                                  "that name run in the one mod_python kept",
+            slot->pub.name, r->uri);
+        outcome = SETTLE_DONE;
+    }
+    apr_atomic_set32(&slot->settle, outcome);
+    if (!fresh) {
+        return slot;
+    }
+    apwsgi_interp_release(&slot->pub, 0);
+    return (interp_slot_t *)fresh;
+}
+
+/*
  * Create the sub-interpreter for `slot`: a new interpreter, its
- * state, and the calling thread's thread state for it.  0, or -1
- * after logging.  Called with create_mutex held and no GIL.
+ * state, and the calling thread's thread state for it (in the second
+ * mode, mod_python's interpreter instead).  0, or -1 after logging.
+ * Called with create_mutex held and no GIL.
  */
 static int
 interp_create(interp_slot_t *slot, request_rec *r, const apwsgi_config_t *cfg)
 {
     apwsgi_interp_t *in = &slot->pub;
-    PyThreadState *main_ts = apwsgi_tstate_enter(&table[0]->pub);
+    PyThreadState *main_ts = NULL;
     PyThreadState *ts = NULL;
     apwsgi_state_t *st = NULL;
     const char *why = NULL;
 
+    if (apwsgi_modpython_active()) {
+        return interp_borrow(slot, r);
+    }
+    main_ts = apwsgi_tstate_enter(&table[0]->pub);
     if (!main_ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
                       APWSGI_APLOGNO(00019) "interpreter '%s' for %s: no "
@@ -362,28 +490,29 @@ table_add_bounded(const char *name, const apwsgi_config_t *cfg, int *full)
 }
 
 /*
- * The slot for this request: the named interpreter, or the least busy
- * member of a pool (an idle member first, then a member not created
- * yet, then the least busy one).  NULL with *full set when a new one
- * would pass the bound.  table_mutex held.
+ * The slot for this request: the interpreter `name`, or the least busy
+ * member of the pool of that name (an idle member first, then a member
+ * not created yet, then the least busy one).  NULL with *full set when
+ * a new one would pass the bound.  table_mutex held.
  */
 static interp_slot_t *
-table_choose(request_rec *r, const apwsgi_config_t *cfg, int *full)
+table_choose(request_rec *r, const apwsgi_config_t *cfg, const char *name,
+             int *full)
 {
     interp_slot_t *best = NULL;
     const char *missing = NULL;
     interp_slot_t *slot = NULL;
 
     if (cfg->pool_size <= 1) {
-        slot = table_find(cfg->interpreter);
-        return slot ? slot : table_add_bounded(cfg->interpreter, cfg, full);
+        slot = table_find(name);
+        return slot ? slot : table_add_bounded(name, cfg, full);
     }
     for (int i = 0; i < cfg->pool_size; i++) {
-        const char *name = apr_psprintf(r->pool, "%s#%d", cfg->interpreter, i);
+        const char *member = apr_psprintf(r->pool, "%s#%d", name, i);
 
-        slot = table_find(name);
+        slot = table_find(member);
         if (!slot) {
-            missing = missing ? missing : name;
+            missing = missing ? missing : member;
         }
         else if (!best || slot->pub.active < best->pub.active) {
             best = slot;
@@ -406,13 +535,15 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     interp_slot_t *slot = (interp_slot_t *)in;
     int wake = 0;
 
+    /* mod_python's interpreters stay, loaded or not. */
+    empty = empty && in->index != 0 && !slot->borrowed;
     if (in->index != 0 && in->state && (slot->may_end || empty)) {
         apwsgi_tstate_rebind_main();
     }
     apr_thread_mutex_lock(table_mutex);
     apr_atomic_dec32(&in->active);
     slot->last_used = apr_time_now();
-    if (empty && in->index != 0 && !slot->failed) {
+    if (empty && !slot->failed) {
         slot->visible = 0;
         slot->retired = 1;
     }
@@ -513,11 +644,21 @@ apwsgi_interp_t *
 apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg, int *status)
 {
     interp_slot_t *slot = NULL;
+    const char *name = cfg->interpreter;
     int full = 0;
 
     *status = HTTP_INTERNAL_SERVER_ERROR;
+    if (apwsgi_modpython_active()) {
+        if (apwsgi_modpython_refuse(r, cfg) != OK) {
+            return NULL;
+        }
+        /* mod_python's name of the main interpreter is "" here. */
+        if (strcmp(name, APWSGI_MODPYTHON_MAIN) == 0) {
+            name = "";
+        }
+    }
     apr_thread_mutex_lock(table_mutex);
-    slot = table_choose(r, cfg, &full);
+    slot = table_choose(r, cfg, name, &full);
     if (slot) {
         apr_atomic_inc32(&slot->pub.active);
         slot->idle_timeout = cfg->idle_timeout;
@@ -532,12 +673,18 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg, int *status)
                                   "created: this process already has "
                                   "%d named interpreters "
                                   "(mod_wsgi.max_interpreters)",
-            cfg->interpreter, r->uri, cfg->max_interpreters);
+            name, r->uri, cfg->max_interpreters);
         return NULL;
     }
     if (apwsgi_interp_ensure_created(&slot->pub, r, cfg) < 0) {
         apwsgi_interp_release(&slot->pub, 0);
         return NULL;
+    }
+    if (slot->borrowed && apr_atomic_read32(&slot->settle) == SETTLE_PENDING
+        && apr_time_now() >= slot->settle_at
+        && apr_atomic_cas32(&slot->settle, SETTLE_CHECKING, SETTLE_PENDING)
+               == SETTLE_PENDING) {
+        slot = borrow_settle(r, cfg, slot);
     }
     if (slot->pub.index != 0) {
         note_gil_mode(r, cfg, slot);
@@ -559,8 +706,8 @@ reap(void)
     for (int i = 1; i < table_count; i++) {
         interp_slot_t *slot = table[i];
 
-        if (!slot->used || !slot->pub.state || slot->ending
-            || slot->pub.active) {
+        if (!slot->used || !slot->pub.state || slot->ending || slot->pub.active
+            || slot->borrowed) {
             continue;
         }
         why[n] = "replaced, or left without an application";
@@ -629,8 +776,10 @@ apwsgi_interp_shutdown(void)
                      active);
         return -1;
     }
+    /* mod_python's interpreters, and apwsgi's state in them, stay:
+     * mod_python still runs its own clean-ups there after this. */
     for (int i = table_count - 1; i > 0; i--) {
-        if (table[i]->used && table[i]->pub.state) {
+        if (table[i]->used && table[i]->pub.state && !table[i]->borrowed) {
             table[i]->ending = 1;
             interp_end(table[i], "process exit");
         }

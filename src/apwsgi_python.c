@@ -4,6 +4,7 @@
 #include "apwsgi_python.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
+#include "apwsgi_modpython.h"
 #include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME
@@ -137,6 +138,7 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
                                            "leaving it to that module to "
                                            "finalise",
                      Py_GetVersion());
+        apwsgi_modpython_init(s);
     }
     else {
         if (python_start(s) < 0) {

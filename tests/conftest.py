@@ -42,10 +42,11 @@ def _new_root():
 
 
 def _start(config, *, root=None, mpm=None, processes=None, threads=None,
-           env=None, modules=(), log_level='info'):
-    if not support.MODULE.is_file():
+           env=None, modules=(), log_level='info', module=None):
+    module = module or support.MODULE
+    if not module.is_file():
         pytest.fail('%s does not exist: build the module first (make), or '
-                    'set APWSGI_MODULE' % support.MODULE, pytrace=False)
+                    'set APWSGI_MODULE' % module, pytrace=False)
     mpm = mpm or support.MPM
     if processes is None:
         processes = support.PROCESSES if mpm == support.MPM else (
@@ -54,7 +55,7 @@ def _start(config, *, root=None, mpm=None, processes=None, threads=None,
         threads = 1 if mpm == 'prefork' else 25
     apache_env = dict(support.APACHE_ENV)
     apache_env.update(env or {})
-    server = ApacheServer(str(support.MODULE), config, mpm=mpm,
+    server = ApacheServer(str(module), config, mpm=mpm,
                           processes=processes, threads=threads,
                           root=root or _new_root(), env=apache_env,
                           modules=modules, log_level=log_level)
@@ -164,8 +165,9 @@ def make_server(request):
 
     config may be a callable taking the state directory (for configs that
     must name it).  Keyword arguments: mpm, processes, threads, env,
-    modules.  Every server is stopped at the end of the test, and its whole
-    log (shutdown included) is checked like the session server's.
+    modules, module (another build of mod_apwsgi.so).  Every server is
+    stopped at the end of the test, and its whole log (shutdown included)
+    is checked like the session server's.
     """
     started = []
 
