@@ -562,6 +562,23 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
 }
 
 int
+apwsgi_interp_hold(apwsgi_interp_t *in, unsigned long generation)
+{
+    interp_slot_t *slot = (interp_slot_t *)in;
+    int rc = -1;
+
+    apr_thread_mutex_lock(table_mutex);
+    if (slot->used && in->generation == generation && !slot->ending
+        && !slot->failed
+        && apr_atomic_casptr((volatile void **)&in->state, NULL, NULL)) {
+        apr_atomic_inc32(&in->active);
+        rc = 0;
+    }
+    apr_thread_mutex_unlock(table_mutex);
+    return rc;
+}
+
+int
 apwsgi_interp_ensure_created(apwsgi_interp_t *in, request_rec *r,
                              const apwsgi_config_t *cfg)
 {

@@ -2,6 +2,7 @@
  * apwsgi_python.c: initialise and finalise CPython in a child.
  */
 #include "apwsgi_python.h"
+#include "apwsgi_inflight.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
 #include "apwsgi_modpython.h"
@@ -121,7 +122,7 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     PyObject *threading = NULL;
 
     main_server = s;
-    if (apwsgi_log_init(pchild) < 0) {
+    if (apwsgi_log_init(pchild) < 0 || apwsgi_inflight_init(pchild) < 0) {
         return -1;
     }
     if (Py_IsInitialized()) {

@@ -166,8 +166,9 @@ done:
     return status;
 }
 
-int
-apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
+/* apwsgi_request_run, once the request is in the registry as `fl`. */
+static int
+run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl)
 {
     apwsgi_request_t *req = NULL;
     apwsgi_interp_t *in = NULL;
@@ -183,7 +184,9 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
     if (!in) {
         return status;
     }
+    apwsgi_inflight_set_interp(fl, in);
     req = request_new(r, in->state);
+    req->inflight = fl;
     ts = apwsgi_tstate_enter(in);
     if (!ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
@@ -193,9 +196,11 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
         apwsgi_interp_release(in, 0);
         return status;
     }
+    apwsgi_inflight_enter(fl, ts);
     apwsgi_log_set_current(r);
     status = serve(req, cfg, in->name, &empty, &body_left);
     apwsgi_log_set_current(NULL);
+    apwsgi_inflight_leave(fl);
     apwsgi_tstate_leave(ts);
     apwsgi_interp_release(in, empty);
     /* A body the application left unread must go before the next
@@ -204,5 +209,16 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
     if (status == OK && body_left && !req->client_gone) {
         ap_discard_request_body(r);
     }
+    return status;
+}
+
+int
+apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
+{
+    apwsgi_inflight_t *fl =
+        apwsgi_inflight_add(r, cfg->request_timeout, cfg->slow_request);
+    int status = run(r, cfg, fl);
+
+    apwsgi_inflight_remove(fl);
     return status;
 }

@@ -7,6 +7,7 @@
 
 #include "apwsgi.h"
 #include "apwsgi_config.h"
+#include "apwsgi_inflight.h"
 #include "apwsgi_state.h"
 
 /*
@@ -19,9 +20,10 @@
  */
 typedef struct {
     request_rec *r;
-    apwsgi_state_t *state;  /* the interpreter's Python state */
-    apr_bucket_brigade *bb; /* reused for every pass */
-    apr_os_thread_t thread; /* the thread that serves the request */
+    apwsgi_state_t *state;       /* the interpreter's Python state */
+    apr_bucket_brigade *bb;      /* reused for every pass */
+    apr_os_thread_t thread;      /* the thread that serves the request */
+    apwsgi_inflight_t *inflight; /* its entry in the registry, or NULL */
     /* apwsgi_response.c: what start_response recorded, applied to r
      * when the headers go, and how the body went. */
     int status;               /* 0 until start_response */
