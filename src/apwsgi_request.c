@@ -14,6 +14,7 @@
 #include "apwsgi_input.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
+#include "apwsgi_metrics.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_response.h"
 #include "apwsgi_state.h"
@@ -29,6 +30,7 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
 {
     request_rec *r = req->r;
 
+    req->exception = 1;
     if (!req->headers_sent || req->answered) {
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
                              apr_psprintf(r->pool,
@@ -52,8 +54,9 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
 /* Call result.close() if it has one (PEP 3333: always).  GIL held; no
  * exception set on entry or exit. */
 static void
-close_result(request_rec *r, PyObject *result)
+close_result(apwsgi_request_t *req, PyObject *result)
 {
+    request_rec *r = req->r;
     PyObject *close = NULL;
     PyObject *res = NULL;
 
@@ -61,6 +64,7 @@ close_result(request_rec *r, PyObject *result)
         res = PyObject_CallNoArgs(close);
     }
     if (PyErr_Occurred()) {
+        req->exception = 1;
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00303),
                              apr_psprintf(r->pool,
                                           "close() of the response to %s "
@@ -87,7 +91,7 @@ call_application(apwsgi_request_t *req, const apwsgi_config_t *cfg,
     if (apwsgi_response_send(req, result) < 0) {
         status = app_failed(req, cfg);
     }
-    close_result(req->r, result);
+    close_result(req, result);
     Py_DECREF(result);
     /* Where Apache answered (a body error), say so as its filters do. */
     return req->answered ? AP_FILTER_ERROR : status;
@@ -166,10 +170,13 @@ done:
     return status;
 }
 
-/* apwsgi_request_run, once the request is in the registry as `fl`. */
+/* apwsgi_request_run, once the request is in the registry as `fl`
+ * and counted as `m`; what the figures need goes to `done`. */
 static int
-run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl)
+run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl,
+    apwsgi_metrics_req_t *m, apwsgi_metrics_done_t *done)
 {
+    apr_time_t before = 0;
     apwsgi_request_t *req = NULL;
     apwsgi_interp_t *in = NULL;
     PyThreadState *ts = NULL;
@@ -185,9 +192,12 @@ run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl)
         return status;
     }
     apwsgi_inflight_set_interp(fl, in);
+    apwsgi_metrics_interp(m, in);
     req = request_new(r, in->state);
     req->inflight = fl;
+    before = apwsgi_now();
     ts = apwsgi_tstate_enter(in);
+    done->gil_wait = apwsgi_now() - before;
     if (!ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
                       APWSGI_APLOGNO(00021) "interpreter '%s' for %s: no "
@@ -200,7 +210,9 @@ run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl)
     apwsgi_log_set_current(r);
     status = serve(req, cfg, in->name, &empty, &body_left);
     apwsgi_log_set_current(NULL);
-    apwsgi_inflight_leave(fl);
+    done->timeout = apwsgi_inflight_leave(fl);
+    done->exception = req->exception;
+    done->bytes_in = req->bytes_read;
     apwsgi_tstate_leave(ts);
     apwsgi_interp_release(in, empty);
     /* A body the application left unread must go before the next
@@ -217,8 +229,17 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
 {
     apwsgi_inflight_t *fl =
         apwsgi_inflight_add(r, cfg->request_timeout, cfg->slow_request);
-    int status = run(r, cfg, fl);
+    apwsgi_metrics_req_t m;
+    apwsgi_metrics_done_t done = {0};
+    int status = OK;
 
+    apwsgi_metrics_begin(&m, r, apwsgi_inflight_id(fl));
+    status = run(r, cfg, fl, &m, &done);
+    /* Where Apache answers (an error status, a failed body read), what
+     * it answers. */
+    done.code = status == OK || status == AP_FILTER_ERROR ? r->status : status;
+    done.bytes_out = r->bytes_sent;
+    apwsgi_metrics_end(&m, cfg->interpreter, &done);
     apwsgi_inflight_remove(fl);
     return status;
 }

@@ -38,9 +38,12 @@ typedef struct {
     int client_gone;          /* a write failed: stop iterating
                                  (input too: Apache answered) */
     int finished;             /* the end of the body went out */
-    /* apwsgi_input.c: a failed body read. */
-    int answered;     /* Apache answered it (body error) */
-    int input_status; /* HTTP status of a failed body read */
+    /* apwsgi_input.c: the body read, and a failed read. */
+    apr_off_t bytes_read; /* body bytes the application read */
+    int answered;         /* Apache answered it (body error) */
+    int input_status;     /* HTTP status of a failed body read */
+    /* apwsgi_request.c: for the figures. */
+    int exception; /* the application (or its close()) raised */
 } apwsgi_request_t;
 
 /*
