@@ -6,6 +6,7 @@
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
 #include "apwsgi_modpython.h"
+#include "apwsgi_monitor.h"
 #include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME
@@ -43,6 +44,7 @@ python_cleanup(void *data)
         return APR_SUCCESS;
     }
     python_ready = 0;
+    apwsgi_monitor_stop();
     rc = apwsgi_interp_shutdown();
     if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
         return APR_SUCCESS;
@@ -177,6 +179,14 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
                                   "replaced interpreters could not "
                                   "start: they stay until the process "
                                   "exits");
+    }
+    if (apwsgi_monitor_start(pchild, s) < 0) {
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            APWSGI_APLOGNO(00708) "the thread that watches requests in "
+                                  "flight could not start: no "
+                                  "mod_wsgi.request_timeout and no stacks "
+                                  "of slow requests in this process");
     }
     python_ready = 1;
     apr_pool_pre_cleanup_register(pchild, NULL, python_cleanup);

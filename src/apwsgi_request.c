@@ -18,9 +18,48 @@
 #include "apwsgi_reload.h"
 #include "apwsgi_response.h"
 #include "apwsgi_state.h"
+#include "apwsgi_timeout.h"
 #include "apwsgi_tstate.h"
 
 static const char tag_errors[] = APWSGI_APLOGNO(00501);
+
+/* Whether the exception set is the request's own timeout (raised by
+ * the monitor thread, not by the application's own code).  GIL held;
+ * an exception is set. */
+static int
+timed_out(apwsgi_request_t *req)
+{
+    return apwsgi_inflight_raised(req->inflight)
+           && PyErr_ExceptionMatches(apwsgi_timeout_type(req->state));
+}
+
+/* The request reached mod_wsgi.request_timeout: 504 when nothing went
+ * out, else cut the response.  GIL held; the exception is set. */
+static int
+request_timed_out(apwsgi_request_t *req, const apwsgi_config_t *cfg)
+{
+    request_rec *r = req->r;
+    long secs = (long)apr_time_sec(cfg->request_timeout);
+
+    if (!req->headers_sent) {
+        apwsgi_log_exception(
+            r, NULL, APWSGI_APLOGNO(00709),
+            apr_psprintf(r->pool,
+                         "%s reached mod_wsgi.request_timeout of %ld s: 504; "
+                         "where apwsgi.RequestTimeout ended it:",
+                         r->uri, secs));
+        return HTTP_GATEWAY_TIME_OUT;
+    }
+    apwsgi_log_exception(
+        r, NULL, APWSGI_APLOGNO(00710),
+        apr_psprintf(r->pool,
+                     "%s reached mod_wsgi.request_timeout of %ld s after its "
+                     "response started: connection cut; where "
+                     "apwsgi.RequestTimeout ended it:",
+                     r->uri, secs));
+    apwsgi_response_abort(req);
+    return OK;
+}
 
 /* Log the application's exception and decide the handler status:
  * 500 (or the status of a failed body read) when nothing went out,
@@ -30,6 +69,9 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
 {
     request_rec *r = req->r;
 
+    if (!req->answered && timed_out(req)) {
+        return request_timed_out(req, cfg);
+    }
     req->exception = 1;
     if (!req->headers_sent || req->answered) {
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
