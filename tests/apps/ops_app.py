@@ -1,11 +1,13 @@
 """Requests to watch on the status page and to time out.
 
-Endpoints (by PATH_INFO; STATE is $APWSGI_TEST_STATE):
+Endpoints (by PATH_INFO; STATE is environ["APWSGI_TEST_STATE"]):
   /hello               b'hello' (200)
+  /pid                 the serving process's pid, as text
   /status?s=CODE       start_response(CODE), body b'status'
   /echo                reads the whole body, returns it
   /raise               raises RuntimeError before start_response
-  /spin?token=T&max=S  creates STATE/spin-T-started, then loops in Python
+  /spin[/ANY]?token=T&max=S
+                       creates STATE/spin-T-started, then loops in Python
                        (50 ms sleeps) in spin_until_released() until
                        STATE/spin-T-stop exists or S seconds passed
                        (default 30); then b'released' or b'gave up'
@@ -21,17 +23,15 @@ import os
 import time
 from urllib.parse import parse_qs
 
-STATE = os.environ.get('APWSGI_TEST_STATE', '/tmp')
-
 
 def _query(environ):
     return {k: v[0] for k, v in
             parse_qs(environ.get('QUERY_STRING', '')).items()}
 
 
-def spin_until_released(token, limit):
+def spin_until_released(state, token, limit):
     """Loop in Python until STATE/spin-TOKEN-stop exists; -> released."""
-    stop = os.path.join(STATE, 'spin-%s-stop' % token)
+    stop = os.path.join(state, 'spin-%s-stop' % token)
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if os.path.exists(stop):
@@ -40,18 +40,22 @@ def spin_until_released(token, limit):
     return False
 
 
-def _started(token):
-    with open(os.path.join(STATE, 'spin-%s-started' % token), 'w') as f:
+def _started(state, token):
+    with open(os.path.join(state, 'spin-%s-started' % token), 'w') as f:
         f.write(str(os.getpid()))
 
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
     q = _query(environ)
+    state = environ['APWSGI_TEST_STATE']
     limit = float(q.get('max', '30'))
     if path == '/hello':
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return [b'hello']
+    if path == '/pid':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [str(os.getpid()).encode()]
     if path == '/status':
         start_response(q.get('s', '200') + ' X', [])
         return [b'status']
@@ -61,21 +65,22 @@ def application(environ, start_response):
         return [body]
     if path == '/raise':
         raise RuntimeError('ops_app: raised on purpose')
-    if path == '/spin':
+    if path == '/spin' or path.startswith('/spin/'):
         token = q.get('token', 'x')
-        _started(token)
-        done = spin_until_released(token, limit)
+        _started(state, token)
+        done = spin_until_released(state, token, limit)
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return [b'released' if done else b'gave up']
     if path == '/spin-started':
-        return _spin_started(start_response, q.get('token', 'x'), limit)
+        return _spin_started(start_response, state, q.get('token', 'x'),
+                             limit)
     if path == '/block':
         time.sleep(float(q.get('s', '1')))
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return [b'woke']
     if path == '/catch':
         try:
-            spin_until_released('never', limit)
+            spin_until_released(state, 'never', limit)
         except environ['apwsgi.RequestTimeout'] as exc:
             start_response('200 OK', [('Content-Type', 'text/plain')])
             return [('caught %s.%s %s' % (
@@ -87,9 +92,9 @@ def application(environ, start_response):
     return [b'not found']
 
 
-def _spin_started(start_response, token, limit):
+def _spin_started(start_response, state, token, limit):
     start_response('200 OK', [('Content-Type', 'text/plain')])
     yield b'started\n'
-    _started(token)
-    done = spin_until_released(token, limit)
+    _started(state, token)
+    done = spin_until_released(state, token, limit)
     yield b'released\n' if done else b'gave up\n'
