@@ -42,8 +42,10 @@ typedef struct {
     const apwsgi_inflight_info_t *info;
     int want_stack;   /* slow: publish its stack */
     int want_timeout; /* past its deadline: raise */
+    int want_stuck;   /* raised a while ago: has it fired? */
     char *stack;      /* taken under the GIL */
     int raised;
+    int stuck; /* the exception has still not fired */
 } job_t;
 
 char *
@@ -83,6 +85,12 @@ visit_interp(job_t *jobs, int n, int first, apr_pool_t *p)
         if (job->info->in != in || job->info->generation != lead->generation) {
             continue;
         }
+        if (job->want_stuck) {
+            job->stuck = apwsgi_inflight_pending(job->info);
+        }
+        if (!job->want_stack && !job->want_timeout) {
+            continue;
+        }
         job->stack = apwsgi_inflight_stack(job->info, p);
         if (job->stack && job->want_timeout) {
             job->raised = apwsgi_inflight_raise(
@@ -119,15 +127,22 @@ log_timeout(const job_t *job, apr_pool_t *p)
                      request_label(info, p), secs, job->stack));
 }
 
-/* Log once that a request that got the exception still runs. */
+/* Whether a request was logged stuck already. */
+static int
+stuck_known(apr_uint64_t id)
+{
+    for (int i = 0; i < STUCK_MEMORY; i++) {
+        if (stuck_logged[i] == id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Log once that a request whose exception has not fired still runs. */
 static void
 log_stuck(const apwsgi_inflight_info_t *info, apr_time_t now, apr_pool_t *p)
 {
-    for (int i = 0; i < STUCK_MEMORY; i++) {
-        if (stuck_logged[i] == info->id) {
-            return;
-        }
-    }
     stuck_logged[stuck_next] = info->id;
     stuck_next = (stuck_next + 1) % STUCK_MEMORY;
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, monitor_server,
@@ -170,10 +185,9 @@ round_run(apr_pool_t *p)
             info->stack_after > 0 && now - info->start >= info->stack_after;
         job->want_timeout =
             info->deadline && now >= info->deadline && !info->raised;
-        if (info->raised && now >= info->deadline + STUCK_AFTER) {
-            log_stuck(info, now, p);
-        }
-        njobs += job->want_stack || job->want_timeout;
+        job->want_stuck = info->raised && now >= info->deadline + STUCK_AFTER
+                          && !stuck_known(info->id);
+        njobs += job->want_stack || job->want_timeout || job->want_stuck;
     }
     /* Each interpreter's GIL once, at its first job. */
     for (int i = 0; i < njobs; i++) {
@@ -190,6 +204,9 @@ round_run(apr_pool_t *p)
     for (int i = 0; i < njobs; i++) {
         if (jobs[i].raised) {
             log_timeout(&jobs[i], p);
+        }
+        if (jobs[i].stuck) {
+            log_stuck(jobs[i].info, now, p);
         }
         /* Oldest first: the stacks that fit are the oldest ones. */
         if (jobs[i].stack && jobs[i].want_stack
