@@ -125,3 +125,8 @@ def test_malformed_keys_give_500(make_server):
              "a whole number from 0 to 86400", tag='APW00701')
     log.wait("mod_wsgi.slow_request '-1' for /bad-slow/hello is not a whole "
              "number from 0 to 86400", tag='APW00702')
+    # Refused before any Python ran, and still counted.
+    with support.Client() as client:
+        doc = client.get(srv.url('/status?json')).json()
+    main = [i for i in doc['interpreters'] if i['name'] == '(main)'][0]
+    assert main['requests_by_class']['5xx'] == 2 and main['requests'] == 2
