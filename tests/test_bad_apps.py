@@ -14,7 +14,7 @@ import socket
 
 import pytest
 
-import conftest
+import harness
 import support
 import wire
 
@@ -40,7 +40,7 @@ def bad_config(state):
 
 @pytest.fixture(scope='module')
 def srv():
-    yield from conftest._session_server(bad_config)
+    yield from harness.shared(bad_config)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-import conftest
+import harness
 import support
 import wire
 
@@ -47,7 +47,7 @@ def client_config(state):
 
 @pytest.fixture(scope='module')
 def srv():
-    yield from conftest._session_server(client_config)
+    yield from harness.shared(client_config)
 
 
 @pytest.fixture
@@ -323,7 +323,7 @@ def slow_config(state):
 
 @pytest.fixture(scope='module')
 def slow_srv():
-    yield from conftest._session_server(slow_config)
+    yield from harness.shared(slow_config)
 
 
 @pytest.mark.expect_log('APW00301')

@@ -27,9 +27,10 @@ import pytest
 
 import support
 from apwsgi.apache import ApacheServer, find_free_port
-from ecosystem import (Launcher, make_readable, make_venv, module_python_exe,
-                       own_server, scratch_dir, tooling_env,
+from ecosystem import (make_readable, make_venv, module_python_exe,
                        venv_site_packages)
+from harness import Launcher, running
+from support import scratch_dir, tooling_env
 
 pytestmark = pytest.mark.skipif(
     support.MPM != 'event', reason='MPM-independent: runs under event only')
@@ -76,13 +77,13 @@ def srv():
 
 
 def apache_example(name, srv, **kw):
-    """An own_server running the example's block (paths substituted)."""
+    """A server running the example's block (paths substituted)."""
     language, text = EXAMPLES_TEXT[name]
     assert language == 'apache', (name, language)
     text = text.replace('/srv/myapp', str(srv))
     port = find_free_port()
     text = text.replace('*:80>', '*:%d>' % port)
-    return own_server(DEBIAN_DEFAULTS + text, port=port, **kw)
+    return running(DEBIAN_DEFAULTS + text, port=port, **kw)
 
 
 def get_json(server, path, **kw):

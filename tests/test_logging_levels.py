@@ -1,6 +1,6 @@
 """Python `logging` reaches Apache's error log at the matching level.
 
-Issue 6, item 4.  With no logging configuration in the application,
+With no logging configuration in the application,
 - logging.getLogger().error/warning/info/debug appear as [apwsgi:error],
   [apwsgi:warn], [apwsgi:info], [apwsgi:debug] (LogLevel debug here),
   once each, with the request's URI in the line;
@@ -9,9 +9,9 @@ Issue 6, item 4.  With no logging configuration in the application,
   drops the debug record);
 - a logged traceback stays on consecutive lines, one entry, even with
   several requests logging tracebacks at the same time.
-Both in the main interpreter and in a named one.  The server is the
-test's own (ecosystem.own_server): the app's records are error-level
-APW00504 lines on purpose, so only crashes fail the run here.
+Both in the main interpreter and in a named one.  The server is this
+module's own, at LogLevel debug; the app's records are error-level
+APW00504 lines on purpose, 'lvl-done' an APW00503 one.
 
 An application that configures no root handler gets the module's handler
 on the root logger, at the level of Apache's LogLevel.
@@ -23,10 +23,11 @@ import re
 
 import pytest
 
+import harness
 import support
-from ecosystem import own_server
 
-pytestmark = pytest.mark.core
+pytestmark = [pytest.mark.core,
+              pytest.mark.expect_log('APW00503', 'APW00504')]
 
 MOUNTS = ['/loglevels', '/loglevels-named']
 LEVELS = [('error', 'error'), ('warning', 'warn'), ('info', 'info'),
@@ -41,8 +42,7 @@ def server():
         loc('/loglevels-named', 'loglevels_app', interpreter='loglevels'),
         loc('/loglevels-info', 'loglevels_app', extra='LogLevel info'),
     ])
-    with own_server(config, log_level='debug', check_tags=False) as srv:
-        yield srv
+    yield from harness.shared(config, log_level='debug')
 
 
 def emit(server, path, log):

@@ -3,6 +3,7 @@ graceful restarts start fresh children that initialise Python again."""
 
 import pytest
 
+import harness
 import support
 
 pytestmark = pytest.mark.core
@@ -39,8 +40,7 @@ def test_graceful_restart(make_server):
         r = client.get(srv.url('/env/'))
     assert r.status_code == 200
     assert r.json()['pid'] not in old
-    log = support.LogWindow(srv, mark)
-    assert log.crash_lines() == []
+    assert harness.crash_lines(srv, mark) == []
 
 
 def test_graceful_restart_runs_atexit_in_old_children(make_server):
