@@ -29,6 +29,7 @@ import support
 from apwsgi.apache import ApacheServer, find_free_port
 from ecosystem import (make_readable, make_venv, module_python_exe,
                        venv_site_packages)
+import harness
 from harness import Launcher, running
 from support import scratch_dir, tooling_env
 
@@ -214,9 +215,13 @@ def check_deploy_vhost(srv):
 def check_deploy_scale_out(srv):
     argv = shell_command('deploy-scale-out', 'python3')
     assert argv[1] == 'examples/scale-out/scale_out.py', argv
+    roots = scratch_dir('apwsgi-scale-out-')
+    harness.adopt(*(harness.LogFile(roots / name / 'logs' / 'error.log',
+                                    'event')
+                    for name in ('front', 'b1', 'b2', 'b3')), root=roots)
     out = subprocess.run(
         [sys.executable, *argv[1:], '--port', str(find_free_port()),
-         '--module', str(support.MODULE)],
+         '--module', str(support.MODULE), '--root', str(roots)],
         cwd=support.REPO, env=tooling_env(), capture_output=True, text=True,
         timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
