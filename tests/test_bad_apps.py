@@ -161,7 +161,7 @@ def test_wsgi_errors_from_threads_during_and_after_request(srv, log, mount):
 def test_write_from_other_thread(srv):
     """write() from a thread that does not serve the request neither
     crashes the child nor corrupts the response: it raises RuntimeError
-    in that thread.  (docs/BUGS-issue5.md B1)"""
+    in that thread."""
     tok = support.token()
     n = 300
     r = get_raw(srv, '/bad/write-from-thread?token=%s&n=%d' % (tok, n))
@@ -175,8 +175,7 @@ def test_write_from_other_thread(srv):
 
 def test_read_input_from_other_thread(srv):
     """Two threads reading wsgi.input: the child lives, the request's own
-    thread reads the whole body, the other gets RuntimeError at once.
-    (docs/BUGS-issue5.md B2)"""
+    thread reads the whole body, the other gets RuntimeError at once."""
     tok = support.token()
     body = bytes(range(256)) * 4096 * 4   # 4 MiB
     with support.Client() as client:
@@ -191,8 +190,7 @@ def test_read_input_from_other_thread(srv):
 def test_write_after_response_end(srv):
     """write() called from close(), after the last chunk went out, must
     raise; nothing may follow the end of the response on the wire (on a
-    keep-alive connection it would pose as the next response).
-    (docs/BUGS-issue5.md B3)"""
+    keep-alive connection it would pose as the next response)."""
     tok = support.token()
     r = get_raw(srv, '/bad/write-in-close?token=' + tok)
     assert r.status == 200 and r.complete, r

@@ -151,8 +151,7 @@ def test_malformed_chunked_body(srv, log, case):
 def test_malformed_chunked_body_caught_by_app(srv, case):
     """Apache's HTTP_IN filter has already answered 400 when the read
     raises.  An application that catches the OSError and answers anyway
-    must not get its bytes onto the wire behind that error page.
-    (docs/BUGS-issue5.md B4)"""
+    must not get its bytes onto the wire behind that error page."""
     tok = support.token()
     path = '/client/read?token=%s&how=read&catch=1' % tok
     data, _ = exchange(srv, post(path, MALFORMED_CHUNKED[case],
@@ -202,8 +201,8 @@ def chunked(body, size=500):
 
 @pytest.mark.expect_log('APW00301')
 def test_chunked_body_over_limit_request_body(srv, log):
-    """413, and the application's read says why (docs/BUGS-issue5.md
-    B5); it never sees more than the limit."""
+    """413, and the application's read says why; it never sees more
+    than the limit."""
     tok = support.token()
     path = '/client-limited/read?token=%s&how=read-n' % tok
     data, _ = exchange(srv, post(path, chunked(b'z' * (LIMIT + 1)),

@@ -33,7 +33,7 @@ from .apache import ApacheServer, render
 
 APACHE_USER = 'www-data'   # what ApacheServer's config runs children as
 FOLLOW_POLL = 0.1          # seconds between two looks at the log files
-RELOAD_INTERPRETER = 'app'  # --reload needs a named interpreter (issue 4)
+RELOAD_INTERPRETER = 'app'  # --reload needs a named interpreter
 MODULE_RE = re.compile(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*')
 CALLABLE_RE = re.compile(r'[A-Za-z_]\w*')
 
