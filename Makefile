@@ -3,6 +3,7 @@
 #   make                 build $(BUILDDIR)/mod_apwsgi.so against $(PYTHON)
 #   make run             install what is missing, build, serve examples/ on :8000
 #   make test            install what is missing, build, run the test matrix
+#   make lint            check the sources (lint-py: ruff on the Python)
 #   make install         install the module with apxs (+ Debian's apwsgi.load)
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
@@ -65,8 +66,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install clean help check-tools check-apxs FORCE
+.PHONY: all deps run test lint lint-py soak asan valgrind bench \
+        bench-interp ceiling install clean help check-tools check-apxs FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -118,6 +119,15 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@PYTHON="$(PYTHON)" BUILDDIR="$(BUILDDIR)" PYTEST_ARGS="$(PYTEST_ARGS)" \
 	    MAKE="$(MAKE)" tools/run-tests
+
+# ---- lint: fails on any finding ----
+# Python: ruff, version pinned in requirements.txt, rules in ruff.toml.
+PY_LINT_PATHS := python tests bench examples tools/valgrind-check setup.py
+
+lint: lint-py
+
+lint-py: deps
+	$(PYTHON) -m ruff check $(PY_LINT_PATHS)
 
 # pytest exits 5 when it collects nothing: no soak tests is not a failure.
 # The soak compares apwsgi with Apache's own C handler: needs the ceiling.
@@ -189,4 +199,4 @@ clean:
 	rm -rf $(BUILDDIR)
 
 help:
-	@sed -n '2,9s/^# \{0,1\}//p' Makefile
+	@sed -n '2,10s/^# \{0,1\}//p' Makefile
