@@ -17,8 +17,8 @@ from setuptools.errors import ExecError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, 'python'))
-from apwsgi import build as apwsgi_build  # noqa: E402
 from apwsgi import __version__  # noqa: E402
+from apwsgi import build as apwsgi_build  # noqa: E402
 
 MODULE_NAME = 'mod_apwsgi.so'
 

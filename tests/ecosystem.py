@@ -14,7 +14,7 @@ import support
 
 def make_readable(root):
     """chmod a+rX everything under root (files written with umask 077)."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _, filenames in os.walk(root):
         os.chmod(dirpath, 0o755)
         for name in filenames:
             path = os.path.join(dirpath, name)

@@ -13,7 +13,6 @@ import pathlib
 import re
 import secrets
 import shutil
-import sys
 import subprocess
 import tempfile
 import time
@@ -407,8 +406,9 @@ def prepare_state(state):
     fixable = pathlib.Path(state) / 'fixable'
     fixable.mkdir(exist_ok=True)
     fixable.chmod(0o1777)
-    write_world_readable(fixable / 'fixable_app.py',
-                         "raise ImportError('apwsgi-test: broken on purpose')\n")
+    write_world_readable(
+        fixable / 'fixable_app.py',
+        "raise ImportError('apwsgi-test: broken on purpose')\n")
 
 
 def write_world_readable(path, text):

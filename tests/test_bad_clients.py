@@ -56,7 +56,7 @@ def log(srv):
 
 
 def assert_serving(srv, before):
-    for attempt in range(2 * len(before)):
+    for _ in range(2 * len(before)):
         with support.Client() as client:
             r = client.get(srv.url('/who/whoami'))
         assert r.status_code == 200

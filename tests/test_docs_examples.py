@@ -25,11 +25,15 @@ import time
 
 import pytest
 
+import harness
 import support
 from apwsgi.apache import ApacheServer, find_free_port
-from ecosystem import (make_readable, make_venv, module_python_exe,
-                       venv_site_packages)
-import harness
+from ecosystem import (
+    make_readable,
+    make_venv,
+    module_python_exe,
+    venv_site_packages,
+)
 from harness import Launcher, running
 from support import scratch_dir, tooling_env
 

@@ -237,7 +237,8 @@ def test_worker_thread_serves_on_after_its_interpreter_ended(make_server,
     for cycle in range(1, 3):
         fresh_get('/gone/whoami', status=200 if end == 'idle' else 500)
         support.wait_for(
-            lambda: len(log.tagged('APW00017', "'gone' (%s)" % why))
-            == cycle, 10, 'APW00017 for gone, cycle %d' % cycle)
+            lambda cycle=cycle: len(log.tagged('APW00017', "'gone' (%s)"
+                                               % why)) == cycle,
+            10, 'APW00017 for gone, cycle %d' % cycle)
         assert fresh_get('/main/whoami')['counter'] == cycle
         assert fresh_get('/other/whoami')['counter'] == cycle

@@ -13,12 +13,13 @@ def env_config(state):
     return support.location('/env', 'environ_app')
 
 
-@pytest.mark.parametrize('mpm, processes, threads, multithread, multiprocess', [
-    ('event', 1, 25, True, False),
-    ('worker', 2, 4, True, True),
-    ('prefork', 2, 1, False, True),
-    ('prefork', 1, 1, False, False),
-])
+@pytest.mark.parametrize(
+    'mpm, processes, threads, multithread, multiprocess', [
+        ('event', 1, 25, True, False),
+        ('worker', 2, 4, True, True),
+        ('prefork', 2, 1, False, True),
+        ('prefork', 1, 1, False, False),
+    ])
 def test_flags_follow_mpm(make_server, mpm, processes, threads, multithread,
                           multiprocess):
     srv = make_server(env_config, mpm=mpm, processes=processes,

@@ -144,7 +144,7 @@ def test_reload_under_concurrent_load(make_server):
     try:
         written = time.monotonic()
         for version in range(2, 6):
-            def ready():
+            def ready(version=version, written=written):
                 assert failures == []
                 served = any(out['app'] == version - 1
                              for answers in list(results.values())

@@ -106,8 +106,9 @@ def test_head_with_application_content_length(http, url):
 
 
 def test_head_generator_no_body(server):
-    data = support.raw_request(server, b'HEAD /response/head-generator HTTP/1.1\r\n'
-                               b'Host: 127.0.0.1\r\nConnection: close\r\n\r\n')
+    data = support.raw_request(
+        server, b'HEAD /response/head-generator HTTP/1.1\r\n'
+                b'Host: 127.0.0.1\r\nConnection: close\r\n\r\n')
     head, _, body = data.partition(b'\r\n\r\n')
     assert head.startswith(b'HTTP/1.1 200 OK\r\n')
     assert b'\r\nX-Method: HEAD' in head

@@ -31,7 +31,6 @@ import os
 import pathlib
 import platform
 import re
-import signal
 import subprocess
 import time
 
@@ -108,7 +107,7 @@ def test_no_growth_over_many_errors(make_server):
     with support.Client() as client:
         pid = client.get(srv.url('/named/whoami')).json()['pid']
         def errors(count):
-            for i in range(count):
+            for _ in range(count):
                 r = client.get(srv.url('/errors/raise'))
                 assert r.status_code == 500
         errors(300)
@@ -176,7 +175,7 @@ def probe_objects(srv, children):
     child and both interpreters: new connections until each was seen."""
     want = {(pid, name) for pid in children for name in ('', 'soak')}
     found = {}
-    for attempt in range(50 * len(want)):
+    for _ in range(50 * len(want)):
         if want <= set(found):
             break
         with support.Client() as client:
@@ -341,7 +340,7 @@ def test_mixed_workload(figures, allocator):
     assert result.total == MIXED_TOTAL, 'time ran out: %r' % (
         result.summary(),)
     assert result.failed() == 0, result.summary()
-    for key, (objects, blocks) in objects_before.items():
+    for key, (objects, _) in objects_before.items():
         assert objects_after[key][0] - objects <= OBJECT_LIMIT, (
             key, objects, objects_after[key])
     for pid in children:

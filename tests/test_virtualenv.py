@@ -21,8 +21,12 @@ import pytest
 
 import support
 from apwsgi.apache import find_free_port
-from ecosystem import (make_venv, module_python_exe, python_of_other_version,
-                       venv_site_packages)
+from ecosystem import (
+    make_venv,
+    module_python_exe,
+    python_of_other_version,
+    venv_site_packages,
+)
 from harness import Launcher
 from support import scratch_dir, tooling_env
 

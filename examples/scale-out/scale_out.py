@@ -61,7 +61,7 @@ class Cluster:
             name: self.server_class(
                 module, self.backend_config(name), mpm=mpm, processes=1,
                 threads=16, host=host, port=p, root=self.root / name)
-            for name, p in zip(self.names, ports)}
+            for name, p in zip(self.names, ports, strict=True)}
         members = '\n'.join(
             render('member.conf.in', host=host, port=srv.port, name=name,
                    retry=retry).rstrip('\n')

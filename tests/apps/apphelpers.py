@@ -43,9 +43,9 @@ def interp_ids():
     None) where the interpreters module cannot tell."""
     try:
         try:
-            import _interpreters as mod          # 3.13
+            import _interpreters as mod  # 3.13
         except ImportError:
-            import _xxsubinterpreters as mod     # 3.11, 3.12
+            import _xxsubinterpreters as mod  # 3.11, 3.12
         cur, main = mod.get_current(), mod.get_main()
     except Exception:
         return None, None

@@ -17,7 +17,6 @@ Endpoints (by PATH_INFO):
 """
 
 import json
-import os
 
 import apphelpers
 
@@ -61,7 +60,8 @@ class Stream:
         self.count = 0
 
     def __iter__(self):
-        for self.count in range(1, self.blocks + 1):
+        for count in range(1, self.blocks + 1):
+            self.count = count
             yield BLOCK
 
     def close(self):

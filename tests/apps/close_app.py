@@ -19,7 +19,6 @@ Endpoints (by PATH_INFO):
   /head              blocks b'head', for a HEAD request
 """
 
-import os
 import time
 
 from apphelpers import recorder

@@ -188,11 +188,13 @@ def application(environ, start_response):
         return environ['wsgi.file_wrapper'](f)
     if path == '/bytesio':
         data = (BLOCK * (int(q['size']) // len(BLOCK) + 1))[:int(q['size'])]
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        start_response('200 OK', [('Content-Type',
+                                   'application/octet-stream')])
         return environ['wsgi.file_wrapper'](io.BytesIO(data), 8192)
     if path == '/fileno-only':
         f = FdOnly(os.path.join(state, q['name']), int(q.get('pos', 0)))
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        start_response('200 OK', [('Content-Type',
+                                   'application/octet-stream')])
         return environ['wsgi.file_wrapper'](f)
     if path == '/file-iterate':
         with open(os.path.join(state, q['name']), 'rb') as f:
