@@ -17,8 +17,11 @@ There is one lifecycle, whoever starts the server:
 - ``Launcher``: ``apwsgi serve`` in a subprocess, given a
   ``--server-root`` so that its log stays for the check (or, to test
   the temporary root, checked in the copy the launcher prints).
+- ``adopt(*sources, root=...)``: servers built elsewhere (the scale-out
+  example's Cluster, with ``server_class = Server``) or the logs of
+  servers another process ran (``LogFile``), checked after the test.
 - conftest's autouse fixture calls ``test_started()`` and
-  ``test_ended()``.  Nothing but the harness starts or stops a server.
+  ``test_ended()``.  Tests start servers only through the harness.
 
 The log rule.  A server's log must hold no crash line (``CRASH_RE``)
 and no error-level ``APWnnnnn`` tag that the test did not declare with
