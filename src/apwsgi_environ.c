@@ -181,11 +181,19 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
                    PyObject *input, PyObject *errors)
 {
     PyObject *environ = PyDict_Copy(st->environ_base);
-    int https = ap_http_scheme(r) && strcmp(ap_http_scheme(r), "https") == 0;
+    const char *https_var = apr_table_get(r->subprocess_env, "HTTPS");
+    const char *scheme = ap_http_scheme(r);
+    int https = scheme && strcmp(scheme, "https") == 0;
     int pos = 0;
 
     if (!environ) {
         return NULL;
+    }
+    /* HTTPS in the environment (mod_ssl's, or SetEnvIf's behind a
+     * proxy that ends TLS) decides wsgi.url_scheme, as in mod_wsgi. */
+    if (https_var) {
+        https =
+            strcasecmp(https_var, "on") == 0 || strcmp(https_var, "1") == 0;
     }
     pos = set_table(st, environ, r->subprocess_env, 0);
     if (pos >= 0 && cfg->common) {
@@ -204,7 +212,7 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
         || set_at(st, environ, pos++, "REQUEST_URI", original_uri(r)) < 0
         || set_at(st, environ, pos++, "SCRIPT_NAME", cfg->script_name) < 0
         || set_at(st, environ, pos++, "PATH_INFO", cfg->path_info) < 0
-        || (!apr_table_get(r->subprocess_env, "HTTPS")
+        || (!https_var
             && set_at(st, environ, pos++, "HTTPS", https ? "on" : "off") < 0)
         || set_at(st, environ, pos++, "wsgi.url_scheme",
                   https ? "https" : "http") < 0

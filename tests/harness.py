@@ -144,7 +144,7 @@ def read_log(path, since=0):
 
 class LogFile:
     """The error log of a server some other process ran (an example's
-    script): checked with no stop on record, so every crash line counts.
+    script, a tool): checked with the stops noted by note_stop(), if any.
     """
 
     def __init__(self, path, mpm):
@@ -154,6 +154,11 @@ class LogFile:
         self.starts = [0]
         self.killed = set()
         self.trouble = []
+
+    def note_stop(self, parent, port):
+        """A stop of that server (its parent's pid, its port) begins."""
+        self.stops.append(StopRecord.take(parent, port,
+                                          len(self.log_bytes())))
 
     def stop_for_check(self):
         pass
@@ -424,21 +429,27 @@ class Launcher:
     """`python -m apwsgi serve ARGS` in a subprocess, its output collected
     line by line (stdout and stderr together).
 
-    The launcher is given ``--server-root`` (a new directory), so the
-    Apache it starts keeps its log for the after-test check, which also
-    removes that directory.  With temporary_root=True it gets none (as a
-    person would run it; the launcher removes its root at exit), and the
-    check reads the copy of the log the launcher printed.
+    The launcher is given ``--server-root`` (a new directory, unless
+    args name one), so the Apache it starts keeps its log for the
+    after-test check, which also removes that directory.  With
+    temporary_root=True it gets none (as a person would run it; the
+    launcher removes its root at exit), and the check reads the copy of
+    the log the launcher printed.
     """
 
     def __init__(self, args, *, python=None, cwd=None, env=None,
                  temporary_root=False):
-        self.server_root = None if temporary_root else \
-            support.scratch_dir('apwsgi-serve-')
-        extra = [] if temporary_root else ['--server-root',
-                                           self.server_root]
+        args = [str(arg) for arg in args]
+        if '--server-root' in args:
+            self.server_root = pathlib.Path(
+                args[args.index('--server-root') + 1])
+        elif temporary_root:
+            self.server_root = None
+        else:
+            self.server_root = support.scratch_dir('apwsgi-serve-')
+            args = ['--server-root', str(self.server_root)] + args
         self.args = [str(python or sys.executable), '-m', 'apwsgi', 'serve',
-                     *map(str, extra + list(args))]
+                     *args]
         self.lines = []
         self.apache_pid = None
         self.root = None

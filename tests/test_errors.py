@@ -1,7 +1,8 @@
 """Every error case: the status the client gets and the tagged log lines.
 
-Tags are CONTRACT.md's.  A 500 error logs its tag with the request URI;
-tracebacks are logged one line per entry, each with the same tag.
+Tags are those of docs/errors.rst.  A 500 error logs its tag with the
+request URI; tracebacks are logged one line per entry, each with the same
+tag.
 """
 
 import pytest

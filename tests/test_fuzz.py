@@ -7,7 +7,7 @@ For every case:
   reads it strictly), possibly cut inside its body, and nothing after it;
 - no CR, LF or other control character from the application reaches the
   header section, and no header the application did not set appears;
-- the outcome is exactly the one PEP 3333 and the README call for: the
+- the outcome is exactly the one PEP 3333 and docs/environ.rst call for: the
   response as given, a 500 when the application failed before a byte of
   body went out, a cut connection when it failed later, a 502 when a
   Content-Length was promised and nothing sent (oracle: expected());

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(
 
 REPO = support.REPO
 SOURCE_ITEMS = ('setup.py', 'pyproject.toml', 'MANIFEST.in', 'Makefile',
-                'README.md', 'requirements.txt', 'src', 'python', 'conf',
-                'docs')
+                'README.md', 'LICENSE', 'NOTICE', 'requirements.txt', 'src',
+                'python', 'conf', 'docs')
 PIP_TIMEOUT = 300
 
 

@@ -3,7 +3,7 @@
 Run with `make soak` (pytest -m soak); not part of the default run.  Each
 part is bounded in time (at most a few minutes, about 5 in all on a
 2-core machine) and writes its figures to tests/figures/soak.json and
-soak.md, which the README quotes:
+soak.md, which docs/reliability.rst quotes:
 
 - test_mixed_workload: 200,000 requests (after a warm-up of 60,000) of
   hello, 64 KiB, 1 MiB POST, error, write() and file_wrapper requests in
@@ -233,9 +233,10 @@ def machine():
 
 
 def markdown(data):
-    """tests/figures/soak.md: the figures as the README quotes them."""
+    """tests/figures/soak.md: the figures as docs/reliability.rst quotes
+    them."""
     out = ['# Soak figures (`make soak`)', '',
-           'Written by tests/test_soak.py; see README.md, Reliability.', '']
+           'Written by tests/test_soak.py; see docs/reliability.rst.', '']
     for part in sorted(p for p in data if p.startswith('mixed ')):
         m = data[part]
         out += ['## Mixed workload, %s (%s MPM, %d children of 25 '
@@ -312,8 +313,8 @@ def test_mixed_workload(figures, allocator):
     """200,000 requests after a warm-up of 60,000, no failure; each
     child's RSS grows by less than 5 MiB and each interpreter's live
     objects stay put.  Run with glibc's defaults and with
-    MALLOC_ARENA_MAX=2 (with the defaults the RSS of a 25-thread child
-    keeps creeping up, arena by arena)."""
+    MALLOC_ARENA_MAX=2 (docs/reliability.rst: with the defaults the
+    RSS of a 25-thread child keeps creeping up, arena by arena)."""
     with soak_server(env=ALLOCATORS[allocator]) as srv:
         warm = loadgen.run(srv, MIXED_KINDS, MIXED_WEIGHTS, workers=WORKERS,
                            count=MIXED_WARMUP, seconds=120)
