@@ -3,12 +3,13 @@
 #   make                 build $(BUILDDIR)/mod_apwsgi.so against $(PYTHON)
 #   make run             install what is missing, build, serve examples/ on :8000
 #   make test            install what is missing, build, run the test matrix
-#   make lint            check the sources (lint-py: ruff on the Python)
 #   make install         install the module with apxs (+ Debian's apwsgi.load)
 #   make deb             build/deb/libapache2-mod-apwsgi_<version>_<arch>.deb
 #   make test-deb        install that package, serve through the system
 #                        Apache, purge it (as root: changes the machine)
 #   make docs            the documentation (Sphinx, warnings are errors)
+#   make lint            clang-format check of src/, error-log tag check,
+#                        ruff on the Python
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
 # See README.md and docs/ (docs/development.rst: the build and its flags).
@@ -76,9 +77,9 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test lint lint-py soak asan valgrind bench \
-        bench-interp ceiling install deb test-deb docs clean help \
-        check-tools check-apxs FORCE
+.PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
+        install deb test-deb docs clean help check-tools check-apxs lint \
+        lint-c lint-tags lint-py FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -130,16 +131,6 @@ test: deps
 	@PYTHON="$(PYTHON)" BUILDDIR="$(BUILDDIR)" PYTEST_ARGS="$(PYTEST_ARGS)" \
 	    MAKE="$(MAKE)" tools/run-tests
 
-# ---- lint: fails on any finding ----
-# Python: ruff, version pinned in requirements.txt, rules in ruff.toml.
-PY_LINT_PATHS := python tests bench examples tools/valgrind-check \
-                 tools/run-examples setup.py
-
-lint: lint-py
-
-lint-py: deps
-	$(PYTHON) -m ruff check $(PY_LINT_PATHS)
-
 # pytest exits 5 when it collects nothing: no soak tests is not a failure.
 # The soak compares apwsgi with Apache's own C handler: needs the ceiling.
 soak: deps
@@ -180,6 +171,29 @@ $(DOCS_STAMP): docs/requirements.txt
 	$(DOCS_VENV)/bin/pip install --disable-pip-version-check -q \
 	    -r docs/requirements.txt
 	@touch $@
+
+# ---- lint: each lint-* target is one check; `make lint` runs them all ----
+CLANG_FORMAT ?= clang-format
+C_FILES := $(sort $(wildcard src/*.c src/*.h))
+
+lint: lint-c lint-tags lint-py
+
+# The checked-in .clang-format; prints what it would change.
+lint-c:
+	@command -v $(CLANG_FORMAT) >/dev/null || { \
+	  echo "apwsgi: $(CLANG_FORMAT) not found: install clang-format" >&2; \
+	  exit 1; }
+	$(CLANG_FORMAT) --dry-run --Werror $(C_FILES)
+
+# Every error-log tag used once, and listed at its level in docs/errors.rst.
+lint-tags:
+	$(PYTHON) tools/check-log-tags
+
+# ruff, version pinned in requirements.txt, rules in ruff.toml.
+PY_LINT_PATHS := python tests bench examples tools/valgrind-check \
+                 tools/run-examples tools/check-log-tags setup.py
+lint-py: deps
+	$(PYTHON) -m ruff check $(PY_LINT_PATHS)
 
 # ---- the benchmark: see docs/performance.rst and bench/run.py --help ----
 # make bench BENCH_ARGS='--quick --scenarios hello --mpms event'

@@ -4,7 +4,8 @@
 #include "apwsgi_python.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
-#include "apwsgi_state.h"
+#include "apwsgi_modpython.h"
+#include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME
 #error "APWSGI_PYTHON_HOME must name the prefix of the Python built against"
@@ -42,16 +43,16 @@ python_cleanup(void *data)
     }
     python_ready = 0;
     rc = apwsgi_interp_shutdown();
-    if (rc < 0 || !(ts = apwsgi_interp_enter(main_in))) {
+    if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
         return APR_SUCCESS;
     }
     if (python_owned && rc == 0) {
-        apwsgi_state_free(main_in->state);
-        main_in->state = NULL;
+        apwsgi_interp_main_clear();
         if (Py_FinalizeEx() < 0) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                          APWSGI_APLOGNO(00008) "Python reported errors while "
-                         "finalising (see the lines above)");
+                                               "finalising (see the lines "
+                                               "above)");
         }
         apwsgi_interp_table_free();
         return APR_SUCCESS;
@@ -61,7 +62,7 @@ python_cleanup(void *data)
     if (python_owned) {
         apwsgi_interp_run_atexit();
     }
-    apwsgi_interp_leave(ts);
+    apwsgi_tstate_leave(ts);
     return APR_SUCCESS;
 }
 
@@ -94,14 +95,17 @@ python_start(server_rec *s)
     }
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     APWSGI_APLOGNO(00001) "Python %s could not be "
-                     "initialised with home %s: %s%s%s.  Check that Apache's "
-                     "user can read that Python's standard library, or set "
-                     "PYTHONHOME in Apache's environment",
-                     PY_VERSION, home, status.func ? status.func : "",
-                     status.func ? ": " : "",
-                     status.err_msg ? status.err_msg : "unknown error");
+        ap_log_error(
+            APLOG_MARK, APLOG_CRIT, 0, s,
+            APWSGI_APLOGNO(00001) "Python %s could not be initialised "
+                                  "with home %s: %s%s%s.  Check that "
+                                  "Apache's user can read that "
+                                  "Python's standard library, or set "
+                                  "PYTHONHOME in Apache's "
+                                  "environment",
+            PY_VERSION, home, status.func ? status.func : "",
+            status.func ? ": " : "",
+            status.err_msg ? status.err_msg : "unknown error");
         return -1;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -130,8 +134,11 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
         PyEval_RestoreThread(ts);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      APWSGI_APLOGNO(00002) "Python %s was initialised by "
-                     "another module: using it, and leaving it to that module "
-                     "to finalise", Py_GetVersion());
+                                           "another module: using it, and "
+                                           "leaving it to that module to "
+                                           "finalise",
+                     Py_GetVersion());
+        apwsgi_modpython_init(s);
     }
     else {
         if (python_start(s) < 0) {
@@ -146,13 +153,15 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     if (!threading
         || apwsgi_interp_table_init(pchild, s, ts, python_owned) < 0) {
         if (PyErr_Occurred()) {
-            apwsgi_log_exception(NULL, s, APWSGI_APLOGNO(00001),
+            apwsgi_log_exception(NULL, s, APWSGI_APLOGNO(00023),
                                  "Python could not be set up:");
         }
         else {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
-                         APWSGI_APLOGNO(00001) "Python could not be set up: "
-                         "no memory for the interpreter table");
+            ap_log_error(
+                APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
+                APWSGI_APLOGNO(00024) "Python could not be set up: no "
+                                      "memory for the interpreter "
+                                      "table");
         }
         Py_XDECREF(threading);
         PyEval_SaveThread();
@@ -161,10 +170,12 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     Py_DECREF(threading);
     PyEval_SaveThread();
     if (apwsgi_interp_reaper_start(pchild) < 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     APWSGI_APLOGNO(00009) "the thread that ends idle and "
-                     "replaced interpreters could not start: they stay until "
-                     "the process exits");
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            APWSGI_APLOGNO(00009) "the thread that ends idle and "
+                                  "replaced interpreters could not "
+                                  "start: they stay until the process "
+                                  "exits");
     }
     python_ready = 1;
     apr_pool_pre_cleanup_register(pchild, NULL, python_cleanup);

@@ -11,8 +11,8 @@
 #define APWSGI_MODULE_FILE
 #include "apwsgi.h"
 #include "apwsgi_config.h"
-#include "apwsgi_interp.h"
 #include "apwsgi_python.h"
+#include "apwsgi_reload.h"
 #include "apwsgi_request.h"
 
 /*
@@ -39,7 +39,6 @@ static int
 apwsgi_handler(request_rec *r)
 {
     apwsgi_config_t cfg;
-    apwsgi_interp_t *in = NULL;
     int status = OK;
 
     if (!r->handler || strcmp(r->handler, APWSGI_HANDLER) != 0) {
@@ -56,16 +55,23 @@ apwsgi_handler(request_rec *r)
         return status;
     }
     cfg.common = apwsgi_common_vars(r);
-    in = apwsgi_interp_acquire(r, &cfg, &status);
-    if (!in) {
-        return status;
+    if (!apwsgi_python_ready()) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00005) "Python is not available in this "
+                                  "process, so %s cannot be served: "
+                                  "see the APW00001 line logged when "
+                                  "the process started",
+            r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return apwsgi_request_run(r, in, &cfg);
+    return apwsgi_request_run(r, &cfg);
 }
 
 static void
 apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    apwsgi_reload_init();
     apwsgi_python_init(pchild, s);
 }
 
@@ -83,11 +89,11 @@ apwsgi_register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(apwsgi) = {
     STANDARD20_MODULE_STUFF,
-    NULL,                  /* per-directory config: none */
-    NULL,                  /* merge */
-    NULL,                  /* per-server config: none */
-    NULL,                  /* merge */
-    NULL,                  /* directives: none, by design */
+    NULL, /* per-directory config: none */
+    NULL, /* merge */
+    NULL, /* per-server config: none */
+    NULL, /* merge */
+    NULL, /* directives: none, by design */
     apwsgi_register_hooks,
     AP_MODULE_FLAG_NONE,
 };

@@ -247,6 +247,45 @@ def other_python(version, prefix):
     return None
 
 
+# ---- Debian's mod_python in the same Apache ----
+
+SYSTEM_PYTHON = '/usr/bin/python3.11'
+MOD_PYTHON = pathlib.Path('/usr/lib/apache2/modules/mod_python.so')
+PYTHON_LOAD = pathlib.Path('/etc/apache2/mods-available/python.load')
+# Apache's PATH beside mod_python: Debian's directories only (no pyenv
+# shim, no venv), or mod_python's Python does not find its own package.
+SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin'
+
+
+def system_module():
+    """Path of apwsgi built against the system Python, the one Debian's
+    mod_python (libapache2-mod-python) links; built here with `make
+    PYTHON=/usr/bin/python3.11 BUILDDIR=build/py-system` (a no-op when up
+    to date) unless APWSGI_SYSTEM_MODULE names one.  Skips the test,
+    saying why, when mod_python or the system Python's headers are
+    missing."""
+    import pytest
+
+    given = os.environ.get('APWSGI_SYSTEM_MODULE')
+    if given:
+        return pathlib.Path(given)
+    if not MOD_PYTHON.is_file() or not PYTHON_LOAD.is_file():
+        pytest.skip('Debian\'s mod_python is not installed '
+                    '(apt-get install libapache2-mod-python)')
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.skip('%s is missing (apt-get install python3.11)'
+                    % SYSTEM_PYTHON)
+    if not pathlib.Path('/usr/include/python3.11/Python.h').is_file():
+        pytest.skip('the system Python\'s headers are missing '
+                    '(apt-get install python3-dev)')
+    build = subprocess.run(
+        ['make', '--no-print-directory', 'PYTHON=' + SYSTEM_PYTHON,
+         'BUILDDIR=build/py-system', 'all'], cwd=REPO,
+        capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout + build.stderr
+    return REPO / 'build' / 'py-system' / 'mod_apwsgi.so'
+
+
 # ---- the session server's configuration ----
 
 def location(path, app=None, *, interpreter=None, directory=APPS,

@@ -91,10 +91,10 @@ def test_script_file_missing(http, url, log):
     assert_logged(log, 'APW00203', '/err/script-missing/')
 
 
-@pytest.mark.expect_log('APW00203')
+@pytest.mark.expect_log('APW00208')
 def test_script_file_syntax_error(http, url, log):
     assert http.get(url('/err/script-syntax/')).status_code == 500
-    assert_logged(log, 'APW00203', '/err/script-syntax/', 'SyntaxError')
+    assert_logged(log, 'APW00208', '/err/script-syntax/', 'SyntaxError')
 
 
 FIXED_APP = '''\

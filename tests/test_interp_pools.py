@@ -125,12 +125,12 @@ def test_pool_of_own_gil_members(make_server):
         assert [r['done'] for r in out] == [False, False], out
 
 
-@pytest.mark.expect_log('APW00106')
+@pytest.mark.expect_log('APW00112')
 def test_pool_needs_a_name(make_server):
     srv = start(make_server, loc('/pool', interpreters=2))
     with support.Client() as client:
         get(client, srv, '/pool/whoami', status=500)
-    lines = support.LogWindow(srv, 0).tagged('APW00106')
+    lines = support.LogWindow(srv, 0).tagged('APW00112')
     assert len(lines) == 1, lines
     assert 'mod_wsgi.interpreters for /pool/whoami needs a pool name: ' \
            'set mod_wsgi.interpreter too' in lines[0]
