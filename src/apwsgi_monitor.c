@@ -36,6 +36,9 @@ static apr_thread_cond_t *monitor_done_cond; /* it has ended */
 static int monitor_stop;
 static int monitor_done;
 static server_rec *monitor_server;
+/* The thread's own memory, outside the child's pool: a thread the exit
+ * could not wait for must not lose it under its feet. */
+static apr_pool_t *monitor_pool;
 static apr_pool_t *round_pool;
 /* Monitor thread only: */
 static apr_uint64_t stuck_logged[STUCK_MEMORY];
@@ -258,13 +261,21 @@ monitor_main(apr_thread_t *thread, void *data)
 int
 apwsgi_monitor_start(apr_pool_t *pchild, server_rec *s)
 {
+    (void)pchild;
     monitor_server = s;
-    if (apwsgi_mutex_create(&monitor_mutex, pchild) < 0
-        || apr_thread_cond_create(&monitor_cond, pchild) != APR_SUCCESS
-        || apr_thread_cond_create(&monitor_done_cond, pchild) != APR_SUCCESS
-        || apr_pool_create(&round_pool, pchild) != APR_SUCCESS
-        || apr_thread_create(&monitor_thread, NULL, monitor_main, NULL, pchild)
+    if (apr_pool_create_unmanaged(&monitor_pool) != APR_SUCCESS) {
+        return -1;
+    }
+    if (apwsgi_mutex_create(&monitor_mutex, monitor_pool) < 0
+        || apr_thread_cond_create(&monitor_cond, monitor_pool) != APR_SUCCESS
+        || apr_thread_cond_create(&monitor_done_cond, monitor_pool)
+               != APR_SUCCESS
+        || apr_pool_create(&round_pool, monitor_pool) != APR_SUCCESS
+        || apr_thread_create(&monitor_thread, NULL, monitor_main, NULL,
+                             monitor_pool)
                != APR_SUCCESS) {
+        apr_pool_destroy(monitor_pool);
+        monitor_pool = NULL;
         monitor_thread = NULL;
         return -1;
     }
@@ -293,6 +304,8 @@ apwsgi_monitor_stop(void)
      * end: that request also keeps Python from being finalised. */
     if (monitor_done) {
         apr_thread_join(&rv, monitor_thread);
+        apr_pool_destroy(monitor_pool);
+        monitor_pool = NULL;
     }
     monitor_thread = NULL;
 }

@@ -29,9 +29,10 @@
 #include "apwsgi.h"
 #include "apwsgi_inflight.h"
 
-/* Start the thread, in `pchild`, logging against `s`.  0, or -1 when
- * it could not start.  Child init, after the interpreter table; no
- * GIL held. */
+/* Start the thread, logging against `s`.  Its memory is a pool of its
+ * own, not `pchild`'s: freed once the thread has ended.  0, or -1 when
+ * it could not start.  Child init, after the interpreter table; no GIL
+ * held. */
 int apwsgi_monitor_start(apr_pool_t *pchild, server_rec *s);
 
 /* Stop the thread and wait for it (at child exit, before the
