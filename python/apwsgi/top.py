@@ -549,7 +549,8 @@ class Screen:
             message = '%s; retrying every %g s' % (self.error,
                                                    self.poller.interval)
             lines += [Line(text, 'error') for text in
-                      textwrap.wrap(message, max(width, 10))]
+                      textwrap.wrap(message, max(width, 10),
+                                    break_on_hyphens=False)]
         if self.frame is None:
             if not self.error:
                 lines.append(Line('reading %s ...' % self.target.url))
