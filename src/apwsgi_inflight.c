@@ -338,6 +338,15 @@ apwsgi_inflight_stack(const apwsgi_inflight_info_t *info, apr_pool_t *p)
 }
 
 int
+apwsgi_inflight_pending(const apwsgi_inflight_info_t *info)
+{
+    PyThreadState *ts = inside(info);
+
+    /* The field CPython empties when the exception fires. */
+    return ts && LOAD(info->entry->raised) && ts->async_exc != NULL;
+}
+
+int
 apwsgi_inflight_raise(const apwsgi_inflight_info_t *info, PyObject *type)
 {
     apwsgi_inflight_t *e = info->entry;

@@ -128,4 +128,12 @@ char *apwsgi_inflight_stack(const apwsgi_inflight_info_t *info, apr_pool_t *p);
  */
 int apwsgi_inflight_raise(const apwsgi_inflight_info_t *info, PyObject *type);
 
+/*
+ * Whether the exception raised by apwsgi_inflight_raise has not fired
+ * yet: the request is still inside the interpreter and its thread has
+ * run no Python since (it is blocked in C code).  GIL of info->in
+ * held, as for apwsgi_inflight_stack.
+ */
+int apwsgi_inflight_pending(const apwsgi_inflight_info_t *info);
+
 #endif /* APWSGI_INFLIGHT_H */

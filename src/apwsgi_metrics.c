@@ -160,7 +160,12 @@ apwsgi_metrics_setup(apr_pool_t *p)
     apr_status_t rv = APR_SUCCESS;
 
     if (kept) {
-        seg = kept->seg;
+        /* A module of another layout must bump RETAINED_KEY; never
+         * write into a segment laid out by another build. */
+        seg = kept->seg && kept->seg->magic == MAGIC
+                      && kept->seg->size == sizeof(segment_t)
+                  ? kept->seg
+                  : NULL;
         return;
     }
     kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
@@ -618,6 +623,20 @@ apwsgi_metrics_end(apwsgi_metrics_req_t *m, const char *name,
                            __ATOMIC_RELEASE);
     }
     SUB(own->busy, 1);
+}
+
+void
+apwsgi_metrics_refused(const char *name, int code)
+{
+    apwsgi_metrics_req_t m = {-1, -1, apwsgi_now()};
+    apwsgi_metrics_done_t done = {0};
+
+    if (!own) {
+        return;
+    }
+    done.code = code;
+    ADD(own->busy, 1); /* what apwsgi_metrics_end takes back */
+    apwsgi_metrics_end(&m, name, &done);
 }
 
 void

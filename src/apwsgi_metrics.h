@@ -114,6 +114,11 @@ void apwsgi_metrics_interp(apwsgi_metrics_req_t *m, apwsgi_interp_t *in);
 void apwsgi_metrics_end(apwsgi_metrics_req_t *m, const char *name,
                         const apwsgi_metrics_done_t *done);
 
+/* Count a request the handler answered with the error `code` before
+ * it could run (a configuration error, a body refused, no Python),
+ * under interpreter `name`.  No GIL needed. */
+void apwsgi_metrics_refused(const char *name, int code);
+
 /* Count an event of the interpreter named `name` ("" is the main
  * one).  No GIL needed; not on the hot path. */
 void apwsgi_metrics_interp_event(const char *name, int event);

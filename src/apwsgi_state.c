@@ -13,9 +13,10 @@
 /*
  * The parts, in the order they are built (and freed backwards): the
  * log first, since the application's output and errors need it; the
- * file wrapper and the timeout exception before environ, whose constant
- * part holds their classes; the application loader last, as it loads
- * code that may use all of the others.  (Reload's part is made by
+ * file wrapper before environ, whose constant part holds its type (and
+ * the timeout exception, whose class environ hands out); the
+ * application loader last, as it loads code that may use all of the
+ * others.  (Reload's part is made by
  * apwsgi_reload.c at the first load, in the state's pool, and holds nothing to
  * free.)
  */
