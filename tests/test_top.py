@@ -176,6 +176,16 @@ def test_once_shows_a_held_request_with_its_stack(make_server):
     assert frame['totals']['In flight'].startswith('1; workers 1 busy, ')
 
 
+def test_once_into_a_closed_pipe(shared):
+    """A reader that has gone (true, head -1): no traceback, status 0."""
+    out = subprocess.run(
+        ['bash', '-o', 'pipefail', '-c', '%s | true' % shlex.join(
+            TOP + ['--once', '--url', shared.url('/status')])],
+        env=support.tooling_env(), capture_output=True, text=True,
+        timeout=60, cwd='/')
+    assert (out.returncode, out.stdout, out.stderr) == (0, '', '')
+
+
 # ---- what --once says when the handler cannot be read ----
 
 REFUSALS = {
@@ -199,6 +209,10 @@ REFUSALS = {
     '/odd/no-schema': 'answered a JSON document of no schema; this apwsgi '
                       "reads 'apwsgi-status/1': use the apwsgi of that "
                       "server's version",
+    '/odd/schema?s=apwsgi-status/1':
+        "answered a JSON document of schema 'apwsgi-status/1' that lacks "
+        'time, server, totals, interpreters, processes, requests, '
+        'requests_unlisted, series',
     '/odd/schema?s=apwsgi-status/2':
         "answered a JSON document of schema 'apwsgi-status/2'; this "
         "apwsgi reads 'apwsgi-status/1': use the apwsgi of that server's "

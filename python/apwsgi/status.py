@@ -24,6 +24,9 @@ SCHEMA = 'apwsgi-status/1'
 DEFAULT_URL = 'http://127.0.0.1/apwsgi-status'
 # A status document of a few hundred children is well under this.
 MAX_BODY = 64 * 1024 * 1024
+# The members every document of SCHEMA has (docs/status-schema.json).
+MEMBERS = ('time', 'server', 'totals', 'interpreters', 'processes',
+           'requests', 'requests_unlisted', 'series')
 
 
 class Unavailable(Exception):
@@ -66,7 +69,8 @@ class Target:
 
     @property
     def address(self):
-        return '%s:%d' % (self.host, self.port)
+        host = '[%s]' % self.host if ':' in self.host else self.host
+        return '%s:%d' % (host, self.port)
 
 
 def fetch(target, timeout):
@@ -152,6 +156,11 @@ def _document(target, kind, body):
         raise Unavailable('%s answered a JSON document of %s; this apwsgi '
                           'reads %r: use the apwsgi of that server\'s '
                           'version' % (target.url, found, SCHEMA))
+    missing = [key for key in MEMBERS if key not in doc]
+    if missing:
+        raise Unavailable('%s answered a JSON document of schema %r that '
+                          'lacks %s' % (target.url, SCHEMA,
+                                        ', '.join(missing)))
     return doc
 
 

@@ -17,6 +17,7 @@ message goes to stderr and the exit status is 1.  Standard library
 only (curses, urllib), for hosts that have nothing else.
 """
 
+import argparse
 import curses
 import dataclasses
 import locale
@@ -77,7 +78,6 @@ def add_arguments(parser):
 
 def seconds(text):
     """argparse type: a number of seconds, at least 0.1."""
-    import argparse
     try:
         value = float(text)
     except ValueError:
@@ -122,8 +122,15 @@ def once(target, timeout):
         print('apwsgi top: %s' % exc, file=sys.stderr)
         return 1
     frame = Frame(target, doc, None)
-    for line in frame.head() + [Line('')] + frame.panel('all'):
-        print(line.text.rstrip())
+    text = ''.join(line.text.rstrip() + '\n' for line in
+                   frame.head() + [Line('')] + frame.panel('all'))
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (head, grep -m) has all it wanted: no traceback,
+        # and no second error when Python flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
