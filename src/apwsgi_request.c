@@ -284,7 +284,8 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
     apwsgi_metrics_done_t done = {0};
     int status = OK;
 
-    apwsgi_metrics_begin(&m, r, apwsgi_inflight_id(fl));
+    apwsgi_metrics_begin(&m, r, apwsgi_inflight_id(fl),
+                         apwsgi_inflight_start(fl));
     status = run(r, cfg, fl, &m, &done);
     /* Where Apache answers (an error status, a failed body read), what
      * it answers. */
