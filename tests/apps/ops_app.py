@@ -61,7 +61,8 @@ def application(environ, start_response):
         return [b'status']
     if path == '/echo':
         body = environ['wsgi.input'].read()
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        start_response('200 OK',
+                       [('Content-Type', 'application/octet-stream')])
         return [body]
     if path == '/raise':
         raise RuntimeError('ops_app: raised on purpose')
