@@ -191,7 +191,8 @@ lint-tags:
 
 # ruff, version pinned in requirements.txt, rules in ruff.toml.
 PY_LINT_PATHS := python tests bench examples tools/valgrind-check \
-                 tools/run-examples tools/check-log-tags setup.py
+                 tools/run-examples tools/check-log-tags \
+                 tools/status-screenshot setup.py
 lint-py: deps
 	$(PYTHON) -m ruff check $(PY_LINT_PATHS)
 

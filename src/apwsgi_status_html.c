@@ -146,7 +146,7 @@ static const char style[] =
     "h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.1em;margin:1.2em 0 .4em}"
     "table{border-collapse:collapse;margin:.2em 0}"
     "th,td{padding:.2em .7em;border-bottom:1px solid #ddd;text-align:right}"
-    "th:first-child,td:first-child,td.text{text-align:left}"
+    "th:first-child,td:first-child,td.text,th.text{text-align:left}"
     "thead th{background:#f3f3f3}td.path{font-family:monospace;"
     "text-align:left;max-width:40em;overflow-wrap:anywhere}"
     "pre.stack{margin:.3em 0 .6em;padding:.5em;background:#f7f7f0;"
@@ -346,7 +346,8 @@ requests(apr_bucket_brigade *bb, const apwsgi_view_t *v)
 
     PUTS(bb, "<section><h2>Requests in flight</h2>"
              "<table id=\"requests-table\"><thead><tr><th>Method</th>"
-             "<th>Path</th><th>Interpreter</th><th>Process</th>"
+             "<th class=\"text\">Path</th><th class=\"text\">Interpreter</th>"
+             "<th>Process</th>"
              "<th>Thread</th><th>Age</th></tr></thead><tbody>");
     for (int i = 0; i < v->requests->nelts; i++) {
         printf_out(bb,
@@ -416,10 +417,11 @@ apwsgi_status_html(request_rec *r, apr_bucket_brigade *bb,
                "content=\"width=device-width\"><title>apwsgi status</title>"
                "<style>%s</style></head>\n<body><main id=\"status\" "
                "data-time=\"%.3f\"><h1>apwsgi status</h1>"
-               "<p class=\"muted\">%s; server started %s; %d processes "
+               "<p class=\"muted\">%s; server started %s; %d process%s "
                "(%s MPM). Refreshes every %d s.</p>",
                style, (double)v->now / APR_USEC_PER_SEC, now, started,
-               v->processes->nelts, ap_show_mpm(), REFRESH_MS / 1000);
+               v->processes->nelts, v->processes->nelts == 1 ? "" : "es",
+               ap_show_mpm(), REFRESH_MS / 1000);
     totals(bb, p, v);
     charts(bb, p, v);
     requests(bb, v);

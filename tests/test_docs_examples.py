@@ -480,10 +480,11 @@ def test_pages_have_apache_blocks():
 @pytest.mark.parametrize('text', APACHE_BLOCKS)
 def test_doc_apache_block_is_valid_config(text):
     """An apache block of the pages passes `apache2 -t` in a generated
-    server that loads apwsgi, mod_remoteip and HTTP Basic authentication
-    (the status page's example)."""
+    server that loads apwsgi, mod_remoteip and the Basic authentication
+    modules Debian enables by default."""
     config_test(DEBIAN_DEFAULTS + text,
-                modules=('remoteip', 'auth_basic', 'authn_file', 'authz_user'))
+                modules=('remoteip', 'auth_basic', 'authn_core',
+                         'authn_file', 'authz_user'))
 
 
 CONF_FILES = sorted(p.name for p in (support.REPO / 'conf').iterdir()

@@ -206,3 +206,17 @@ def test_make_install_never_touches_mod_wsgi():
             'LoadModule wsgi_module x\n'
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_top_from_the_venv(installed, make_server):
+    """`apwsgi top` runs from the wheel, with no checkout on its path."""
+    venv, module = installed
+    server = make_server('<Location /status>\n    SetHandler apwsgi-status\n'
+                         '</Location>', module=module)
+    out = subprocess.run([str(venv / 'bin' / 'apwsgi'), 'top', '--once',
+                          '--url', server.url('/status')],
+                         capture_output=True, text=True, timeout=60,
+                         env=clean_env(), cwd='/')
+    assert (out.returncode, out.stderr) == (0, ''), out
+    assert out.stdout.startswith('apwsgi top - %s - ' % server.url('/status'))
+    assert '\nPROCESSES (%d)\n' % support.PROCESSES in out.stdout
