@@ -4,9 +4,15 @@
 #   make run             install what is missing, build, serve examples/ on :8000
 #   make test            install what is missing, build, run the test matrix
 #   make install         install the module with apxs (+ Debian's apwsgi.load)
+#   make deb             build/deb/libapache2-mod-apwsgi_<version>_<arch>.deb
+#   make test-deb        install that package, serve through the system
+#                        Apache, purge it (as root: changes the machine)
+#   make docs            the documentation (Sphinx, warnings are errors)
+#   make lint            clang-format check of src/, error-log tag check,
+#                        ruff on the Python
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
-# See README.md; the build flags follow docs/CONTRACT.md.
+# See README.md and docs/ (docs/development.rst: the build and its flags).
 
 BUILDDIR ?= build
 PYTHON   ?= python3
@@ -47,10 +53,16 @@ endif
 
 PY_DEFINES := -DAPWSGI_PYTHON_HOME='"$(PY_HOME)"' \
               -DAPWSGI_PYTHON_PROGRAM='"$(PY_PROGRAM)"'
-ALL_CFLAGS  = -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
-              $(AP_CPPFLAGS) $(AP_INCLUDES) -I$(PY_INCLUDEPY) -Isrc \
-              $(PY_DEFINES) -MMD -MP $(CFLAGS)
-ALL_LDFLAGS = -shared $(LDFLAGS) -L$(PY_LIBDIR) -Wl,-rpath,$(PY_LIBDIR)
+# The run path finds a libpython outside the linker's default search path
+# (pyenv, /opt).  A package built against the system Python sets PY_RPATH=
+# (Debian forbids a run path to a system directory).
+PY_RPATH ?= -Wl,-rpath,$(PY_LIBDIR)
+# Every Apache module built here (ours and the ceiling) compiles with these.
+APACHE_MODULE_CFLAGS = -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
+              $(AP_CPPFLAGS) $(AP_INCLUDES)
+ALL_CFLAGS  = $(APACHE_MODULE_CFLAGS) -I$(PY_INCLUDEPY) -Isrc \
+              $(PY_DEFINES) -MMD -MP $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = -shared $(LDFLAGS) -L$(PY_LIBDIR) $(PY_RPATH)
 ALL_LDLIBS  = -lpython$(PY_LDVERSION) $(LDLIBS)
 
 # Objects are rebuilt when the compiler, the flags or the Python change,
@@ -66,7 +78,8 @@ Q := @
 endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-apps bench-interp \
-        ceiling install clean help check-tools check-apxs FORCE
+        ceiling install deb test-deb docs clean help check-tools check-apxs \
+        lint lint-c lint-tags lint-py FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -111,8 +124,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	PYTHONPATH=python $(PYTHON) -m apwsgi run-examples --port $(PORT) \
-	    --module $(MODULE)
+	$(PYTHON) tools/run-examples --port $(PORT) --module $(MODULE)
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -142,7 +154,49 @@ valgrind: deps
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) tools/valgrind-check "$(abspath $(MODULE))" $(VALGRIND_ARGS)
 
-# ---- the benchmark: see README.md, Performance, and bench/run.py --help ----
+# ---- the documentation: docs/*.rst, built with Sphinx in its own venv ----
+# -W: a warning (a broken reference, a bad directive) fails the build.
+DOCS_VENV := $(BUILDDIR)/docs-venv
+DOCS_STAMP := $(DOCS_VENV)/.installed
+
+docs: $(DOCS_STAMP)
+	$(DOCS_VENV)/bin/sphinx-build -W --keep-going -q -b html docs \
+	    $(BUILDDIR)/docs
+	@echo "docs: $(BUILDDIR)/docs/index.html"
+
+# The venv is made again when the pins change.
+$(DOCS_STAMP): docs/requirements.txt
+	@rm -rf $(DOCS_VENV)
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install --disable-pip-version-check -q \
+	    -r docs/requirements.txt
+	@touch $@
+
+# ---- lint: each lint-* target is one check; `make lint` runs them all ----
+CLANG_FORMAT ?= clang-format
+C_FILES := $(sort $(wildcard src/*.c src/*.h))
+
+lint: lint-c lint-tags lint-py
+
+# The checked-in .clang-format; prints what it would change.
+lint-c:
+	@command -v $(CLANG_FORMAT) >/dev/null || { \
+	  echo "apwsgi: $(CLANG_FORMAT) not found: install clang-format" >&2; \
+	  exit 1; }
+	$(CLANG_FORMAT) --dry-run --Werror $(C_FILES)
+
+# Every error-log tag used once, and listed at its level in docs/errors.rst.
+lint-tags:
+	$(PYTHON) tools/check-log-tags
+
+# ruff, version pinned in requirements.txt, rules in ruff.toml.
+PY_LINT_PATHS := python tests bench examples tools/valgrind-check \
+                 tools/run-examples tools/check-log-tags \
+                 tools/status-screenshot tools/contention-counts setup.py
+lint-py: deps
+	$(PYTHON) -m ruff check $(PY_LINT_PATHS)
+
+# ---- the benchmark: see docs/performance.rst and bench/run.py --help ----
 # make bench BENCH_ARGS='--quick --scenarios hello --mpms event'
 bench: all ceiling
 	PYTHONPATH=python $(PYTHON) bench/run.py --module $(MODULE) \
@@ -173,9 +227,7 @@ ceiling: $(CEILING)
 $(CEILING): bench/ceiling/mod_ceiling.c | check-apxs
 	@mkdir -p $(dir $@)
 	@echo "  CC/LD   $@"
-	$(Q)$(CC) -std=gnu11 -fPIC -O2 -g -Wall -Wextra $(AP_CFLAGS) \
-	    $(AP_CPPFLAGS) $(AP_INCLUDES) $(CFLAGS) -shared $(LDFLAGS) \
-	    -o $@ $<
+	$(Q)$(CC) $(APACHE_MODULE_CFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $<
 
 check-apxs:
 	@if [ -z "$(APXS)" ]; then \
@@ -190,8 +242,16 @@ install: all
 	  echo "installed $(MODS_AVAILABLE)/apwsgi.load: enable with 'a2enmod apwsgi'"; \
 	fi
 
+# ---- the Debian package (debian/): built in a copy under build/deb ----
+deb:
+	@tools/build-deb
+
+# Builds, installs, serves, purges: see tools/test-deb.
+test-deb:
+	@tools/test-deb
+
 clean:
 	rm -rf $(BUILDDIR)
 
 help:
-	@sed -n '2,9s/^# \{0,1\}//p' Makefile
+	@sed -n '2,14s/^# \{0,1\}//p' Makefile

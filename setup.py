@@ -11,16 +11,41 @@ with it.  Building needs apxs: apache2-dev (Debian/Ubuntu) or httpd-devel
 import os
 import sys
 
+import setuptools
 from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 from setuptools.errors import ExecError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, 'python'))
-from apwsgi import build as apwsgi_build  # noqa: E402
 from apwsgi import __version__  # noqa: E402
+from apwsgi import build as apwsgi_build  # noqa: E402
+from apwsgi.build import MODULE_NAME  # noqa: E402
 
-MODULE_NAME = 'mod_apwsgi.so'
+CLASSIFIERS = [
+    'Development Status :: 4 - Beta',
+    'Environment :: Web Environment',
+    'Operating System :: POSIX :: Linux',
+    'Programming Language :: C',
+    'Programming Language :: Python :: 3',
+    'Programming Language :: Python :: Implementation :: CPython',
+    'Topic :: Internet :: WWW/HTTP :: WSGI :: Server',
+]
+
+
+def license_metadata():
+    """Apache-2.0 (httpd's and mod_wsgi's license).  setuptools 77+
+    takes an SPDX expression (PEP 639) and deprecates the License
+    classifier; older ones take the License field and the classifier."""
+    major = int(setuptools.__version__.split('.')[0])
+    if major >= 77:
+        return {'license_expression': 'Apache-2.0',
+                'license_files': ['LICENSE', 'NOTICE'],
+                'classifiers': CLASSIFIERS}
+    return {'license': 'Apache-2.0',
+            'license_files': ['LICENSE', 'NOTICE'],
+            'classifiers': CLASSIFIERS + [
+                'License :: OSI Approved :: Apache Software License']}
 
 
 class BuildPyWithModule(build_py):
@@ -72,4 +97,5 @@ setup(
     cmdclass={'build_py': BuildPyWithModule},
     distclass=BinaryDistribution,
     zip_safe=False,
+    **license_metadata(),
 )

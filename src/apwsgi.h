@@ -31,6 +31,8 @@
 #include "apr_portable.h"
 #include "apr_thread_mutex.h"
 
+#include <time.h>
+
 #if PY_VERSION_HEX < 0x030B0000
 #error "apwsgi needs CPython 3.11 or newer"
 #endif
@@ -48,8 +50,13 @@
 #endif
 
 /*
- * Error-log tags.  Each message the module logs starts with its own
- * never-reused tag, listed in README.md ("Error-log tags").
+ * Error-log tags.  Each place that logs has its own tag, never reused
+ * (not even once its message is gone), and every tag is listed with its
+ * level in the error reference, docs/errors.rst; tools/check-log-tags
+ * checks both.  The ranges: 000xx the process and its interpreters,
+ * 001xx configuration, 002xx loading the application, 003xx the request
+ * and its response, 004xx the request body, 005xx what the application
+ * writes.  APW00011 is retired.
  */
 #define APWSGI_APLOGNO(n) "APW" #n ": "
 
@@ -61,6 +68,31 @@
 #ifndef APWSGI_MODULE_FILE
 APLOG_USE_MODULE(apwsgi);
 #endif
+
+/* A new thread mutex of the default kind in `pool`: 0, or -1.  No GIL
+ * needed. */
+static inline int
+apwsgi_mutex_create(apr_thread_mutex_t **mutex, apr_pool_t *pool)
+{
+    apr_status_t rv =
+        apr_thread_mutex_create(mutex, APR_THREAD_MUTEX_DEFAULT, pool);
+
+    return rv == APR_SUCCESS ? 0 : -1;
+}
+
+/*
+ * Microseconds on the monotonic clock, which every process of the host
+ * shares: request ages and durations are measured on it, never on the
+ * wall clock, which may step.  No GIL needed.
+ */
+static inline apr_time_t
+apwsgi_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
+}
 
 /*
  * Take the raised exception out of the thread state: a new reference
@@ -122,74 +154,6 @@ apwsgi_err_restore(PyObject *exc)
                       PyException_GetTraceback(exc));
     }
 #endif
-}
-
-typedef struct apwsgi_interp apwsgi_interp_t;
-typedef struct apwsgi_state apwsgi_state_t;
-
-/*
- * The per-request configuration, read from r->subprocess_env.
- * All strings live in r->pool (or in the table itself).
- */
-typedef struct {
-    const char *application; /* mod_wsgi.application, as given */
-    const char *module;      /* the module name to import */
-    const char *callable;    /* the attribute to look up */
-    const char *script;      /* absolute script path, or NULL */
-    const char *directory;   /* mod_wsgi.directory, or NULL */
-    const char *virtualenv;  /* mod_wsgi.virtualenv, or NULL */
-    const char *interpreter; /* mod_wsgi.interpreter; "" = main */
-    const char *script_name; /* SCRIPT_NAME for environ */
-    const char *path_info;   /* PATH_INFO for environ */
-    apr_table_t *common;     /* what ap_add_common_vars() made */
-    /* Read when an interpreter is created or chosen: */
-    int pool_size;           /* mod_wsgi.interpreters (1: no pool) */
-    int own_gil;             /* mod_wsgi.gil own */
-    int reload;              /* mod_wsgi.reload on */
-    int max_interpreters;    /* mod_wsgi.max_interpreters */
-    apr_time_t idle_timeout; /* mod_wsgi.idle_timeout; 0: never */
-} apwsgi_config_t;
-
-/*
- * What one request carries through the response machinery.
- * Allocated in r->pool; the Python objects that point at it drop the
- * pointer when the request ends (apwsgi_request_finish).
- */
-typedef struct {
-    request_rec *r;
-    apwsgi_state_t *state;      /* the interpreter's Python state */
-    apr_bucket_brigade *bb;     /* reused for every pass */
-    /* What start_response recorded; applied to r when headers go. */
-    int status;                 /* 0 until start_response */
-    const char *status_line;    /* "200 OK", in r->pool */
-    apr_table_t *headers;       /* in r->pool */
-    const char *content_type;   /* NULL when the application set none */
-    apr_off_t content_length;   /* -1 when the application set none */
-    int headers_sent;           /* applied to r and passed on */
-    int truncated;              /* more than Content-Length offered */
-    apr_off_t bytes_sent;       /* body bytes passed on */
-    int client_gone;            /* a write failed: stop iterating */
-    int finished;               /* the end of the body went out */
-    int answered;               /* Apache answered it (body error) */
-    int input_status;           /* HTTP status of a failed body read */
-    apr_os_thread_t thread;     /* the thread that serves the request */
-} apwsgi_request_t;
-
-/*
- * Whether the calling thread serves `req`.  Apache's request, its pool
- * and its filters are not thread-safe, so start_response, write and
- * wsgi.input work only there; elsewhere this sets RuntimeError naming
- * `what` and returns 0.  GIL held.
- */
-static inline int
-apwsgi_request_thread_check(const apwsgi_request_t *req, const char *what)
-{
-    if (apr_os_thread_equal(req->thread, apr_os_thread_current())) {
-        return 1;
-    }
-    PyErr_Format(PyExc_RuntimeError, "%s called from a thread that does "
-                 "not serve the request", what);
-    return 0;
 }
 
 #endif /* APWSGI_H */

@@ -9,10 +9,28 @@
  */
 #include "apwsgi_app.h"
 #include "apwsgi_log.h"
-#include "apwsgi_reload.h"
-#include "apwsgi_state.h"
 
-/* A loaded application, in st->pool; `callable` is a strong ref. */
+/* The application loader's part of an interpreter's state. */
+struct apwsgi_app_part {
+    apr_pool_t *pool;
+    /* Loaded applications: application string -> app_entry_t, and
+     * module name -> the mod_wsgi.directory it was loaded with. */
+    apr_hash_t *apps;
+    apr_hash_t *modules;
+    apr_hash_t *paths; /* directories already put on sys.path */
+    apr_hash_t *venvs; /* mod_wsgi.virtualenv values already added */
+    /* Held while an application loads: a script's module is visible in
+     * sys.modules before its code has run, and running it may release
+     * the GIL, so other threads wait here rather than find it
+     * half-made. */
+    PyThread_type_lock load_lock;
+};
+
+/* Told about every load (set once at child init). */
+static const apwsgi_app_watcher_t *watcher;
+
+/* A loaded application, in the part's pool; `callable` is a strong
+ * ref. */
 typedef struct {
     PyObject *callable;
     const char *directory; /* "" when mod_wsgi.directory was unset */
@@ -49,7 +67,7 @@ path_add(apwsgi_state_t *st, const char *dir)
     PyObject *entry = NULL;
     int rc = -1;
 
-    if (apr_hash_get(st->paths, dir, APR_HASH_KEY_STRING)) {
+    if (apr_hash_get(st->app->paths, dir, APR_HASH_KEY_STRING)) {
         return 0;
     }
     sys_path = PySys_GetObject("path"); /* borrowed */
@@ -61,8 +79,8 @@ path_add(apwsgi_state_t *st, const char *dir)
     if (!entry || PyList_Insert(sys_path, 0, entry) < 0) {
         goto done;
     }
-    apr_hash_set(st->paths, apr_pstrdup(st->pool, dir), APR_HASH_KEY_STRING,
-                 "");
+    apr_hash_set(st->app->paths, apr_pstrdup(st->app->pool, dir),
+                 APR_HASH_KEY_STRING, "");
     rc = 0;
 done:
     Py_XDECREF(entry);
@@ -75,8 +93,8 @@ done:
  * (PEP 684, PEP 489) gets one more line saying what to do.  GIL held.
  */
 static void
-log_import_failure(request_rec *r, const apwsgi_config_t *cfg,
-                   const char *tag, const char *headline)
+log_import_failure(request_rec *r, const apwsgi_config_t *cfg, const char *tag,
+                   const char *headline)
 {
     PyObject *exc = apwsgi_err_take();
     PyObject *text = exc ? PyObject_Str(exc) : NULL;
@@ -90,12 +108,15 @@ log_import_failure(request_rec *r, const apwsgi_config_t *cfg,
     apwsgi_err_restore(exc);
     apwsgi_log_exception(r, NULL, tag, headline);
     if (copy) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00204) "interpreter %s for %s has its "
-                      "own GIL, and an extension module there cannot be "
-                      "loaded (%s): use 'SetEnv mod_wsgi.gil shared' with "
-                      "another mod_wsgi.interpreter name, or the main "
-                      "interpreter", interp_label(cfg), r->uri, copy);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00204) "interpreter %s for %s has its own "
+                                  "GIL, and an extension module "
+                                  "there cannot be loaded (%s): use "
+                                  "'SetEnv mod_wsgi.gil shared' with "
+                                  "another mod_wsgi.interpreter "
+                                  "name, or the main interpreter",
+            interp_label(cfg), r->uri, copy);
     }
 }
 
@@ -103,12 +124,13 @@ log_import_failure(request_rec *r, const apwsgi_config_t *cfg,
 static const char *
 venv_version(request_rec *r, const char *venv)
 {
+    const char *path = apr_pstrcat(r->pool, venv, "/pyvenv.cfg", NULL);
     apr_file_t *file = NULL;
     char line[256];
     const char *found = NULL;
+    apr_status_t rv = apr_file_open(&file, path, APR_FOPEN_READ, 0, r->pool);
 
-    if (apr_file_open(&file, apr_pstrcat(r->pool, venv, "/pyvenv.cfg", NULL),
-                      APR_FOPEN_READ, 0, r->pool) != APR_SUCCESS) {
+    if (rv != APR_SUCCESS) {
         return NULL;
     }
     while (!found && apr_file_gets(line, sizeof(line), file) == APR_SUCCESS) {
@@ -120,8 +142,7 @@ venv_version(request_rec *r, const char *venv)
         }
     }
     apr_file_close(file);
-    return found ? apr_pstrndup(r->pool, found, strcspn(found, "\r\n"))
-                 : NULL;
+    return found ? apr_pstrndup(r->pool, found, strcspn(found, "\r\n")) : NULL;
 }
 
 /*
@@ -143,7 +164,7 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
     PyObject *res = NULL;
     int rc = -1;
 
-    if (apr_hash_get(st->venvs, venv, APR_HASH_KEY_STRING)) {
+    if (apr_hash_get(st->app->venvs, venv, APR_HASH_KEY_STRING)) {
         return 0;
     }
     if (apr_stat(&finfo, sp, APR_FINFO_TYPE, r->pool) != APR_SUCCESS
@@ -151,10 +172,13 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
         made_by = venv_version(r, venv);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APWSGI_APLOGNO(00111) "mod_wsgi.virtualenv '%s' for %s "
-                      "%s%s%s, but this module embeds Python %d.%d: make the "
-                      "venv with python%d.%d -m venv", venv, r->uri,
-                      made_by ? "was made by Python " : "is not a virtual "
-                      "environment of this Python (no ",
+                                            "%s%s%s, but this module embeds "
+                                            "Python %d.%d: make the venv with "
+                                            "python%d.%d -m venv",
+                      venv, r->uri,
+                      made_by ? "was made by Python "
+                              : "is not a virtual "
+                                "environment of this Python (no ",
                       made_by ? made_by : sp, made_by ? "" : ")",
                       PY_MAJOR_VERSION, PY_MINOR_VERSION, PY_MAJOR_VERSION,
                       PY_MINOR_VERSION);
@@ -162,9 +186,8 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
     }
     site = PyImport_ImportModule("site");
     sys_path = PySys_GetObject("path"); /* borrowed */
-    before = site && sys_path ? PyList_GetSlice(sys_path, 0,
-                                                PY_SSIZE_T_MAX)
-                              : NULL;
+    before =
+        site && sys_path ? PyList_GetSlice(sys_path, 0, PY_SSIZE_T_MAX) : NULL;
     res = before ? PyObject_CallMethod(site, "addsitedir", "s", sp) : NULL;
     if (res && PyList_Check(sys_path)) {
         /* addsitedir appends; the venv must win over the system's
@@ -180,13 +203,14 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
         Py_XDECREF(added);
     }
     if (rc < 0) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00111),
-                             apr_psprintf(r->pool, "mod_wsgi.virtualenv '%s' "
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00207),
+                             apr_psprintf(r->pool,
+                                          "mod_wsgi.virtualenv '%s' "
                                           "for %s could not be added:",
                                           venv, r->uri));
     }
     else {
-        apr_hash_set(st->venvs, apr_pstrdup(st->pool, venv),
+        apr_hash_set(st->app->venvs, apr_pstrdup(st->app->pool, venv),
                      APR_HASH_KEY_STRING, "");
     }
     Py_XDECREF(res);
@@ -225,9 +249,11 @@ script_read(request_rec *r, const apwsgi_config_t *cfg)
     PyEval_RestoreThread(ts);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      APWSGI_APLOGNO(00203) "mod_wsgi.application script "
-                      "'%s' for %s cannot be read: check the path and that "
-                      "Apache's user may read it", cfg->script, r->uri);
+                      APWSGI_APLOGNO(00203) "mod_wsgi.application script '%s' "
+                                            "for %s cannot be read: check the "
+                                            "path and that Apache's user may "
+                                            "read it",
+                      cfg->script, r->uri);
         return NULL;
     }
     return buf;
@@ -257,10 +283,10 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
     if (!source) {
         goto done;
     }
-    code = Py_CompileStringExFlags(source, cfg->script, Py_file_input, NULL,
-                                   -1);
+    code =
+        Py_CompileStringExFlags(source, cfg->script, Py_file_input, NULL, -1);
     if (!code) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00203),
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00208),
                              apr_psprintf(r->pool,
                                           "mod_wsgi.application script '%s' "
                                           "for %s does not compile:",
@@ -271,8 +297,7 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
     file = module ? PyUnicode_DecodeFSDefault(cfg->script) : NULL;
     dict = module ? PyModule_GetDict(module) : NULL;
     if (!file || PyDict_SetItemString(dict, "__file__", file) < 0
-        || PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins())
-               < 0
+        || PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0
         || PyDict_SetItemString(modules, cfg->module, module) < 0) {
         goto failed;
     }
@@ -290,12 +315,11 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
         apwsgi_err_restore(exc);
     }
 failed:
-    log_import_failure(r, cfg, APWSGI_APLOGNO(00201),
+    log_import_failure(r, cfg, APWSGI_APLOGNO(00205),
                        apr_psprintf(r->pool,
-                                      "mod_wsgi.application script '%s' for "
-                                      "%s failed to load in interpreter %s:",
-                                      cfg->script, r->uri,
-                                      interp_label(cfg)));
+                                    "mod_wsgi.application script '%s' for "
+                                    "%s failed to load in interpreter %s:",
+                                    cfg->script, r->uri, interp_label(cfg)));
     Py_CLEAR(module);
 done:
     Py_XDECREF(code);
@@ -316,50 +340,11 @@ module_import(request_rec *r, const apwsgi_config_t *cfg)
                                         "mod_wsgi.application '%s' for %s: "
                                         "module '%s' failed to import in "
                                         "interpreter %s:",
-                                        cfg->application, r->uri,
-                                        cfg->module, interp_label(cfg)));
+                                        cfg->application, r->uri, cfg->module,
+                                        interp_label(cfg)));
         invalidate_import_caches();
     }
     return module;
-}
-
-/*
- * Where code may be reloaded, bytecode caches are not read: a .pyc
- * records its source's mtime only to the second, so an edit within
- * the same second would run the old code.  (A prefix that can never
- * exist makes the import system compile from source.)  GIL held.
- */
-static void
-bypass_bytecode_cache(void)
-{
-    PyObject *prefix = PyUnicode_FromString("/dev/null/apwsgi-reload");
-
-    if (!prefix || PySys_SetObject("pycache_prefix", prefix) < 0
-        || PySys_SetObject("dont_write_bytecode", Py_True) < 0) {
-        PyErr_Clear();
-    }
-    Py_XDECREF(prefix);
-}
-
-/* Watch what the application was loaded from, and take the baseline
- * of every watched file.  GIL held. */
-static void
-watch_application(apwsgi_state_t *st, const apwsgi_config_t *cfg,
-                  PyObject *module)
-{
-    PyObject *file = PyModule_Check(module)
-                         ? PyDict_GetItemString(PyModule_GetDict(module),
-                                                "__file__")
-                         : NULL; /* borrowed */
-    const char *path = file && PyUnicode_Check(file)
-                           ? PyUnicode_AsUTF8(file)
-                           : cfg->script;
-
-    PyErr_Clear();
-    if (path) {
-        apwsgi_reload_watch(st, path);
-    }
-    apwsgi_reload_scan(st);
 }
 
 /* Load and cache the application.  Borrowed reference, or NULL after
@@ -368,20 +353,23 @@ static PyObject *
 app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
          const char *dir)
 {
-    const char *known = apr_hash_get(st->modules, cfg->module,
-                                     APR_HASH_KEY_STRING);
+    const char *known =
+        apr_hash_get(st->app->modules, cfg->module, APR_HASH_KEY_STRING);
     PyObject *module = NULL;
     PyObject *callable = NULL;
     app_entry_t *entry = NULL;
 
     if (known && strcmp(known, dir) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00103) "mod_wsgi.application '%s' for "
-                      "%s: module '%s' is already loaded in interpreter %s "
-                      "from mod_wsgi.directory '%s', not '%s': give this "
-                      "Location its own mod_wsgi.interpreter",
-                      cfg->application, r->uri, cfg->module,
-                      interp_label(cfg), known, dir);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00103) "mod_wsgi.application '%s' for %s: "
+                                  "module '%s' is already loaded in "
+                                  "interpreter %s from "
+                                  "mod_wsgi.directory '%s', not "
+                                  "'%s': give this Location its own "
+                                  "mod_wsgi.interpreter",
+            cfg->application, r->uri, cfg->module, interp_label(cfg), known,
+            dir);
         return NULL;
     }
     /* The venv first, so that mod_wsgi.directory ends up in front. */
@@ -389,15 +377,15 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
         return NULL;
     }
     if (*dir && path_add(st, dir) < 0) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00201),
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00206),
                              apr_psprintf(r->pool,
                                           "mod_wsgi.directory '%s' for %s "
                                           "cannot be put on sys.path:",
                                           dir, r->uri));
         return NULL;
     }
-    if (cfg->reload) {
-        bypass_bytecode_cache();
+    if (watcher && watcher->before) {
+        watcher->before(st, cfg);
     }
     module = cfg->script ? script_load(r, cfg) : module_import(r, cfg);
     if (!module) {
@@ -406,29 +394,33 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
     callable = PyObject_GetAttrString(module, cfg->callable);
     if (!callable || !PyCallable_Check(callable)) {
         PyErr_Clear();
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00202) "mod_wsgi.application '%s' for "
-                      "%s: module '%s' has %s '%s'", cfg->application, r->uri,
-                      cfg->module, callable ? "a non-callable" : "no",
-                      cfg->callable);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00202) "mod_wsgi.application '%s' for %s: "
+                                  "module '%s' has %s '%s'",
+            cfg->application, r->uri, cfg->module,
+            callable ? "a non-callable" : "no", cfg->callable);
         Py_XDECREF(callable);
         Py_DECREF(module);
         return NULL;
     }
-    watch_application(st, cfg, module);
+    if (watcher && watcher->after) {
+        watcher->after(st, cfg, module);
+    }
     Py_DECREF(module);
     if (!known) {
-        apr_hash_set(st->modules, apr_pstrdup(st->pool, cfg->module),
-                     APR_HASH_KEY_STRING, apr_pstrdup(st->pool, dir));
+        apr_hash_set(st->app->modules, apr_pstrdup(st->app->pool, cfg->module),
+                     APR_HASH_KEY_STRING, apr_pstrdup(st->app->pool, dir));
     }
-    entry = apr_hash_get(st->apps, cfg->application, APR_HASH_KEY_STRING);
+    entry = apr_hash_get(st->app->apps, cfg->application, APR_HASH_KEY_STRING);
     if (!entry) {
-        entry = apr_pcalloc(st->pool, sizeof(*entry));
-        apr_hash_set(st->apps, apr_pstrdup(st->pool, cfg->application),
+        entry = apr_pcalloc(st->app->pool, sizeof(*entry));
+        apr_hash_set(st->app->apps,
+                     apr_pstrdup(st->app->pool, cfg->application),
                      APR_HASH_KEY_STRING, entry);
     }
     Py_XSETREF(entry->callable, callable); /* the entry owns it now */
-    entry->directory = apr_pstrdup(st->pool, dir);
+    entry->directory = apr_pstrdup(st->app->pool, dir);
     return callable;
 }
 
@@ -436,38 +428,11 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
 static PyObject *
 app_cached(apwsgi_state_t *st, const apwsgi_config_t *cfg, const char *dir)
 {
-    app_entry_t *entry = apr_hash_get(st->apps, cfg->application,
-                                      APR_HASH_KEY_STRING);
+    app_entry_t *entry =
+        apr_hash_get(st->app->apps, cfg->application, APR_HASH_KEY_STRING);
 
     return entry && strcmp(entry->directory, dir) == 0 ? entry->callable
                                                        : NULL;
-}
-
-/* Once the application uses Python's logging, route its records to
- * the error log (not before: importing logging costs every process
- * memory that an application without it should not pay).  GIL held. */
-static void
-install_logging(apwsgi_state_t *st)
-{
-    PyObject *name = NULL;
-    PyObject *logging = NULL;
-
-    if (st->logging_installed) {
-        return;
-    }
-    name = PyUnicode_FromString("logging");
-    logging = name ? PyImport_GetModule(name) : NULL;
-    if (logging) {
-        st->logging_installed = 1;
-        if (apwsgi_log_install_logging(st->server) < 0) {
-            apwsgi_log_exception(NULL, st->server, APWSGI_APLOGNO(00505),
-                                 "Python logging cannot reach the error "
-                                 "log:");
-        }
-    }
-    PyErr_Clear();
-    Py_XDECREF(logging);
-    Py_XDECREF(name);
 }
 
 PyObject *
@@ -481,9 +446,9 @@ apwsgi_app_get(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg)
     }
     /* One load at a time per interpreter; wait without the GIL, then
      * look again: the thread that held the lock may have loaded it. */
-    if (!PyThread_acquire_lock(st->load_lock, NOWAIT_LOCK)) {
+    if (!PyThread_acquire_lock(st->app->load_lock, NOWAIT_LOCK)) {
         Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(st->load_lock, WAIT_LOCK);
+        PyThread_acquire_lock(st->app->load_lock, WAIT_LOCK);
         Py_END_ALLOW_THREADS
     }
     app = app_cached(st, cfg, dir);
@@ -491,22 +456,56 @@ apwsgi_app_get(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg)
         app = app_load(st, r, cfg, dir);
     }
     if (app) {
-        install_logging(st);
+        apwsgi_log_route_logging(st);
     }
-    PyThread_release_lock(st->load_lock);
+    PyThread_release_lock(st->app->load_lock);
     return app;
 }
 
 void
-apwsgi_app_cache_clear(apwsgi_state_t *st)
+apwsgi_app_set_watcher(const apwsgi_app_watcher_t *w)
 {
-    for (apr_hash_index_t *hi = apr_hash_first(NULL, st->apps); hi;
+    watcher = w;
+}
+
+int
+apwsgi_app_count(apwsgi_state_t *st)
+{
+    return (int)apr_hash_count(st->app->apps);
+}
+
+int
+apwsgi_app_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
+{
+    struct apwsgi_app_part *part = apr_pcalloc(setup->pool, sizeof(*part));
+
+    part->pool = setup->pool;
+    part->apps = apr_hash_make(setup->pool);
+    part->modules = apr_hash_make(setup->pool);
+    part->paths = apr_hash_make(setup->pool);
+    part->venvs = apr_hash_make(setup->pool);
+    part->load_lock = PyThread_allocate_lock();
+    st->app = part;
+    if (!part->load_lock) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+void
+apwsgi_app_part_free(apwsgi_state_t *st)
+{
+    struct apwsgi_app_part *part = st->app;
+
+    for (apr_hash_index_t *hi = apr_hash_first(NULL, part->apps); hi;
          hi = apr_hash_next(hi)) {
         app_entry_t *entry = apr_hash_this_val(hi);
 
         Py_CLEAR(entry->callable);
     }
-    apr_hash_clear(st->apps);
-    apr_hash_clear(st->modules);
-    apr_hash_clear(st->paths);
+    apr_hash_clear(part->apps);
+    apr_hash_clear(part->modules);
+    apr_hash_clear(part->paths);
+    PyThread_free_lock(part->load_lock);
 }

@@ -9,6 +9,8 @@
 #define APWSGI_APP_H
 
 #include "apwsgi.h"
+#include "apwsgi_config.h"
+#include "apwsgi_state.h"
 
 /*
  * The callable that cfg->application names, loading it on first use.
@@ -20,7 +22,35 @@
 PyObject *apwsgi_app_get(apwsgi_state_t *st, request_rec *r,
                          const apwsgi_config_t *cfg);
 
-/* Drop every cached application.  GIL of the state's interpreter held. */
-void apwsgi_app_cache_clear(apwsgi_state_t *st);
+/*
+ * What a watcher of loads is told (apwsgi_reload.c is the one
+ * watcher): `before` runs once the application's directories are on
+ * sys.path, just before its code is imported or run; `after` once its
+ * callable was found, with the module it came from (borrowed).  Both
+ * run with the GIL of the state's interpreter and its load lock held,
+ * and leave no exception set.
+ */
+typedef struct {
+    void (*before)(apwsgi_state_t *st, const apwsgi_config_t *cfg);
+    void (*after)(apwsgi_state_t *st, const apwsgi_config_t *cfg,
+                  PyObject *module);
+} apwsgi_app_watcher_t;
+
+/* Tell `watcher` (static storage) about every load in this process
+ * from now on.  Child init, before any request; no GIL needed. */
+void apwsgi_app_set_watcher(const apwsgi_app_watcher_t *watcher);
+
+/* How many applications the interpreter has loaded.  GIL of the
+ * state's interpreter held. */
+int apwsgi_app_count(apwsgi_state_t *st);
+
+/*
+ * The loader's part of an interpreter's state (apwsgi_state.h): the
+ * loaded applications, the directories and venvs put on sys.path, and
+ * the lock that makes one load at a time.  GIL held.
+ */
+int apwsgi_app_part_init(apwsgi_state_t *st,
+                         const apwsgi_state_setup_t *setup);
+void apwsgi_app_part_free(apwsgi_state_t *st);
 
 #endif /* APWSGI_APP_H */

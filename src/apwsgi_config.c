@@ -15,12 +15,17 @@
 #define KEY_RELOAD "mod_wsgi.reload"
 #define KEY_MAX_INTERPRETERS "mod_wsgi.max_interpreters"
 #define KEY_IDLE_TIMEOUT "mod_wsgi.idle_timeout"
+#define KEY_REQUEST_TIMEOUT "mod_wsgi.request_timeout"
+#define KEY_SLOW_REQUEST "mod_wsgi.slow_request"
 
 /* Limits of the numeric keys. */
 #define MAX_POOL_SIZE 64
 #define DEFAULT_MAX_INTERPRETERS 32
 #define MAX_MAX_INTERPRETERS 1000
 #define MAX_IDLE_TIMEOUT 86400
+#define MAX_REQUEST_TIMEOUT 86400
+/* From this age on, the status page shows a request's Python stack. */
+#define DEFAULT_SLOW_REQUEST 5
 
 /* Default callable name, as in mod_wsgi and PEP 3333's examples. */
 #define DEFAULT_CALLABLE "application"
@@ -95,8 +100,8 @@ parse_application(request_rec *r, apwsgi_config_t *cfg)
     }
     else if (target[0] == '/') {
         cfg->script = target;
-        cfg->module = apr_psprintf(r->pool, "_apwsgi_%016" APR_UINT64_T_HEX_FMT,
-                                   path_hash(target));
+        cfg->module = apr_psprintf(
+            r->pool, "_apwsgi_%016" APR_UINT64_T_HEX_FMT, path_hash(target));
     }
     else if (strchr(target, '/')) {
         what = "a script path must be absolute";
@@ -111,7 +116,8 @@ parse_application(request_rec *r, apwsgi_config_t *cfg)
     if (what) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APWSGI_APLOGNO(00102) "mod_wsgi.application '%s' for %s "
-                      "is malformed: %s", app, r->uri, what);
+                                            "is malformed: %s",
+                      app, r->uri, what);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -163,9 +169,11 @@ split_path(request_rec *r, apwsgi_config_t *cfg)
         if (strncmp(r->uri, given, n) != 0
             || (r->uri[n] != '/' && r->uri[n] != '\0')) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          APWSGI_APLOGNO(00105) "mod_wsgi.script_name '%s' "
-                          "is not a prefix of the request path %s: fix the "
-                          "rule that sets it", given, r->uri);
+                          APWSGI_APLOGNO(00105) "mod_wsgi.script_name '%s' is "
+                                                "not a prefix of the request "
+                                                "path %s: fix the rule that "
+                                                "sets it",
+                          given, r->uri);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         prefix = given;
@@ -179,80 +187,102 @@ split_path(request_rec *r, apwsgi_config_t *cfg)
 }
 
 /*
- * The whole number in `key`, from `lo` to `hi`; `dflt` when unset.
- * -1 after logging `tag` with what to fix.
+ * The whole number in `key`, from `lo` to `hi` (`dflt` when unset),
+ * into *out.  1, or 0 after logging `tag` with what to fix.
  */
 static int
-int_key(request_rec *r, const char *key, int lo, int hi, int dflt,
-        const char *tag)
+int_key(request_rec *r, const char *tag, const char *key, int lo, int hi,
+        int dflt, int *out)
 {
     const char *v = apr_table_get(r->subprocess_env, key);
     char *end = NULL;
-    long n = 0;
+    long n = dflt;
 
-    if (!v || !*v) {
-        return dflt;
+    if (v && *v) {
+        n = strtol(v, &end, 10);
     }
-    n = strtol(v, &end, 10);
-    if (*end || n < lo || n > hi) {
+    if (v && *v && (*end || n < lo || n > hi)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "%s%s '%s' for %s is not a whole number from %d to %d",
                       tag, key, v, r->uri, lo, hi);
-        return -1;
+        return 0;
     }
-    return (int)n;
+    *out = (int)n;
+    return 1;
 }
 
-/* 1 or 0 for the words `yes`/`no` in `key` (`dflt` when unset); -1
- * after logging `tag`. */
+/*
+ * 1 or 0 for the words `yes`/`no` in `key` (`dflt` when unset), into
+ * *out.  1, or 0 after logging `tag`.
+ */
 static int
-word_key(request_rec *r, const char *key, const char *yes, const char *no,
-         int dflt, const char *tag)
+word_key(request_rec *r, const char *tag, const char *key, const char *yes,
+         const char *no, int dflt, int *out)
 {
     const char *v = apr_table_get(r->subprocess_env, key);
 
     if (!v || !*v) {
-        return dflt;
+        *out = dflt;
     }
-    if (strcasecmp(v, yes) == 0) {
-        return 1;
+    else if (strcasecmp(v, yes) == 0 || strcasecmp(v, no) == 0) {
+        *out = strcasecmp(v, yes) == 0;
     }
-    if (strcasecmp(v, no) == 0) {
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "%s%s '%s' for %s must be '%s' or '%s'", tag, key, v,
+                      r->uri, yes, no);
         return 0;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s%s '%s' for %s must be "
-                  "'%s' or '%s'", tag, key, v, r->uri, yes, no);
-    return -1;
+    return 1;
 }
 
-/* The interpreter keys (issue: pools, own GIL, reload, bounds).  OK,
- * or 500 after logging. */
+/* The keys that choose and shape the interpreter (a pool, its GIL,
+ * reloading, bounds).  OK, or 500 after logging. */
 static int
 read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
 {
     int idle = 0;
 
-    if ((cfg->pool_size = int_key(r, KEY_INTERPRETERS, 1, MAX_POOL_SIZE, 1,
-                                  APWSGI_APLOGNO(00106))) < 0
-        || (cfg->own_gil = word_key(r, KEY_GIL, "own", "shared", 0,
-                                    APWSGI_APLOGNO(00107))) < 0
-        || (cfg->reload = word_key(r, KEY_RELOAD, "on", "off", 0,
-                                   APWSGI_APLOGNO(00108))) < 0
-        || (cfg->max_interpreters =
-                int_key(r, KEY_MAX_INTERPRETERS, 1, MAX_MAX_INTERPRETERS,
-                        DEFAULT_MAX_INTERPRETERS, APWSGI_APLOGNO(00109))) < 0
-        || (idle = int_key(r, KEY_IDLE_TIMEOUT, 0, MAX_IDLE_TIMEOUT, 0,
-                           APWSGI_APLOGNO(00110))) < 0) {
+    if (!int_key(r, APWSGI_APLOGNO(00106), KEY_INTERPRETERS, 1, MAX_POOL_SIZE,
+                 1, &cfg->pool_size)
+        || !word_key(r, APWSGI_APLOGNO(00107), KEY_GIL, "own", "shared", 0,
+                     &cfg->own_gil)
+        || !word_key(r, APWSGI_APLOGNO(00108), KEY_RELOAD, "on", "off", 0,
+                     &cfg->reload)
+        || !int_key(r, APWSGI_APLOGNO(00109), KEY_MAX_INTERPRETERS, 1,
+                    MAX_MAX_INTERPRETERS, DEFAULT_MAX_INTERPRETERS,
+                    &cfg->max_interpreters)
+        || !int_key(r, APWSGI_APLOGNO(00110), KEY_IDLE_TIMEOUT, 0,
+                    MAX_IDLE_TIMEOUT, 0, &idle)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     cfg->idle_timeout = apr_time_from_sec(idle);
     if (cfg->pool_size > 1 && !*cfg->interpreter) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00106) "mod_wsgi.interpreters for %s "
-                      "needs a pool name: set mod_wsgi.interpreter too",
+                      APWSGI_APLOGNO(00112) "mod_wsgi.interpreters for %s "
+                                            "needs a pool name: set "
+                                            "mod_wsgi.interpreter too",
                       r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    return OK;
+}
+
+/* The keys of a request's time limits.  OK, or 500 after logging. */
+static int
+read_request_keys(request_rec *r, apwsgi_config_t *cfg)
+{
+    int timeout = 0;
+    int slow = 0;
+
+    if (!int_key(r, APWSGI_APLOGNO(00701), KEY_REQUEST_TIMEOUT, 0,
+                 MAX_REQUEST_TIMEOUT, 0, &timeout)
+        || !int_key(r, APWSGI_APLOGNO(00702), KEY_SLOW_REQUEST, 0,
+                    MAX_REQUEST_TIMEOUT, DEFAULT_SLOW_REQUEST, &slow)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cfg->request_timeout = apr_time_from_sec(timeout);
+    cfg->slow_request = apr_time_from_sec(slow);
     return OK;
 }
 
@@ -277,23 +307,30 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
         cfg->virtualenv = NULL;
     }
     if (!cfg->application || !*cfg->application) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00101) "mod_wsgi.application is not set "
-                      "for %s: add 'SetEnv mod_wsgi.application "
-                      "module::callable' (or a script path) where "
-                      "'SetHandler mod_wsgi' is", r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00101) "mod_wsgi.application is not set "
+                                  "for %s: add 'SetEnv "
+                                  "mod_wsgi.application "
+                                  "module::callable' (or a script "
+                                  "path) where 'SetHandler mod_wsgi' "
+                                  "is",
+            r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cfg->directory && cfg->directory[0] != '/') {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00104) "mod_wsgi.directory '%s' for %s "
-                      "is not an absolute path", cfg->directory, r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00104) "mod_wsgi.directory '%s' for %s is "
+                                  "not an absolute path",
+            cfg->directory, r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cfg->virtualenv && cfg->virtualenv[0] != '/') {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00111) "mod_wsgi.virtualenv '%s' for %s "
-                      "is not an absolute path", cfg->virtualenv, r->uri);
+                      APWSGI_APLOGNO(00113) "mod_wsgi.virtualenv '%s' for %s "
+                                            "is not an absolute path",
+                      cfg->virtualenv, r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     status = parse_application(r, cfg);
@@ -302,6 +339,9 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
     }
     if (status == OK) {
         status = read_interpreter_keys(r, cfg);
+    }
+    if (status == OK) {
+        status = read_request_keys(r, cfg);
     }
     return status;
 }

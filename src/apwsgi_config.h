@@ -9,11 +9,41 @@
  *   mod_wsgi.directory    absolute directory put on sys.path
  *   mod_wsgi.interpreter  sub-interpreter name ("" or unset: main)
  *   mod_wsgi.script_name  SCRIPT_NAME, where no <Location> gives it
+ *
+ * and the keys of docs/configuration.rst that shape interpreters
+ * (pools, GIL, reloading, bounds) and requests (timeout, the age from
+ * which the status page shows a request's stack).
  */
 #ifndef APWSGI_CONFIG_H
 #define APWSGI_CONFIG_H
 
 #include "apwsgi.h"
+
+/*
+ * The per-request configuration, read from r->subprocess_env.
+ * All strings live in r->pool (or in the table itself).
+ */
+typedef struct {
+    const char *application; /* mod_wsgi.application, as given */
+    const char *module;      /* the module name to import */
+    const char *callable;    /* the attribute to look up */
+    const char *script;      /* absolute script path, or NULL */
+    const char *directory;   /* mod_wsgi.directory, or NULL */
+    const char *virtualenv;  /* mod_wsgi.virtualenv, or NULL */
+    const char *interpreter; /* mod_wsgi.interpreter; "" = main */
+    const char *script_name; /* SCRIPT_NAME for environ */
+    const char *path_info;   /* PATH_INFO for environ */
+    apr_table_t *common;     /* what ap_add_common_vars() made */
+    /* Read when an interpreter is created or chosen: */
+    int pool_size;           /* mod_wsgi.interpreters (1: no pool) */
+    int own_gil;             /* mod_wsgi.gil own */
+    int reload;              /* mod_wsgi.reload on */
+    int max_interpreters;    /* mod_wsgi.max_interpreters */
+    apr_time_t idle_timeout; /* mod_wsgi.idle_timeout; 0: never */
+    /* Read when the request starts: */
+    apr_time_t request_timeout; /* mod_wsgi.request_timeout; 0: none */
+    apr_time_t slow_request;    /* mod_wsgi.slow_request; 0: never */
+} apwsgi_config_t;
 
 /*
  * Fill `cfg` from r->subprocess_env.  Returns OK, or

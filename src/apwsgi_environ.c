@@ -2,16 +2,38 @@
  * apwsgi_environ.c: build environ from the request.
  */
 #include "apwsgi_environ.h"
-#include "apwsgi_state.h"
+#include "apwsgi_filewrapper.h"
+#include "apwsgi_timeout.h"
+
+#define ENV_CACHE_MAX 256
+#define ENV_POSITIONS 64
+#define ENV_VALUE_MAX 128
 
 /* A cached environ key: the interned key, and the last value seen for
  * it as C string (PyMem) and str (strong references). */
-typedef struct apwsgi_env_entry {
-    const char *name; /* the key as C string, st->pool */
+typedef struct {
+    const char *name; /* the key as C string, in the part's pool */
     PyObject *key;
     PyObject *value;
     char *last;
 } env_entry_t;
+
+/* The environ's part of an interpreter's state. */
+typedef struct apwsgi_environ_part {
+    /* environ entries that are the same for every request (PEP 3333
+     * "environ Variables"): wsgi.version, wsgi.multithread, ... */
+    PyObject *base;
+    apr_pool_t *pool;
+    /* environ keys seen so far (C string -> env_entry_t): the interned
+     * key and the last value with its str, so that a value that did
+     * not change (SERVER_NAME, REQUEST_METHOD, ...) is not decoded
+     * again.  At most ENV_CACHE_MAX keys. */
+    apr_hash_t *cache;
+    /* The entry of each position of r->subprocess_env last time: the
+     * order repeats from request to request, so a strcmp here usually
+     * saves the hash lookup. */
+    env_entry_t *pos[ENV_POSITIONS];
+} environ_part_t;
 
 static inline PyObject *
 latin1_str(const char *s)
@@ -22,21 +44,21 @@ latin1_str(const char *s)
 /* The cache entry for `key`, made on first use; NULL when the cache is
  * full (sets no exception) or on error (exception set). */
 static env_entry_t *
-env_entry(apwsgi_state_t *st, const char *key)
+env_entry(environ_part_t *part, const char *key)
 {
-    env_entry_t *e = apr_hash_get(st->env_cache, key, APR_HASH_KEY_STRING);
+    env_entry_t *e = apr_hash_get(part->cache, key, APR_HASH_KEY_STRING);
 
-    if (e || apr_hash_count(st->env_cache) >= APWSGI_ENV_CACHE_MAX) {
+    if (e || apr_hash_count(part->cache) >= ENV_CACHE_MAX) {
         return e;
     }
-    e = apr_pcalloc(st->pool, sizeof(*e));
+    e = apr_pcalloc(part->pool, sizeof(*e));
     e->key = latin1_str(key);
     if (!e->key) {
         return NULL;
     }
     PyUnicode_InternInPlace(&e->key);
-    e->name = apr_pstrdup(st->pool, key);
-    apr_hash_set(st->env_cache, e->name, APR_HASH_KEY_STRING, e);
+    e->name = apr_pstrdup(part->pool, key);
+    apr_hash_set(part->cache, e->name, APR_HASH_KEY_STRING, e);
     return e;
 }
 
@@ -53,7 +75,7 @@ env_value(env_entry_t *e, const char *value)
         return Py_NewRef(e->value);
     }
     v = PyUnicode_DecodeLatin1(value, (Py_ssize_t)n, NULL);
-    if (v && n <= APWSGI_ENV_VALUE_MAX) {
+    if (v && n <= ENV_VALUE_MAX) {
         char *last = PyMem_Realloc(e->last, n + 1);
 
         if (last) {
@@ -93,14 +115,14 @@ set_entry(PyObject *environ, env_entry_t *e, const char *key,
  * there last time when it is the same key, else the hash's (made on
  * first use), remembered for next time.  NULL as env_entry(). */
 static env_entry_t *
-entry_at(apwsgi_state_t *st, int pos, const char *key)
+entry_at(environ_part_t *part, int pos, const char *key)
 {
-    env_entry_t *e = pos < APWSGI_ENV_POSITIONS ? st->env_pos[pos] : NULL;
+    env_entry_t *e = pos < ENV_POSITIONS ? part->pos[pos] : NULL;
 
     if (!e || strcmp(e->name, key) != 0) {
-        e = env_entry(st, key);
-        if (pos < APWSGI_ENV_POSITIONS) {
-            st->env_pos[pos] = e;
+        e = env_entry(part, key);
+        if (pos < ENV_POSITIONS) {
+            part->pos[pos] = e;
         }
     }
     return e;
@@ -109,31 +131,97 @@ entry_at(apwsgi_state_t *st, int pos, const char *key)
 /* environ[key] = value (latin-1 str) through the entry at `pos`.
  * 0, or -1 with an exception set. */
 static int
-set_at(apwsgi_state_t *st, PyObject *environ, int pos, const char *key,
+set_at(environ_part_t *part, PyObject *environ, int pos, const char *key,
        const char *value)
 {
-    return set_entry(environ, entry_at(st, pos, key), key, value);
+    return set_entry(environ, entry_at(part, pos, key), key, value);
 }
 
 /* environ[key] = obj (a Python object) through the entry at `pos`.
  * 0, or -1 with an exception set. */
 static int
-set_obj_at(apwsgi_state_t *st, PyObject *environ, int pos, const char *key,
+set_obj_at(environ_part_t *part, PyObject *environ, int pos, const char *key,
            PyObject *obj)
 {
-    env_entry_t *e = entry_at(st, pos, key);
+    env_entry_t *e = entry_at(part, pos, key);
 
     if (!e) {
-        return PyErr_Occurred() ? -1
-                                : PyDict_SetItemString(environ, key, obj);
+        return PyErr_Occurred() ? -1 : PyDict_SetItemString(environ, key, obj);
     }
     return PyDict_SetItem(environ, e->key, obj);
 }
 
-void
-apwsgi_environ_cache_clear(apwsgi_state_t *st)
+/*
+ * wsgi.multithread and wsgi.multiprocess from the MPM's limits: true
+ * only where the MPM can really run requests concurrently that way.
+ */
+static void
+mpm_concurrency(int *multithread, int *multiprocess)
 {
-    for (apr_hash_index_t *hi = apr_hash_first(NULL, st->env_cache); hi;
+    int threaded = AP_MPMQ_NOT_SUPPORTED;
+    int forked = AP_MPMQ_NOT_SUPPORTED;
+    int max_threads = 1;
+    int max_daemons = 1;
+
+    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &max_threads);
+    ap_mpm_query(AP_MPMQ_IS_FORKED, &forked);
+    ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &max_daemons);
+    *multithread = threaded != AP_MPMQ_NOT_SUPPORTED && max_threads > 1;
+    *multiprocess = forked != AP_MPMQ_NOT_SUPPORTED && max_daemons > 1;
+}
+
+/* dict[key] = True or False.  0, or -1 with an exception set. */
+static int
+set_bool(PyObject *dict, const char *key, int value)
+{
+    return PyDict_SetItemString(dict, key, value ? Py_True : Py_False);
+}
+
+/* The entries that are the same for every request.  Returns a new
+ * reference to the dict, or NULL with an exception set. */
+static PyObject *
+environ_base_new(apwsgi_state_t *st)
+{
+    PyObject *file_wrapper = apwsgi_filewrapper_type(st); /* borrowed */
+    PyObject *base = NULL;
+    PyObject *version = NULL;
+    int threads = 0;
+    int processes = 0;
+
+    mpm_concurrency(&threads, &processes);
+    version = Py_BuildValue("(ii)", 1, 0);
+    base = version ? PyDict_New() : NULL;
+    if (!base || PyDict_SetItemString(base, "wsgi.version", version) < 0
+        || set_bool(base, "wsgi.multithread", threads) < 0
+        || set_bool(base, "wsgi.multiprocess", processes) < 0
+        || PyDict_SetItemString(base, "wsgi.run_once", Py_False) < 0
+        || PyDict_SetItemString(base, "wsgi.input_terminated", Py_True) < 0
+        || PyDict_SetItemString(base, "wsgi.file_wrapper", file_wrapper) < 0) {
+        Py_CLEAR(base);
+    }
+    Py_XDECREF(version);
+    return base;
+}
+
+int
+apwsgi_environ_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
+{
+    environ_part_t *part = apr_pcalloc(setup->pool, sizeof(*part));
+
+    part->pool = setup->pool;
+    part->cache = apr_hash_make(setup->pool);
+    part->base = environ_base_new(st);
+    st->environ = part;
+    return part->base ? 0 : -1;
+}
+
+void
+apwsgi_environ_part_free(apwsgi_state_t *st)
+{
+    environ_part_t *part = st->environ;
+
+    for (apr_hash_index_t *hi = apr_hash_first(NULL, part->cache); hi;
          hi = apr_hash_next(hi)) {
         env_entry_t *e = apr_hash_this_val(hi);
 
@@ -142,8 +230,9 @@ apwsgi_environ_cache_clear(apwsgi_state_t *st)
         PyMem_Free(e->last);
         e->last = NULL;
     }
-    apr_hash_clear(st->env_cache);
-    memset(st->env_pos, 0, sizeof(st->env_pos));
+    apr_hash_clear(part->cache);
+    memset(part->pos, 0, sizeof(part->pos));
+    Py_CLEAR(part->base);
 }
 
 /* The URI of the request as the client sent it (what Apache's CGI
@@ -160,7 +249,7 @@ original_uri(request_rec *r)
 /* Every entry of `t` into environ, from cache position `pos` on.
  * Returns the next position, or -1 with an exception set. */
 static int
-set_table(apwsgi_state_t *st, PyObject *environ, const apr_table_t *t,
+set_table(environ_part_t *part, PyObject *environ, const apr_table_t *t,
           int pos)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
@@ -168,7 +257,7 @@ set_table(apwsgi_state_t *st, PyObject *environ, const apr_table_t *t,
 
     for (int i = 0; i < arr->nelts; i++, pos++) {
         if (e[i].key && e[i].val
-            && set_at(st, environ, pos, e[i].key, e[i].val) < 0) {
+            && set_at(part, environ, pos, e[i].key, e[i].val) < 0) {
             return -1;
         }
     }
@@ -180,37 +269,55 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
                    const apwsgi_config_t *cfg, const char *interp,
                    PyObject *input, PyObject *errors)
 {
-    PyObject *environ = PyDict_Copy(st->environ_base);
-    int https = ap_http_scheme(r) && strcmp(ap_http_scheme(r), "https") == 0;
+    environ_part_t *part = st->environ;
+    PyObject *environ = PyDict_Copy(part->base);
+    const char *https_var = apr_table_get(r->subprocess_env, "HTTPS");
+    const char *scheme = ap_http_scheme(r);
+    int https = scheme && strcmp(scheme, "https") == 0;
+    const char *query = r->args ? r->args : "";
     int pos = 0;
 
     if (!environ) {
         return NULL;
     }
-    pos = set_table(st, environ, r->subprocess_env, 0);
+    /* HTTPS in the environment (mod_ssl's, or SetEnvIf's behind a
+     * proxy that ends TLS) decides wsgi.url_scheme, as in mod_wsgi. */
+    if (https_var) {
+        https =
+            strcasecmp(https_var, "on") == 0 || strcmp(https_var, "1") == 0;
+    }
+    pos = set_table(part, environ, r->subprocess_env, 0);
     if (pos >= 0 && cfg->common) {
-        pos = set_table(st, environ, cfg->common, pos);
+        pos = set_table(part, environ, cfg->common, pos);
     }
     if (pos < 0) {
         goto failed;
     }
     /* The CGI request variables (RFC 3875 section 4.1) and the wsgi.*
      * objects of this request, each at its own cache position. */
-    if (set_at(st, environ, pos++, "GATEWAY_INTERFACE", "CGI/1.1") < 0
-        || set_at(st, environ, pos++, "SERVER_PROTOCOL", r->protocol) < 0
-        || set_at(st, environ, pos++, "REQUEST_METHOD", r->method) < 0
-        || set_at(st, environ, pos++, "QUERY_STRING", r->args ? r->args : "")
+    if (set_at(part, environ, pos++, "GATEWAY_INTERFACE", "CGI/1.1") < 0
+        || set_at(part, environ, pos++, "SERVER_PROTOCOL", r->protocol) < 0
+        || set_at(part, environ, pos++, "REQUEST_METHOD", r->method) < 0
+        || set_at(part, environ, pos++, "QUERY_STRING", query) < 0
+        || set_at(part, environ, pos++, "REQUEST_URI", original_uri(r)) < 0
+        || set_at(part, environ, pos++, "SCRIPT_NAME", cfg->script_name) < 0
+        || set_at(part, environ, pos++, "PATH_INFO", cfg->path_info) < 0
+        || (!https_var
+            && set_at(part, environ, pos++, "HTTPS", https ? "on" : "off") < 0)
+        || set_at(part, environ, pos++, "wsgi.url_scheme",
+                  https ? "https" : "http")
                < 0
-        || set_at(st, environ, pos++, "REQUEST_URI", original_uri(r)) < 0
-        || set_at(st, environ, pos++, "SCRIPT_NAME", cfg->script_name) < 0
-        || set_at(st, environ, pos++, "PATH_INFO", cfg->path_info) < 0
-        || (!apr_table_get(r->subprocess_env, "HTTPS")
-            && set_at(st, environ, pos++, "HTTPS", https ? "on" : "off") < 0)
-        || set_at(st, environ, pos++, "wsgi.url_scheme",
-                  https ? "https" : "http") < 0
-        || set_at(st, environ, pos++, "apwsgi.interpreter", interp) < 0
-        || set_obj_at(st, environ, pos++, "wsgi.input", input) < 0
-        || set_obj_at(st, environ, pos++, "wsgi.errors", errors) < 0) {
+        || set_at(part, environ, pos++, "apwsgi.interpreter", interp) < 0
+        || set_obj_at(part, environ, pos++, "wsgi.input", input) < 0
+        || set_obj_at(part, environ, pos++, "wsgi.errors", errors) < 0) {
+        goto failed;
+    }
+    /* Only where it can be raised: one entry more in every environ
+     * costs a hello world 0.4% of its instructions. */
+    if (cfg->request_timeout
+        && set_obj_at(part, environ, pos++, "apwsgi.RequestTimeout",
+                      apwsgi_timeout_type(st))
+               < 0) {
         goto failed;
     }
     return environ;

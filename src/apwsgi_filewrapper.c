@@ -5,9 +5,14 @@
 
 #define DEFAULT_BLOCK_SIZE 8192
 
+/* The file wrapper's part of an interpreter's state. */
+struct apwsgi_filewrapper_part {
+    PyTypeObject *type; /* FileWrapper, strong */
+};
+
 typedef struct {
     PyObject_HEAD
-    PyObject *filelike;   /* strong */
+    PyObject *filelike; /* strong */
     Py_ssize_t block_size;
 } apwsgi_filewrapper_object;
 
@@ -38,8 +43,8 @@ filewrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyObject *
 filewrapper_iternext(apwsgi_filewrapper_object *self)
 {
-    PyObject *data = PyObject_CallMethod(self->filelike, "read", "n",
-                                         self->block_size);
+    PyObject *data =
+        PyObject_CallMethod(self->filelike, "read", "n", self->block_size);
 
     if (data && PyBytes_Check(data) && PyBytes_GET_SIZE(data) == 0) {
         Py_CLEAR(data); /* NULL with no exception: StopIteration */
@@ -99,8 +104,9 @@ static PyMethodDef filewrapper_methods[] = {
 };
 
 static PyMemberDef filewrapper_members[] = {
-    {"filelike", APWSGI_T_OBJECT, offsetof(apwsgi_filewrapper_object, filelike),
-     APWSGI_READONLY, "The wrapped file-like object."},
+    {"filelike", APWSGI_T_OBJECT,
+     offsetof(apwsgi_filewrapper_object, filelike), APWSGI_READONLY,
+     "The wrapped file-like object."},
     {"block_size", APWSGI_T_SSIZE,
      offsetof(apwsgi_filewrapper_object, block_size), APWSGI_READONLY,
      "Bytes per block when the file is iterated."},
@@ -128,16 +134,31 @@ static PyType_Spec filewrapper_spec = {
     .slots = filewrapper_slots,
 };
 
-PyTypeObject *
-apwsgi_filewrapper_type_new(void)
+int
+apwsgi_filewrapper_part_init(apwsgi_state_t *st,
+                             const apwsgi_state_setup_t *setup)
 {
-    return (PyTypeObject *)PyType_FromSpec(&filewrapper_spec);
+    st->filewrapper = apr_pcalloc(setup->pool, sizeof(*st->filewrapper));
+    st->filewrapper->type = (PyTypeObject *)PyType_FromSpec(&filewrapper_spec);
+    return st->filewrapper->type ? 0 : -1;
+}
+
+void
+apwsgi_filewrapper_part_free(apwsgi_state_t *st)
+{
+    Py_CLEAR(st->filewrapper->type);
 }
 
 PyObject *
-apwsgi_filewrapper_filelike(PyTypeObject *type, PyObject *obj)
+apwsgi_filewrapper_type(apwsgi_state_t *st)
 {
-    if (!Py_IS_TYPE(obj, type)) {
+    return (PyObject *)st->filewrapper->type;
+}
+
+PyObject *
+apwsgi_filewrapper_filelike(apwsgi_state_t *st, PyObject *obj)
+{
+    if (!Py_IS_TYPE(obj, st->filewrapper->type)) {
         return NULL;
     }
     return ((apwsgi_filewrapper_object *)obj)->filelike;

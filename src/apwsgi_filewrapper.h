@@ -12,13 +12,20 @@
 #define APWSGI_FILEWRAPPER_H
 
 #include "apwsgi.h"
+#include "apwsgi_state.h"
 
-/* The FileWrapper heap type for the current interpreter.  New
- * reference, or NULL with an exception set.  GIL held. */
-PyTypeObject *apwsgi_filewrapper_type_new(void);
+/* The file wrapper's part of an interpreter's state (apwsgi_state.h):
+ * the FileWrapper heap type.  GIL held. */
+int apwsgi_filewrapper_part_init(apwsgi_state_t *st,
+                                 const apwsgi_state_setup_t *setup);
+void apwsgi_filewrapper_part_free(apwsgi_state_t *st);
+
+/* The FileWrapper type of `st`, for environ's wsgi.file_wrapper: a
+ * borrowed reference (the state owns it).  GIL held. */
+PyObject *apwsgi_filewrapper_type(apwsgi_state_t *st);
 
 /* The wrapped file-like object of `obj` (borrowed), or NULL when `obj`
- * is not an instance of `type`.  GIL held; sets no exception. */
-PyObject *apwsgi_filewrapper_filelike(PyTypeObject *type, PyObject *obj);
+ * is not a FileWrapper of `st`.  GIL held; sets no exception. */
+PyObject *apwsgi_filewrapper_filelike(apwsgi_state_t *st, PyObject *obj);
 
 #endif /* APWSGI_FILEWRAPPER_H */

@@ -12,16 +12,21 @@
 
 #define LINE_BUFSIZE 8192
 
+/* The input's part of an interpreter's state. */
+struct apwsgi_input_part {
+    PyTypeObject *type; /* Input, strong */
+};
+
 typedef struct {
     PyObject_HEAD
     apwsgi_request_t *req; /* NULL once the request is over */
     apr_bucket_brigade *bb;
-    char *buf;             /* readline() buffer, r->pool */
-    apr_size_t start;      /* unread bytes are buf[start, end) */
+    char *buf;        /* readline() buffer, r->pool */
+    apr_size_t start; /* unread bytes are buf[start, end) */
     apr_size_t end;
-    apr_off_t remaining;   /* Content-Length not yet read; -1: chunked */
+    apr_off_t remaining; /* Content-Length not yet read; -1: chunked */
     int eof;
-    int failed;            /* HTTP status of a failed read, or 0 */
+    int failed; /* HTTP status of a failed read, or 0 */
 } apwsgi_input_object;
 
 static int
@@ -61,9 +66,11 @@ input_raise(apwsgi_input_object *self, apr_status_t rv)
     else {
         apr_strerror(rv, err, sizeof(err));
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, self->req->answered ? 0 : rv, r,
-                  APWSGI_APLOGNO(00401) "request body of %s could not be "
-                  "read: %s (%s)", r->uri, reason, err);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, self->req->answered ? 0 : rv, r,
+        APWSGI_APLOGNO(00401) "request body of %s could not be read: "
+                              "%s (%s)",
+        r->uri, reason, err);
     PyErr_Format(PyExc_OSError, "%s (%s)", reason, err);
 }
 
@@ -126,13 +133,13 @@ raw_read(apwsgi_input_object *self, char *dst, apr_size_t want, int fill)
         status = r->status;
     }
     if (rv != APR_SUCCESS) {
-        self->failed = status ? status
-                              : ap_map_http_request_error(rv,
-                                                          HTTP_BAD_REQUEST);
+        self->failed =
+            status ? status : ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
         self->req->input_status = self->failed;
         input_raise(self, rv);
         return -1;
     }
+    self->req->bytes_read += got;
     if (self->remaining > 0) {
         self->remaining -= got;
     }
@@ -253,8 +260,7 @@ size_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t *size)
 }
 
 static PyObject *
-input_read(apwsgi_input_object *self, PyObject *const *args,
-           Py_ssize_t nargs)
+input_read(apwsgi_input_object *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t size = -1;
     Py_ssize_t left = -1;
@@ -417,8 +423,8 @@ static PyMethodDef input_methods[] = {
      "read(size=-1) -> bytes: size bytes, fewer only at the end."},
     {"readline", (PyCFunction)(void (*)(void))input_readline, METH_FASTCALL,
      "readline(size=-1) -> bytes: up to and including b'\\n'."},
-    {"readlines", (PyCFunction)(void (*)(void))input_readlines,
-     METH_FASTCALL, "readlines(hint=-1) -> list of lines."},
+    {"readlines", (PyCFunction)(void (*)(void))input_readlines, METH_FASTCALL,
+     "readlines(hint=-1) -> list of lines."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -438,15 +444,24 @@ static PyType_Spec input_spec = {
     .slots = input_slots,
 };
 
-PyTypeObject *
-apwsgi_input_type_new(void)
+int
+apwsgi_input_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
 {
-    return (PyTypeObject *)PyType_FromSpec(&input_spec);
+    st->input = apr_pcalloc(setup->pool, sizeof(*st->input));
+    st->input->type = (PyTypeObject *)PyType_FromSpec(&input_spec);
+    return st->input->type ? 0 : -1;
+}
+
+void
+apwsgi_input_part_free(apwsgi_state_t *st)
+{
+    Py_CLEAR(st->input->type);
 }
 
 PyObject *
-apwsgi_input_new(PyTypeObject *type, apwsgi_request_t *req)
+apwsgi_input_new(apwsgi_request_t *req)
 {
+    PyTypeObject *type = req->state->input->type;
     apwsgi_input_object *self = PyObject_New(apwsgi_input_object, type);
     request_rec *r = req->r;
 

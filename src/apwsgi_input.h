@@ -12,14 +12,18 @@
 #define APWSGI_INPUT_H
 
 #include "apwsgi.h"
+#include "apwsgi_request.h"
 
-/* The Input heap type for the current interpreter.  New reference, or
- * NULL with an exception set.  GIL held. */
-PyTypeObject *apwsgi_input_type_new(void);
+/* The input's part of an interpreter's state (apwsgi_state.h): the
+ * Input heap type.  GIL held. */
+int apwsgi_input_part_init(apwsgi_state_t *st,
+                           const apwsgi_state_setup_t *setup);
+void apwsgi_input_part_free(apwsgi_state_t *st);
 
-/* A new wsgi.input for `req`.  New reference, or NULL with an exception
- * set.  GIL held.  Its buffer lives in req->r->pool. */
-PyObject *apwsgi_input_new(PyTypeObject *type, apwsgi_request_t *req);
+/* A new wsgi.input for `req`, of req->state's Input type.  New
+ * reference, or NULL with an exception set.  GIL held.  Its buffer
+ * lives in req->r->pool. */
+PyObject *apwsgi_input_new(apwsgi_request_t *req);
 
 /* The request is over: later calls raise ValueError.  GIL held. */
 void apwsgi_input_detach(PyObject *input);

@@ -1,68 +1,57 @@
 /*
- * apwsgi_interp.c: the interpreter table, the per-thread cache of
- * thread states, and the life of each interpreter.
+ * apwsgi_interp.c: the interpreter table and the life of each
+ * interpreter.
  *
  * Locking: `table_mutex` guards the table and every slot's bookkeeping
- * (visible, retired, active, its list of thread states);
- * `create_mutex` serialises creating and ending interpreters (and
- * guards `state_pool`).  A thread never waits for a GIL while holding
- * table_mutex, and takes create_mutex before any GIL, so the locks
- * cannot deadlock.
+ * (visible, retired, ending, idle times); `create_mutex` serialises
+ * creating and ending interpreters (and guards `state_pool`).  A thread
+ * never waits for a GIL while holding table_mutex, and takes
+ * create_mutex before any GIL, so the locks cannot deadlock.  The
+ * thread-state records' lock (apwsgi_tstate.c) is taken inside either,
+ * never the other way round.
  *
- * Python's own start and end in the child are in apwsgi_python.c.
+ * Python's own start and end in the child (apwsgi_python.c) drive the
+ * table's init and shutdown below.
+ * Where mod_python is loaded (the second mode), the named interpreters
+ * are mod_python's (apwsgi_modpython.h): their slots are "borrowed",
+ * and nothing here ends them.
  */
 #include "apwsgi_interp.h"
-#include "apwsgi_app.h"
 #include "apwsgi_log.h"
-#include "apwsgi_python.h"
-#include "apwsgi_reload.h"
+#include "apwsgi_metrics.h"
+#include "apwsgi_modpython.h"
+#include "apwsgi_reaper.h"
 #include "apwsgi_state.h"
+#include "apwsgi_tstate.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
-#include "apr_thread_cond.h"
-#include "apr_thread_proc.h"
 
-/* Hard ceiling on interpreters per process (mod_wsgi.max_interpreters
- * is the configurable bound below it). */
-#define APWSGI_MAX_SLOTS 1024
+/* How long after apwsgi first asked mod_python for a name every
+ * interpreter mod_python was making for it is surely stored (see
+ * borrow_settle). */
+#define BORROW_SETTLE apr_time_from_sec(2)
 
-/* How often the reaper looks for interpreters to end, and how often a
- * reloading interpreter looks at its files. */
-#define REAP_INTERVAL apr_time_from_sec(1)
-#define RELOAD_INTERVAL apr_time_from_sec(1)
-
-/* A thread state this module made, so that it can delete exactly its
- * own and never one of a thread the application started. */
-typedef struct tstate_node {
-    PyThreadState *tstate;
-    struct tstate_node *next;
-} tstate_node_t;
+/* A borrowed slot's check of mod_python's final answer. */
+enum { SETTLE_PENDING, SETTLE_CHECKING, SETTLE_DONE };
 
 typedef struct {
     apwsgi_interp_t pub;
     /* Guarded by table_mutex: */
-    char *name_buf;         /* malloc'd; pub.name points here */
-    int used;               /* the slot holds an interpreter */
-    int visible;            /* lookups by name find it */
-    int retired;            /* no new requests: end it once idle */
-    int ending;             /* the reaper (or exit) is ending it */
-    int failed;             /* creation failed */
-    int gil_requested;      /* mod_wsgi.gil own at creation */
-    int gil_noted;          /* a request asked for another GIL mode */
-    int may_end;            /* may be ended while the process runs */
+    char *name_buf;       /* malloc'd; pub.name points here */
+    int used;             /* the slot holds an interpreter */
+    int visible;          /* lookups by name find it */
+    int retired;          /* no new requests: end it once idle */
+    int ending;           /* the reaper (or exit) is ending it */
+    int failed;           /* creation failed */
+    int gil_requested;    /* mod_wsgi.gil own at creation */
+    int gil_noted;        /* a request asked for another GIL mode */
+    int may_end;          /* may be ended while the process runs */
+    int borrowed;         /* mod_python's: never ended here */
+    apr_time_t settle_at; /* borrowed: ask mod_python again from then */
+    volatile apr_uint32_t settle; /* SETTLE_*: that second answer */
     apr_time_t last_used;
     apr_time_t idle_timeout;
-    tstate_node_t *tstates;
-    /* mod_wsgi.reload: */
-    apr_time_t next_check;
-    volatile apr_uint32_t checking;
 } interp_slot_t;
-
-/* One entry of a thread's cache: valid while `generation` matches. */
-typedef struct {
-    PyThreadState *tstate;
-    unsigned long generation;
-} tls_entry_t;
 
 static interp_slot_t *table[APWSGI_MAX_SLOTS];
 static int table_count;
@@ -71,140 +60,11 @@ static apr_pool_t *table_pool;
 static apr_pool_t *state_pool;
 static apr_thread_mutex_t *table_mutex;
 static apr_thread_mutex_t *create_mutex;
-static apr_threadkey_t *tls_key;
 static server_rec *main_server;
-
-/* The reaper thread ends retired and idle interpreters. */
-static apr_thread_t *reaper_thread;
-static apr_thread_mutex_t *reaper_mutex;
-static apr_thread_cond_t *reaper_cond;
-static int reaper_stop;
 
 /* An interpreter was left alive (daemon threads): Python cannot be
  * finalised at exit. */
 static int stranded;
-
-static _Thread_local tls_entry_t *tls_cache;
-static _Thread_local int tls_size;
-
-/* Frees a thread's cache when the thread exits. */
-static void
-tls_free(void *cache)
-{
-    free(cache);
-}
-
-/* This thread's cache entry for slot `index`, or NULL without memory.
- * No GIL needed. */
-static tls_entry_t *
-tls_entry(int index)
-{
-    if (index >= tls_size) {
-        int size = index + 8;
-        tls_entry_t *cache = realloc(tls_cache, size * sizeof(*cache));
-
-        if (!cache) {
-            return NULL;
-        }
-        memset(cache + tls_size, 0, (size - tls_size) * sizeof(*cache));
-        tls_cache = cache;
-        tls_size = size;
-        apr_threadkey_private_set(cache, tls_key);
-    }
-    return &tls_cache[index];
-}
-
-/* Record `ts` as this thread's thread state for `in`.  0, or -1
- * without memory.  No GIL needed. */
-static int
-tls_put(apwsgi_interp_t *in, PyThreadState *ts)
-{
-    interp_slot_t *slot = (interp_slot_t *)in;
-    tls_entry_t *entry = tls_entry(in->index);
-    tstate_node_t *node = malloc(sizeof(*node));
-
-    if (!entry || !node) {
-        free(node);
-        return -1;
-    }
-    entry->tstate = ts;
-    entry->generation = in->generation;
-    node->tstate = ts;
-    apr_thread_mutex_lock(table_mutex);
-    node->next = slot->tstates;
-    slot->tstates = node;
-    apr_thread_mutex_unlock(table_mutex);
-    return 0;
-}
-
-/* This thread's thread state for `in`, made on first use; NULL when
- * none can be made.  No GIL needed (PyThreadState_New allows that). */
-static PyThreadState *
-thread_state(apwsgi_interp_t *in)
-{
-    tls_entry_t *entry = tls_entry(in->index);
-    PyThreadState *ts = NULL;
-
-    if (!entry) {
-        return NULL;
-    }
-    if (entry->tstate && entry->generation == in->generation) {
-        return entry->tstate;
-    }
-    ts = PyThreadState_New(in->interp);
-    if (ts && tls_put(in, ts) < 0) {
-        PyThreadState_Delete(ts);
-        ts = NULL;
-    }
-    return ts;
-}
-
-PyThreadState *
-apwsgi_interp_enter(apwsgi_interp_t *in)
-{
-    PyThreadState *ts = NULL;
-
-    /* A thread's first thread state is the one PyGILState_Ensure()
-     * finds, so make it the main interpreter's: extensions that call
-     * back into Python from their own threads expect that. */
-    if (in->index != 0 && !thread_state(&table[0]->pub)) {
-        return NULL;
-    }
-    ts = thread_state(in);
-    if (ts) {
-        PyEval_RestoreThread(ts);
-    }
-    return ts;
-}
-
-void
-apwsgi_interp_leave(PyThreadState *ts)
-{
-    /* PyEval_SaveThread returns the thread state we already hold. */
-    (void)ts;
-    PyEval_SaveThread();
-}
-
-/*
- * Since 3.12 each activation of a thread state makes it the thread's
- * PyGILState one, and deleting a thread state from another thread
- * leaves that pointer dangling in its owner: the owner's next
- * activation writes through it.  So before a thread lets go of an
- * interpreter that the reaper may end, it makes its main thread state
- * the bound one again (taking the main GIL for a moment).  No GIL held.
- */
-static void
-rebind_main(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    PyThreadState *main_ts = thread_state(&table[0]->pub);
-
-    if (main_ts) {
-        PyEval_RestoreThread(main_ts);
-        PyEval_SaveThread();
-    }
-#endif
-}
 
 /*
  * A new sub-interpreter, current on return with its GIL held; NULL
@@ -263,39 +123,155 @@ end_interpreter(PyThreadState *ts, PyThreadState *back)
 }
 
 /*
- * Create the sub-interpreter for `slot`: a new interpreter, its
- * state, and the calling thread's thread state for it.  0, or -1
- * after logging.  Called with create_mutex held and no GIL.
+ * Attach `slot` to mod_python's interpreter of its name (mod_python
+ * makes it if new) and build apwsgi's state there, in the calling
+ * thread's own thread state for it.  0, or -1 after logging; a thread
+ * state made before a failure stays in mod_python's interpreter,
+ * unused.  Called with create_mutex held and no GIL.
  */
 static int
-interp_create(interp_slot_t *slot, request_rec *r,
-              const apwsgi_config_t *cfg)
+interp_borrow(interp_slot_t *slot, request_rec *r)
 {
     apwsgi_interp_t *in = &slot->pub;
-    PyThreadState *main_ts = apwsgi_interp_enter(&table[0]->pub);
+    PyThreadState *ts = NULL;
+    apwsgi_state_t *st = NULL;
+
+    /* A slot that replaces another knows its interpreter already. */
+    if (!in->interp) {
+        in->interp = apwsgi_modpython_interp(r, in->name, &table[0]->pub);
+        slot->settle_at = apr_time_now() + BORROW_SETTLE;
+    }
+    if (!in->interp) {
+        return -1;
+    }
+    slot->borrowed = 1;
+    ts = apwsgi_tstate_enter(in);
+    if (!ts) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
+            APWSGI_APLOGNO(00610) "mod_python's interpreter '%s' for %s: "
+                                  "no memory for a thread state",
+            in->name, r->uri);
+        return -1;
+    }
+    /* mod_python owns this Python: its sys.stdout, sys.stderr and
+     * logging are left as they are. */
+    st = apwsgi_state_new(state_pool, r->server, 0);
+    if (!st) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00611),
+                             apr_psprintf(r->pool,
+                                          "mod_python's interpreter '%s' "
+                                          "for %s could not be set up:",
+                                          in->name, r->uri));
+    }
+    apwsgi_tstate_leave(ts);
+    if (!st) {
+        return -1;
+    }
+    in->state = st;
+    apwsgi_metrics_interp_event(in->name, APWSGI_INTERP_CREATED);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        APWSGI_APLOGNO(00612) "interpreter '%s' for %s is mod_python's",
+        in->name, r->uri);
+    return 0;
+}
+
+/*
+ * mod_python makes a new interpreter for every request that asks for a
+ * name it has not stored yet, and keeps the one it stores last: where
+ * requests race a name's first use, each may get its own (mod_python's
+ * own race; its later requests all go to the kept one).  apwsgi keeps
+ * what it was given, so once every such making is surely over it asks
+ * mod_python once more; if the name now has another interpreter, the
+ * name moves there, as a reload moves it, except that the old one is
+ * not ended (mod_python made it).  Returns the slot to use, with the
+ * request counted in it.  Called by one thread per slot; no GIL held.
+ */
+static interp_slot_t *
+borrow_settle(request_rec *r, const apwsgi_config_t *cfg, interp_slot_t *slot)
+{
+    PyInterpreterState *kept = NULL;
+    apwsgi_interp_t *fresh = NULL;
+    apr_uint32_t outcome = SETTLE_PENDING; /* without an answer: later */
+
+    apr_thread_mutex_lock(create_mutex);
+    kept = apwsgi_modpython_interp(r, slot->pub.name, &table[0]->pub);
+    apr_thread_mutex_unlock(create_mutex);
+    if (kept == slot->pub.interp) {
+        outcome = SETTLE_DONE;
+    }
+    else if (kept && (fresh = apwsgi_interp_add_hidden(&slot->pub))) {
+        interp_slot_t *next = (interp_slot_t *)fresh;
+
+        fresh->interp = kept;
+        next->may_end = 0;
+        next->settle = SETTLE_DONE;
+        if (apwsgi_interp_ensure_created(fresh, r, cfg) < 0) {
+            apwsgi_interp_release(fresh, 0);
+            fresh = NULL;
+        }
+    }
+    if (fresh) {
+        apwsgi_interp_swap(&slot->pub, fresh);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            APWSGI_APLOGNO(00613) "mod_python made interpreter '%s' more "
+                                  "than once (requests raced its first "
+                                  "use): from %s on, WSGI applications of "
+                                  "that name run in the one mod_python kept",
+            slot->pub.name, r->uri);
+        outcome = SETTLE_DONE;
+    }
+    apr_atomic_set32(&slot->settle, outcome);
+    if (!fresh) {
+        return slot;
+    }
+    apwsgi_interp_release(&slot->pub, 0);
+    return (interp_slot_t *)fresh;
+}
+
+/*
+ * Create the sub-interpreter for `slot`: a new interpreter, its
+ * state, and the calling thread's thread state for it (in the second
+ * mode, mod_python's interpreter instead).  0, or -1 after logging.
+ * Called with create_mutex held and no GIL.
+ */
+static int
+interp_create(interp_slot_t *slot, request_rec *r, const apwsgi_config_t *cfg)
+{
+    apwsgi_interp_t *in = &slot->pub;
+    PyThreadState *main_ts = NULL;
     PyThreadState *ts = NULL;
     apwsgi_state_t *st = NULL;
     const char *why = NULL;
 
+    if (apwsgi_modpython_active()) {
+        return interp_borrow(slot, r);
+    }
+    main_ts = apwsgi_tstate_enter(&table[0]->pub);
     if (!main_ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
-                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s: no "
-                      "memory for a thread state", in->name, r->uri);
+                      APWSGI_APLOGNO(00019) "interpreter '%s' for %s: no "
+                                            "memory for a thread state",
+                      in->name, r->uri);
         return -1;
     }
     in->own_gil = cfg->own_gil && PY_VERSION_HEX >= 0x030C0000;
     ts = new_interpreter(in->own_gil, &why);
     if (!ts) {
         /* CPython leaves the caller's thread state current. */
-        apwsgi_interp_leave(main_ts);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00010) "interpreter '%s' for %s could "
-                      "not be created: %s", in->name, r->uri, why);
+        apwsgi_tstate_leave(main_ts);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00010) "interpreter '%s' for %s could not "
+                                  "be created: %s",
+            in->name, r->uri, why);
         return -1;
     }
     st = apwsgi_state_new(state_pool, r->server, 1);
-    if (!st || tls_put(in, ts) < 0) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00010),
+    if (!st || apwsgi_tstate_adopt(in, ts) < 0) {
+        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00020),
                              apr_psprintf(r->pool,
                                           "interpreter '%s' for %s could "
                                           "not be set up:",
@@ -309,17 +285,22 @@ interp_create(interp_slot_t *slot, request_rec *r,
     in->interp = PyThreadState_GetInterpreter(ts);
     in->state = st;
     slot->gil_requested = cfg->own_gil;
+    apwsgi_metrics_interp_event(in->name, APWSGI_INTERP_CREATED);
     PyEval_SaveThread();
     if (cfg->own_gil && !in->own_gil) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      APWSGI_APLOGNO(00014) "mod_wsgi.gil own needs Python "
-                      "3.12 or newer: interpreter '%s' (for %s) shares the "
-                      "GIL of Python %s", in->name, r->uri, PY_VERSION);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            APWSGI_APLOGNO(00014) "mod_wsgi.gil own needs Python "
+                                  "3.12 or newer: interpreter '%s' "
+                                  "(for %s) shares the GIL of Python "
+                                  "%s",
+            in->name, r->uri, PY_VERSION);
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APWSGI_APLOGNO(00006) "created interpreter '%s' (%s GIL) "
-                  "for %s", in->name, in->own_gil ? "own" : "shared",
-                  r->uri);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        APWSGI_APLOGNO(00006) "created interpreter '%s' (%s GIL) for "
+                              "%s",
+        in->name, in->own_gil ? "own" : "shared", r->uri);
     return 0;
 }
 
@@ -331,27 +312,13 @@ interp_create(interp_slot_t *slot, request_rec *r,
 static int
 delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
 {
-    tstate_node_t *node = NULL;
     PyObject *name = PyUnicode_FromString("threading");
     PyObject *threading = NULL;
     PyObject *res = NULL;
     PyThreadState *t = NULL;
     int daemons = 0;
 
-    apr_thread_mutex_lock(table_mutex);
-    node = slot->tstates;
-    slot->tstates = NULL;
-    apr_thread_mutex_unlock(table_mutex);
-    while (node) {
-        tstate_node_t *next = node->next;
-
-        if (node->tstate != keep) {
-            PyThreadState_Clear(node->tstate);
-            PyThreadState_Delete(node->tstate);
-        }
-        free(node);
-        node = next;
-    }
+    apwsgi_tstate_delete(&slot->pub, keep);
     t = PyInterpreterState_ThreadHead(slot->pub.interp);
     if (t == keep && PyThreadState_Next(t) == NULL) {
         goto done;
@@ -361,10 +328,9 @@ delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
      * (threading's _DummyThread entries stand for foreign threads, such
      * as Apache's, and are no threads of the application). */
     threading = name ? PyImport_GetModule(name) : NULL;
-    res = threading ? PyObject_CallMethod(threading, "enumerate", NULL)
-                    : NULL;
-    for (Py_ssize_t i = 0; res && PyList_Check(res)
-                           && i < PyList_GET_SIZE(res); i++) {
+    res = threading ? PyObject_CallMethod(threading, "enumerate", NULL) : NULL;
+    for (Py_ssize_t i = 0;
+         res && PyList_Check(res) && i < PyList_GET_SIZE(res); i++) {
         PyObject *thread = PyList_GET_ITEM(res, i);
         PyObject *daemon = PyObject_GetAttrString(thread, "daemon");
 
@@ -394,7 +360,7 @@ apwsgi_interp_run_atexit(void)
         res = PyObject_CallMethod(atexit, "_run_exitfuncs", NULL);
     }
     if (!res) {
-        apwsgi_log_exception(NULL, main_server, APWSGI_APLOGNO(00008),
+        apwsgi_log_exception(NULL, main_server, APWSGI_APLOGNO(00022),
                              "atexit handlers of an interpreter failed:");
     }
     Py_XDECREF(res);
@@ -405,6 +371,7 @@ apwsgi_interp_run_atexit(void)
 static void
 slot_free(interp_slot_t *slot)
 {
+    apwsgi_tstate_forget(&slot->pub);
     free(slot->name_buf);
     memset(slot, 0, sizeof(*slot));
 }
@@ -419,15 +386,15 @@ slot_free(interp_slot_t *slot)
 static void
 interp_end(interp_slot_t *slot, const char *why)
 {
-    PyThreadState *main_ts = thread_state(&table[0]->pub);
+    PyThreadState *main_ts = apwsgi_tstate_get(&table[0]->pub);
     PyThreadState *ts = NULL;
     int left = 0;
 
     apr_thread_mutex_lock(create_mutex);
-    ts = main_ts ? apwsgi_interp_enter(&slot->pub) : NULL;
+    ts = main_ts ? apwsgi_tstate_enter(&slot->pub) : NULL;
     if (ts && delete_thread_states(slot, ts)) {
         apwsgi_interp_run_atexit();
-        apwsgi_interp_leave(ts);
+        apwsgi_tstate_leave(ts);
         left = 1;
         stranded = 1;
     }
@@ -439,13 +406,17 @@ interp_end(interp_slot_t *slot, const char *why)
     if (left) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
                      APWSGI_APLOGNO(00007) "interpreter '%s' (%s) still runs "
-                     "daemon threads: its atexit handlers ran, but it is not "
-                     "ended", slot->pub.name, why);
+                                           "daemon threads: its atexit "
+                                           "handlers ran, but it is not ended",
+                     slot->pub.name, why);
     }
     else if (ts) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
                      APWSGI_APLOGNO(00017) "ended interpreter '%s' (%s)",
                      slot->pub.name, why);
+    }
+    if (ts) {
+        apwsgi_metrics_interp_event(slot->pub.name, APWSGI_INTERP_ENDED);
     }
     apr_thread_mutex_lock(table_mutex);
     slot_free(slot);
@@ -525,30 +496,29 @@ table_add_bounded(const char *name, const apwsgi_config_t *cfg, int *full)
 }
 
 /*
- * The slot for this request: the named interpreter, or the least busy
- * member of a pool (an idle member first, then a member not created
- * yet, then the least busy one).  NULL with *full set when a new one
- * would pass the bound.  table_mutex held.
+ * The slot for this request: the interpreter `name`, or the least busy
+ * member of the pool of that name (an idle member first, then a member
+ * not created yet, then the least busy one).  NULL with *full set when
+ * a new one would pass the bound.  table_mutex held.
  */
 static interp_slot_t *
-table_choose(request_rec *r, const apwsgi_config_t *cfg, int *full)
+table_choose(request_rec *r, const apwsgi_config_t *cfg, const char *name,
+             int *full)
 {
     interp_slot_t *best = NULL;
     const char *missing = NULL;
     interp_slot_t *slot = NULL;
 
     if (cfg->pool_size <= 1) {
-        slot = table_find(cfg->interpreter);
-        return slot ? slot
-                    : table_add_bounded(cfg->interpreter, cfg, full);
+        slot = table_find(name);
+        return slot ? slot : table_add_bounded(name, cfg, full);
     }
     for (int i = 0; i < cfg->pool_size; i++) {
-        const char *name = apr_psprintf(r->pool, "%s#%d", cfg->interpreter,
-                                        i);
+        const char *member = apr_psprintf(r->pool, "%s#%d", name, i);
 
-        slot = table_find(name);
+        slot = table_find(member);
         if (!slot) {
-            missing = missing ? missing : name;
+            missing = missing ? missing : member;
         }
         else if (!best || slot->pub.active < best->pub.active) {
             best = slot;
@@ -565,30 +535,24 @@ table_choose(request_rec *r, const apwsgi_config_t *cfg, int *full)
     return slot;
 }
 
-/* Tell the reaper there may be work.  No lock held. */
-static void
-reaper_wake(void)
-{
-    apr_thread_mutex_lock(reaper_mutex);
-    apr_thread_cond_signal(reaper_cond);
-    apr_thread_mutex_unlock(reaper_mutex);
-}
-
 void
 apwsgi_interp_release(apwsgi_interp_t *in, int empty)
 {
     interp_slot_t *slot = (interp_slot_t *)in;
     int wake = 0;
 
+    /* mod_python's interpreters stay, loaded or not. */
+    empty = empty && in->index != 0 && !slot->borrowed;
     if (in->index != 0 && in->state && (slot->may_end || empty)) {
-        rebind_main();
+        apwsgi_tstate_rebind_main();
     }
     apr_thread_mutex_lock(table_mutex);
     apr_atomic_dec32(&in->active);
     slot->last_used = apr_time_now();
-    if (empty && in->index != 0 && !slot->failed) {
+    if (empty && !slot->failed && !slot->retired) {
         slot->visible = 0;
         slot->retired = 1;
+        apwsgi_metrics_interp_event(in->name, APWSGI_INTERP_RETIRED);
     }
     if (in->active == 0 && !slot->ending) {
         if (slot->failed) {
@@ -600,16 +564,32 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     }
     apr_thread_mutex_unlock(table_mutex);
     if (wake) {
-        reaper_wake();
+        apwsgi_reaper_wake();
     }
 }
 
-/* Create the interpreter of `slot` unless that is done; waits for a
- * creation another thread started.  0, or -1 after logging. */
-static int
-ensure_created(interp_slot_t *slot, request_rec *r,
-               const apwsgi_config_t *cfg)
+int
+apwsgi_interp_hold(apwsgi_interp_t *in, unsigned long generation)
 {
+    interp_slot_t *slot = (interp_slot_t *)in;
+    int rc = -1;
+
+    apr_thread_mutex_lock(table_mutex);
+    if (slot->used && in->generation == generation && !slot->ending
+        && !slot->failed
+        && apr_atomic_casptr((volatile void **)&in->state, NULL, NULL)) {
+        apr_atomic_inc32(&in->active);
+        rc = 0;
+    }
+    apr_thread_mutex_unlock(table_mutex);
+    return rc;
+}
+
+int
+apwsgi_interp_ensure_created(apwsgi_interp_t *in, request_rec *r,
+                             const apwsgi_config_t *cfg)
+{
+    interp_slot_t *slot = (interp_slot_t *)in;
     int rc = 0;
 
     if (apr_atomic_casptr((volatile void **)&slot->pub.state, NULL, NULL)) {
@@ -629,109 +609,40 @@ ensure_created(interp_slot_t *slot, request_rec *r,
     return rc;
 }
 
-/*
- * Replace `old` by a fresh interpreter of the same name that imports
- * the application anew.  Returns the fresh one with this request
- * counted in it, or NULL (the old one keeps serving) after logging.
- * No GIL held.
- */
-static interp_slot_t *
-interp_replace(request_rec *r, const apwsgi_config_t *cfg,
-               interp_slot_t *old)
+apwsgi_interp_t *
+apwsgi_interp_add_hidden(apwsgi_interp_t *old)
 {
     interp_slot_t *fresh = NULL;
-    PyObject *app = NULL;
-    PyThreadState *ts = NULL;
 
     apr_thread_mutex_lock(table_mutex);
-    fresh = table_add(old->pub.name, 0);
+    fresh = table_add(old->name, 0);
     if (fresh) {
         apr_atomic_inc32(&fresh->pub.active);
-        fresh->idle_timeout = old->idle_timeout;
+        fresh->idle_timeout = ((interp_slot_t *)old)->idle_timeout;
         fresh->may_end = 1;
     }
     apr_thread_mutex_unlock(table_mutex);
-    if (!fresh) {
-        return NULL;
-    }
-    if (ensure_created(fresh, r, cfg) == 0
-        && (ts = apwsgi_interp_enter(&fresh->pub))) {
-        app = apwsgi_app_get(fresh->pub.state, r, cfg);
-        apwsgi_interp_leave(ts);
-    }
-    if (!app) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00015) "reloading interpreter '%s' for "
-                      "%s failed (see above): the old code keeps serving "
-                      "until the files change again", old->pub.name, r->uri);
-        apwsgi_interp_release(&fresh->pub, 1);
-        if ((ts = apwsgi_interp_enter(&old->pub))) {
-            apwsgi_reload_rebase(old->pub.state);
-            apwsgi_interp_leave(ts);
-        }
-        return NULL;
-    }
-    apr_thread_mutex_lock(table_mutex);
-    old->visible = 0;
-    old->retired = 1;
-    fresh->visible = 1;
-    apr_thread_mutex_unlock(table_mutex);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  APWSGI_APLOGNO(00016) "interpreter '%s' reloaded for %s: "
-                  "its code changed", old->pub.name, r->uri);
-    return fresh;
+    return fresh ? &fresh->pub : NULL;
 }
 
-/*
- * mod_wsgi.reload: at most once a second, look at the interpreter's
- * files; when one changed, move this request (and all later ones) to a
- * fresh interpreter.  Returns the slot to use.  No GIL held.
- */
-static interp_slot_t *
-reload_check(request_rec *r, const apwsgi_config_t *cfg,
-             interp_slot_t *slot)
+void
+apwsgi_interp_swap(apwsgi_interp_t *old, apwsgi_interp_t *fresh)
 {
-    static volatile apr_uint32_t main_noted;
-    apr_time_t now = apr_time_now();
-    interp_slot_t *fresh = NULL;
-    PyThreadState *ts = NULL;
-    int changed = 0;
+    interp_slot_t *prev = (interp_slot_t *)old;
 
-    if (slot->pub.index == 0) {
-        if (apr_atomic_cas32(&main_noted, 1, 0) == 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          APWSGI_APLOGNO(00018) "mod_wsgi.reload for %s is "
-                          "ignored: the main interpreter cannot be replaced; "
-                          "reload needs a named mod_wsgi.interpreter",
-                          r->uri);
-        }
-        return slot;
-    }
-    if (now < slot->next_check
-        || apr_atomic_cas32(&slot->checking, 1, 0) != 0) {
-        return slot;
-    }
-    slot->next_check = now + RELOAD_INTERVAL;
-    ts = apwsgi_interp_enter(&slot->pub);
-    if (ts) {
-        changed = apwsgi_reload_scan(slot->pub.state);
-        apwsgi_interp_leave(ts);
-    }
-    fresh = changed ? interp_replace(r, cfg, slot) : NULL;
-    apr_atomic_set32(&slot->checking, 0);
-    if (!fresh) {
-        return slot;
-    }
-    apwsgi_interp_release(&slot->pub, 0);
-    return fresh;
+    apr_thread_mutex_lock(table_mutex);
+    prev->visible = 0;
+    prev->retired = 1;
+    ((interp_slot_t *)fresh)->visible = 1;
+    apr_thread_mutex_unlock(table_mutex);
+    apwsgi_metrics_interp_event(old->name, APWSGI_INTERP_RETIRED);
 }
 
 /* Note once per interpreter that a request asked for a GIL mode that
  * is neither the one it has nor the one asked for when it was made (on
  * 3.11 "own" gives shared, which APW00014 reported).  No lock held. */
 static void
-note_gil_mode(request_rec *r, const apwsgi_config_t *cfg,
-              interp_slot_t *slot)
+note_gil_mode(request_rec *r, const apwsgi_config_t *cfg, interp_slot_t *slot)
 {
     int note = 0;
 
@@ -744,32 +655,35 @@ note_gil_mode(request_rec *r, const apwsgi_config_t *cfg,
     slot->gil_noted = 1;
     apr_thread_mutex_unlock(table_mutex);
     if (note) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      APWSGI_APLOGNO(00013) "interpreter '%s' keeps the %s "
-                      "GIL it was created with; %s asked for mod_wsgi.gil "
-                      "%s", slot->pub.name,
-                      slot->pub.own_gil ? "own" : "shared", r->uri,
-                      cfg->own_gil ? "own" : "shared");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            APWSGI_APLOGNO(00013) "interpreter '%s' keeps the %s GIL "
+                                  "it was created with; %s asked for "
+                                  "mod_wsgi.gil %s",
+            slot->pub.name, slot->pub.own_gil ? "own" : "shared", r->uri,
+            cfg->own_gil ? "own" : "shared");
     }
 }
 
 apwsgi_interp_t *
-apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
-                      int *status)
+apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg, int *status)
 {
     interp_slot_t *slot = NULL;
+    const char *name = cfg->interpreter;
     int full = 0;
 
     *status = HTTP_INTERNAL_SERVER_ERROR;
-    if (!apwsgi_python_ready()) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00005) "Python is not available in this "
-                      "process, so %s cannot be served: see the APW00001 "
-                      "line logged when the process started", r->uri);
-        return NULL;
+    if (apwsgi_modpython_active()) {
+        if (apwsgi_modpython_refuse(r, cfg) != OK) {
+            return NULL;
+        }
+        /* mod_python's name of the main interpreter is "" here. */
+        if (strcmp(name, APWSGI_MODPYTHON_MAIN) == 0) {
+            name = "";
+        }
     }
     apr_thread_mutex_lock(table_mutex);
-    slot = table_choose(r, cfg, &full);
+    slot = table_choose(r, cfg, name, &full);
     if (slot) {
         apr_atomic_inc32(&slot->pub.active);
         slot->idle_timeout = cfg->idle_timeout;
@@ -778,22 +692,27 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg,
     apr_thread_mutex_unlock(table_mutex);
     if (!slot) {
         *status = full ? HTTP_SERVICE_UNAVAILABLE : *status;
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00012) "interpreter '%s' for %s not "
-                      "created: this process already has %d named "
-                      "interpreters (mod_wsgi.max_interpreters)",
-                      cfg->interpreter, r->uri, cfg->max_interpreters);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00012) "interpreter '%s' for %s not "
+                                  "created: this process already has "
+                                  "%d named interpreters "
+                                  "(mod_wsgi.max_interpreters)",
+            name, r->uri, cfg->max_interpreters);
         return NULL;
     }
-    if (ensure_created(slot, r, cfg) < 0) {
+    if (apwsgi_interp_ensure_created(&slot->pub, r, cfg) < 0) {
         apwsgi_interp_release(&slot->pub, 0);
         return NULL;
     }
+    if (slot->borrowed && apr_atomic_read32(&slot->settle) == SETTLE_PENDING
+        && apr_time_now() >= slot->settle_at
+        && apr_atomic_cas32(&slot->settle, SETTLE_CHECKING, SETTLE_PENDING)
+               == SETTLE_PENDING) {
+        slot = borrow_settle(r, cfg, slot);
+    }
     if (slot->pub.index != 0) {
         note_gil_mode(r, cfg, slot);
-    }
-    if (cfg->reload) {
-        slot = reload_check(r, cfg, slot);
     }
     return &slot->pub;
 }
@@ -812,8 +731,8 @@ reap(void)
     for (int i = 1; i < table_count; i++) {
         interp_slot_t *slot = table[i];
 
-        if (!slot->used || !slot->pub.state || slot->ending
-            || slot->pub.active) {
+        if (!slot->used || !slot->pub.state || slot->ending || slot->pub.active
+            || slot->borrowed) {
             continue;
         }
         why[n] = "replaced, or left without an application";
@@ -822,6 +741,7 @@ reap(void)
             slot->visible = 0;
             slot->retired = 1;
             why[n] = "idle past mod_wsgi.idle_timeout";
+            apwsgi_metrics_interp_event(slot->pub.name, APWSGI_INTERP_EVICTED);
         }
         if (slot->retired) {
             slot->ending = 1;
@@ -834,25 +754,6 @@ reap(void)
     }
 }
 
-static void *APR_THREAD_FUNC
-reaper_main(apr_thread_t *thread, void *data)
-{
-    (void)data;
-    apr_thread_mutex_lock(reaper_mutex);
-    while (!reaper_stop) {
-        apr_thread_cond_timedwait(reaper_cond, reaper_mutex, REAP_INTERVAL);
-        if (reaper_stop) {
-            break;
-        }
-        apr_thread_mutex_unlock(reaper_mutex);
-        reap();
-        apr_thread_mutex_lock(reaper_mutex);
-    }
-    apr_thread_mutex_unlock(reaper_mutex);
-    apr_thread_exit(thread, APR_SUCCESS);
-    return NULL;
-}
-
 int
 apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
                          PyThreadState *main_ts, int own_stdio)
@@ -862,59 +763,50 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
     main_server = s;
     if (apr_pool_create(&table_pool, pchild) != APR_SUCCESS
         || apr_pool_create(&state_pool, pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&table_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&create_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apr_thread_mutex_create(&reaper_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apr_thread_cond_create(&reaper_cond, pchild) != APR_SUCCESS
-        || apr_threadkey_private_create(&tls_key, tls_free, pchild)
-               != APR_SUCCESS
-        || !(main_slot = table_add("", 1))) {
+        || apwsgi_mutex_create(&table_mutex, pchild) < 0
+        || apwsgi_mutex_create(&create_mutex, pchild) < 0
+        || apwsgi_reaper_init(pchild) < 0 || !(main_slot = table_add("", 1))
+        || apwsgi_tstate_init(pchild, &main_slot->pub) < 0) {
         return -1;
     }
     main_slot->pub.interp = PyThreadState_GetInterpreter(main_ts);
     main_slot->pub.state = apwsgi_state_new(state_pool, s, own_stdio);
-    if (!main_slot->pub.state || tls_put(&main_slot->pub, main_ts) < 0) {
+    if (!main_slot->pub.state
+        || apwsgi_tstate_adopt(&main_slot->pub, main_ts) < 0) {
         return -1;
     }
+    apwsgi_metrics_interp_event("", APWSGI_INTERP_CREATED);
     return 0;
 }
 
 int
 apwsgi_interp_reaper_start(apr_pool_t *pchild)
 {
-    return apr_thread_create(&reaper_thread, NULL, reaper_main, NULL,
-                             pchild) == APR_SUCCESS ? 0 : -1;
+    return apwsgi_reaper_start(pchild, reap);
 }
 
 int
 apwsgi_interp_shutdown(void)
 {
-    apr_status_t rv = APR_SUCCESS;
     apr_uint32_t active = 0;
 
-    if (reaper_thread) {
-        apr_thread_mutex_lock(reaper_mutex);
-        reaper_stop = 1;
-        apr_thread_cond_signal(reaper_cond);
-        apr_thread_mutex_unlock(reaper_mutex);
-        apr_thread_join(&rv, reaper_thread);
-        reaper_thread = NULL;
-    }
+    apwsgi_reaper_stop();
     for (int i = 0; i < table_count; i++) {
-        active += table[i]->used ? apr_atomic_read32(&table[i]->pub.active)
-                                 : 0;
+        active +=
+            table[i]->used ? apr_atomic_read32(&table[i]->pub.active) : 0;
     }
     if (active) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                      APWSGI_APLOGNO(00003) "process exiting with %u requests "
-                     "still running: Python is left as it is", active);
+                                           "still running: Python is left as "
+                                           "it is",
+                     active);
         return -1;
     }
+    /* mod_python's interpreters, and apwsgi's state in them, stay:
+     * mod_python still runs its own clean-ups there after this. */
     for (int i = table_count - 1; i > 0; i--) {
-        if (table[i]->used && table[i]->pub.state) {
+        if (table[i]->used && table[i]->pub.state && !table[i]->borrowed) {
             table[i]->ending = 1;
             interp_end(table[i], "process exit");
         }
@@ -926,14 +818,6 @@ void
 apwsgi_interp_table_free(void)
 {
     for (int i = 0; i < table_count; i++) {
-        tstate_node_t *node = table[i]->tstates;
-
-        while (node) {
-            tstate_node_t *next = node->next;
-
-            free(node);
-            node = next;
-        }
         slot_free(table[i]);
     }
     table_count = 0;
@@ -943,4 +827,11 @@ apwsgi_interp_t *
 apwsgi_interp_main(void)
 {
     return &table[0]->pub;
+}
+
+void
+apwsgi_interp_main_clear(void)
+{
+    apwsgi_state_free(table[0]->pub.state);
+    table[0]->pub.state = NULL;
 }

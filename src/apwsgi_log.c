@@ -12,15 +12,25 @@
 
 typedef struct {
     PyObject_HEAD
-    request_rec *r;         /* NULL once detached, or for sys.std* */
-    server_rec *s;          /* for lines with no request */
-    const char *tag;        /* "APWnnnnn: " */
-    int follow_current;     /* sys.std*: use the thread's request */
-    apr_os_thread_t owner;  /* the thread that serves r */
-    char *buf;              /* pending partial line, PyMem */
+    request_rec *r;        /* NULL once detached, or for sys.std* */
+    server_rec *s;         /* for lines with no request */
+    const char *tag;       /* "APWnnnnn: " */
+    int follow_current;    /* sys.std*: use the thread's request */
+    apr_os_thread_t owner; /* the thread that serves r */
+    char *buf;             /* pending partial line, PyMem */
     Py_ssize_t len;
     Py_ssize_t cap;
 } apwsgi_log_object;
+
+/* The log's part of an interpreter's state. */
+struct apwsgi_log_part {
+    PyTypeObject *type; /* Log, strong */
+    server_rec *server; /* for lines with no request */
+    int logging_routed; /* Python's logging is ours, or left alone */
+};
+
+static const char tag_stdout[] = APWSGI_APLOGNO(00502);
+static const char tag_stderr[] = APWSGI_APLOGNO(00503);
 
 static _Thread_local request_rec *apwsgi_current_r;
 
@@ -31,8 +41,7 @@ static apr_thread_mutex_t *log_mutex;
 int
 apwsgi_log_init(apr_pool_t *pchild)
 {
-    return apr_thread_mutex_create(&log_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) == APR_SUCCESS ? 0 : -1;
+    return apwsgi_mutex_create(&log_mutex, pchild);
 }
 
 void
@@ -75,6 +84,17 @@ log_lines(request_rec *r, server_rec *s, int level, const char *tag,
     if (ts) {
         PyEval_RestoreThread(ts);
     }
+}
+
+void
+apwsgi_log_text(server_rec *s, int level, const char *tag, const char *text)
+{
+    apr_size_t n = strlen(text);
+
+    while (n > 0 && text[n - 1] == '\n') {
+        n--;
+    }
+    log_lines(NULL, s, level, tag, text, (Py_ssize_t)n, 0);
 }
 
 /*
@@ -257,15 +277,11 @@ static PyType_Spec log_spec = {
     .slots = log_slots,
 };
 
-PyTypeObject *
-apwsgi_log_type_new(void)
-{
-    return (PyTypeObject *)PyType_FromSpec(&log_spec);
-}
-
-PyObject *
-apwsgi_log_new(PyTypeObject *type, request_rec *r, server_rec *s,
-               const char *tag)
+/* A new Log object of `type`; see apwsgi_log_new().  Without `r`, it
+ * logs against the request the calling thread serves, if any, else
+ * against `s`. */
+static PyObject *
+log_new(PyTypeObject *type, request_rec *r, server_rec *s, const char *tag)
 {
     apwsgi_log_object *self = PyObject_New(apwsgi_log_object, type);
 
@@ -283,6 +299,58 @@ apwsgi_log_new(PyTypeObject *type, request_rec *r, server_rec *s,
     self->len = 0;
     self->cap = 0;
     return (PyObject *)self;
+}
+
+PyObject *
+apwsgi_log_new(apwsgi_state_t *st, request_rec *r, const char *tag)
+{
+    return log_new(st->log->type, r, r->server, tag);
+}
+
+/* Point sys.stdout and sys.stderr at the error log.  0, or -1 with an
+ * exception set. */
+static int
+redirect_stdio(struct apwsgi_log_part *part)
+{
+    PyObject *out = NULL;
+    PyObject *err = NULL;
+    int rc = -1;
+
+    out = log_new(part->type, NULL, part->server, tag_stdout);
+    err = out ? log_new(part->type, NULL, part->server, tag_stderr) : NULL;
+    if (err && PySys_SetObject("stdout", out) == 0
+        && PySys_SetObject("stderr", err) == 0) {
+        rc = 0;
+    }
+    Py_XDECREF(out);
+    Py_XDECREF(err);
+    return rc;
+}
+
+int
+apwsgi_log_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
+{
+    struct apwsgi_log_part *part = apr_pcalloc(setup->pool, sizeof(*part));
+
+    part->server = setup->server;
+    /* Where another module owns Python, its logging is left alone. */
+    part->logging_routed = !setup->own_python;
+    part->type = (PyTypeObject *)PyType_FromSpec(&log_spec);
+    st->log = part;
+    if (!part->type) {
+        return -1;
+    }
+    if (setup->own_python && redirect_stdio(part) < 0) {
+        Py_CLEAR(part->type);
+        return -1;
+    }
+    return 0;
+}
+
+void
+apwsgi_log_part_free(apwsgi_state_t *st)
+{
+    Py_CLEAR(st->log->type);
 }
 
 void
@@ -310,9 +378,9 @@ apwsgi_log_exception(request_rec *r, server_rec *s, const char *tag,
 
     if (exc) {
         module = PyImport_ImportModule("traceback");
-        lines = module ? PyObject_CallMethod(module, "format_exception", "O",
-                                             exc)
-                       : NULL;
+        lines = module
+                    ? PyObject_CallMethod(module, "format_exception", "O", exc)
+                    : NULL;
         empty = lines ? PyUnicode_FromStringAndSize("", 0) : NULL;
         text = empty ? PyUnicode_Join(empty, lines) : NULL;
         if (!text) {
@@ -336,8 +404,8 @@ apwsgi_log_exception(request_rec *r, server_rec *s, const char *tag,
         if (n) {
             memcpy(copy + hn + 1, u, n);
         }
-        log_lines(r, s, APLOG_ERR, tag, copy, (Py_ssize_t)(hn + (n ? 1 + n : 0)),
-                  r != NULL);
+        log_lines(r, s, APLOG_ERR, tag, copy,
+                  (Py_ssize_t)(hn + (n ? 1 + n : 0)), r != NULL);
     }
     PyMem_Free(copy);
     Py_XDECREF(exc);
@@ -372,11 +440,9 @@ handler_emit(PyObject *self, PyObject *record)
 {
     request_rec *r = apwsgi_current_r;
     PyObject *msg = PyObject_CallMethod(self, "format", "O", record);
-    PyObject *levelno = msg ? PyObject_GetAttrString(record, "levelno")
-                            : NULL;
+    PyObject *levelno = msg ? PyObject_GetAttrString(record, "levelno") : NULL;
     PyObject *name = levelno ? PyObject_GetAttrString(record, "name") : NULL;
-    PyObject *text = name ? PyUnicode_FromFormat("%s%s%S: %S",
-                                                 r ? r->uri : "",
+    PyObject *text = name ? PyUnicode_FromFormat("%s%s%S: %S", r ? r->uri : "",
                                                  r ? ": " : "", name, msg)
                           : NULL;
     Py_ssize_t n = 0;
@@ -436,20 +502,21 @@ python_level(server_rec *s)
                                     : 50;
 }
 
-int
-apwsgi_log_install_logging(server_rec *s)
+/* Install the handler (see apwsgi_log_route_logging).  0, or -1 with
+ * an exception set. */
+static int
+install_logging(server_rec *s)
 {
     PyObject *logging = PyImport_ImportModule("logging");
-    PyObject *base = logging ? PyObject_GetAttrString(logging, "Handler")
-                             : NULL;
-    PyObject *type = base ? PyType_FromSpecWithBases(&handler_spec, base)
-                          : NULL;
+    PyObject *base =
+        logging ? PyObject_GetAttrString(logging, "Handler") : NULL;
+    PyObject *type =
+        base ? PyType_FromSpecWithBases(&handler_spec, base) : NULL;
     PyObject *handler = type ? PyObject_CallNoArgs(type) : NULL;
-    PyObject *root = handler ? PyObject_CallMethod(logging, "getLogger",
-                                                   NULL)
-                             : NULL;
-    PyObject *handlers = root ? PyObject_GetAttrString(root, "handlers")
-                              : NULL;
+    PyObject *root =
+        handler ? PyObject_CallMethod(logging, "getLogger", NULL) : NULL;
+    PyObject *handlers =
+        root ? PyObject_GetAttrString(root, "handlers") : NULL;
     PyObject *res = NULL;
     int rc = -1;
 
@@ -481,4 +548,29 @@ done:
     Py_XDECREF(base);
     Py_XDECREF(logging);
     return rc;
+}
+
+void
+apwsgi_log_route_logging(apwsgi_state_t *st)
+{
+    struct apwsgi_log_part *part = st->log;
+    PyObject *name = NULL;
+    PyObject *logging = NULL;
+
+    if (part->logging_routed) {
+        return;
+    }
+    name = PyUnicode_FromString("logging");
+    logging = name ? PyImport_GetModule(name) : NULL;
+    if (logging) {
+        part->logging_routed = 1;
+        if (install_logging(part->server) < 0) {
+            apwsgi_log_exception(NULL, part->server, APWSGI_APLOGNO(00505),
+                                 "Python logging cannot reach the error "
+                                 "log:");
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(logging);
+    Py_XDECREF(name);
 }

@@ -10,22 +10,26 @@
 #define APWSGI_LOG_H
 
 #include "apwsgi.h"
+#include "apwsgi_state.h"
 
 /*
- * Create the Log heap type for the current interpreter.
- * Returns a new reference, or NULL with an exception set.  GIL held.
+ * The log's part of an interpreter's state (apwsgi_state.h): the Log
+ * heap type, and whether Python's logging goes to the error log.  With
+ * setup->own_python, sys.stdout and sys.stderr become Log objects.
+ * GIL held.
  */
-PyTypeObject *apwsgi_log_type_new(void);
+int apwsgi_log_part_init(apwsgi_state_t *st,
+                         const apwsgi_state_setup_t *setup);
+void apwsgi_log_part_free(apwsgi_state_t *st);
 
 /*
- * A new Log object of `type` writing with `tag` (a string constant
- * from APWSGI_APLOGNO).  With `r`, lines are logged against that
- * request until apwsgi_log_detach(); without it, against the request
- * the calling thread is serving, if any, else against `s`.
- * Returns a new reference, or NULL with an exception set.  GIL held.
+ * A new Log object for `r`, writing with `tag` (a string constant from
+ * APWSGI_APLOGNO): lines are logged against `r` until
+ * apwsgi_log_detach(), then against its server.  Returns a new
+ * reference, or NULL with an exception set.  GIL of the state's
+ * interpreter held.
  */
-PyObject *apwsgi_log_new(PyTypeObject *type, request_rec *r, server_rec *s,
-                         const char *tag);
+PyObject *apwsgi_log_new(apwsgi_state_t *st, request_rec *r, const char *tag);
 
 /*
  * The request is over: log any partial line and drop the request, so
@@ -38,14 +42,18 @@ void apwsgi_log_detach(PyObject *log);
 int apwsgi_log_init(apr_pool_t *pchild);
 
 /*
- * Make Python's logging write to the error log at matching Apache
- * levels (CRITICAL crit, ERROR error, WARNING warn, INFO info, DEBUG
- * debug) in the current interpreter: the handler becomes
- * logging.lastResort and, where the application configured no root
- * handler, the root logger's handler, with the root level following
- * the LogLevel of `s`.  0, or -1 with an exception set.  GIL held.
+ * Once the application imported logging, make Python's logging write
+ * to the error log at matching Apache levels (CRITICAL crit, ERROR
+ * error, WARNING warn, INFO info, DEBUG debug), once per interpreter:
+ * the handler becomes logging.lastResort and, where the application
+ * configured no root handler, the root logger's handler, with the root
+ * level following the server's LogLevel.  Not before: importing
+ * logging costs memory that an application without it should not pay.
+ * Where another module owns Python, its logging is left alone.  GIL of
+ * the state's interpreter held; logs its own failure (no exception
+ * left set).
  */
-int apwsgi_log_install_logging(server_rec *s);
+void apwsgi_log_route_logging(apwsgi_state_t *st);
 
 /*
  * Record the request that the calling thread serves (NULL: none), for
@@ -62,5 +70,12 @@ void apwsgi_log_set_current(request_rec *r);
  */
 void apwsgi_log_exception(request_rec *r, server_rec *s, const char *tag,
                           const char *headline);
+
+/*
+ * Log each line of `text` at `level` with `tag`, against `s`, the
+ * lines together (as a traceback's are).  No GIL held or needed.
+ */
+void apwsgi_log_text(server_rec *s, int level, const char *tag,
+                     const char *text);
 
 #endif /* APWSGI_LOG_H */

@@ -2,9 +2,12 @@
  * apwsgi_python.c: initialise and finalise CPython in a child.
  */
 #include "apwsgi_python.h"
+#include "apwsgi_inflight.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
-#include "apwsgi_state.h"
+#include "apwsgi_modpython.h"
+#include "apwsgi_monitor.h"
+#include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME
 #error "APWSGI_PYTHON_HOME must name the prefix of the Python built against"
@@ -41,17 +44,18 @@ python_cleanup(void *data)
         return APR_SUCCESS;
     }
     python_ready = 0;
+    apwsgi_monitor_stop();
     rc = apwsgi_interp_shutdown();
-    if (rc < 0 || !(ts = apwsgi_interp_enter(main_in))) {
+    if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
         return APR_SUCCESS;
     }
     if (python_owned && rc == 0) {
-        apwsgi_state_free(main_in->state);
-        main_in->state = NULL;
+        apwsgi_interp_main_clear();
         if (Py_FinalizeEx() < 0) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                          APWSGI_APLOGNO(00008) "Python reported errors while "
-                         "finalising (see the lines above)");
+                                               "finalising (see the lines "
+                                               "above)");
         }
         apwsgi_interp_table_free();
         return APR_SUCCESS;
@@ -61,7 +65,7 @@ python_cleanup(void *data)
     if (python_owned) {
         apwsgi_interp_run_atexit();
     }
-    apwsgi_interp_leave(ts);
+    apwsgi_tstate_leave(ts);
     return APR_SUCCESS;
 }
 
@@ -94,14 +98,17 @@ python_start(server_rec *s)
     }
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     APWSGI_APLOGNO(00001) "Python %s could not be "
-                     "initialised with home %s: %s%s%s.  Check that Apache's "
-                     "user can read that Python's standard library, or set "
-                     "PYTHONHOME in Apache's environment",
-                     PY_VERSION, home, status.func ? status.func : "",
-                     status.func ? ": " : "",
-                     status.err_msg ? status.err_msg : "unknown error");
+        ap_log_error(
+            APLOG_MARK, APLOG_CRIT, 0, s,
+            APWSGI_APLOGNO(00001) "Python %s could not be initialised "
+                                  "with home %s: %s%s%s.  Check that "
+                                  "Apache's user can read that "
+                                  "Python's standard library, or set "
+                                  "PYTHONHOME in Apache's "
+                                  "environment",
+            PY_VERSION, home, status.func ? status.func : "",
+            status.func ? ": " : "",
+            status.err_msg ? status.err_msg : "unknown error");
         return -1;
     }
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
@@ -117,7 +124,7 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     PyObject *threading = NULL;
 
     main_server = s;
-    if (apwsgi_log_init(pchild) < 0) {
+    if (apwsgi_log_init(pchild) < 0 || apwsgi_inflight_init(pchild) < 0) {
         return -1;
     }
     if (Py_IsInitialized()) {
@@ -130,8 +137,11 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
         PyEval_RestoreThread(ts);
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      APWSGI_APLOGNO(00002) "Python %s was initialised by "
-                     "another module: using it, and leaving it to that module "
-                     "to finalise", Py_GetVersion());
+                                           "another module: using it, and "
+                                           "leaving it to that module to "
+                                           "finalise",
+                     Py_GetVersion());
+        apwsgi_modpython_init(s);
     }
     else {
         if (python_start(s) < 0) {
@@ -146,13 +156,15 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     if (!threading
         || apwsgi_interp_table_init(pchild, s, ts, python_owned) < 0) {
         if (PyErr_Occurred()) {
-            apwsgi_log_exception(NULL, s, APWSGI_APLOGNO(00001),
+            apwsgi_log_exception(NULL, s, APWSGI_APLOGNO(00023),
                                  "Python could not be set up:");
         }
         else {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
-                         APWSGI_APLOGNO(00001) "Python could not be set up: "
-                         "no memory for the interpreter table");
+            ap_log_error(
+                APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s,
+                APWSGI_APLOGNO(00024) "Python could not be set up: no "
+                                      "memory for the interpreter "
+                                      "table");
         }
         Py_XDECREF(threading);
         PyEval_SaveThread();
@@ -161,10 +173,20 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     Py_DECREF(threading);
     PyEval_SaveThread();
     if (apwsgi_interp_reaper_start(pchild) < 0) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     APWSGI_APLOGNO(00009) "the thread that ends idle and "
-                     "replaced interpreters could not start: they stay until "
-                     "the process exits");
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            APWSGI_APLOGNO(00009) "the thread that ends idle and "
+                                  "replaced interpreters could not "
+                                  "start: they stay until the process "
+                                  "exits");
+    }
+    if (apwsgi_monitor_start(pchild, s) < 0) {
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            APWSGI_APLOGNO(00708) "the thread that watches requests in "
+                                  "flight could not start: no "
+                                  "mod_wsgi.request_timeout and no stacks "
+                                  "of slow requests in this process");
     }
     python_ready = 1;
     apr_pool_pre_cleanup_register(pchild, NULL, python_cleanup);

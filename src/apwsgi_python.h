@@ -7,6 +7,10 @@
  * Apache's environment overrides it), whatever python3 comes first on
  * Apache's PATH.  Where another module (mod_python) initialised Python
  * already, that Python is used and left for that module to finalise.
+ *
+ * Called by the hooks (mod_apwsgi.c) only.  This file drives the
+ * interpreter table at the child's start and exit (apwsgi_interp.h);
+ * nothing below it calls back here.
  */
 #ifndef APWSGI_PYTHON_H
 #define APWSGI_PYTHON_H
@@ -21,7 +25,8 @@
  */
 int apwsgi_python_init(apr_pool_t *pchild, server_rec *s);
 
-/* Whether apwsgi_python_init succeeded in this process.  No GIL. */
+/* Whether apwsgi_python_init succeeded in this process: the handler
+ * serves nothing without it.  No GIL. */
 int apwsgi_python_ready(void);
 
 #endif /* APWSGI_PYTHON_H */

@@ -15,10 +15,14 @@
 #include "apwsgi_response.h"
 #include "apwsgi_filewrapper.h"
 #include "apwsgi_output.h"
-#include "apwsgi_state.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* The response's part of an interpreter's state. */
+struct apwsgi_response_part {
+    PyTypeObject *type; /* StartResponse, strong */
+};
 
 typedef struct {
     PyObject_HEAD
@@ -30,10 +34,9 @@ typedef struct {
 /* Headers an application must not set (RFC 9110 section 7.6.1; PEP
  * 3333 "Other HTTP Features"): the server owns the connection. */
 static const char *const hop_by_hop[] = {
-    "connection", "keep-alive", "proxy-authenticate",
-    "proxy-authorization", "te", "trailer", "trailers",
-    "transfer-encoding", "upgrade", NULL,
-};
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+    "te",         "trailer",    "trailers",           "transfer-encoding",
+    "upgrade",    NULL};
 
 /* The latin-1 bytes of str `o` (PEP 3333 "Unicode Issues"), or NULL
  * with TypeError/ValueError set naming `what`. */
@@ -84,11 +87,12 @@ parse_status(request_rec *r, PyObject *status, int *code, const char **line)
     if (!s) {
         return -1;
     }
-    if (n < 4 || !apr_isdigit(s[0]) || !apr_isdigit(s[1])
-        || !apr_isdigit(s[2]) || s[3] != ' ') {
+    if (n < 4 || !apr_isdigit(s[0]) || !apr_isdigit(s[1]) || !apr_isdigit(s[2])
+        || s[3] != ' ') {
         PyErr_Format(PyExc_ValueError,
                      "status must be a 3-digit code, a space and a reason "
-                     "phrase, such as '200 OK', not %R", status);
+                     "phrase, such as '200 OK', not %R",
+                     status);
         return -1;
     }
     for (Py_ssize_t i = 4; i < n; i++) {
@@ -139,13 +143,15 @@ parse_header(request_rec *r, PyObject *item, apr_table_t *out,
     char *key = NULL;
 
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
-        PyErr_Format(PyExc_TypeError, "each header must be a (name, value) "
-                     "tuple of str, not %R", item);
+        PyErr_Format(PyExc_TypeError,
+                     "each header must be a (name, value) "
+                     "tuple of str, not %R",
+                     item);
         return -1;
     }
     name = latin1(PyTuple_GET_ITEM(item, 0), &nn, "header name");
-    value = name ? latin1(PyTuple_GET_ITEM(item, 1), &vn, "header value")
-                 : NULL;
+    value =
+        name ? latin1(PyTuple_GET_ITEM(item, 1), &vn, "header value") : NULL;
     if (!value) {
         return -1;
     }
@@ -163,14 +169,16 @@ parse_header(request_rec *r, PyObject *item, apr_table_t *out,
         if (!is_field_char((unsigned char)value[i])) {
             PyErr_Format(PyExc_ValueError,
                          "value of header %R contains a control character "
-                         "(such as CR, LF or NUL)", PyTuple_GET_ITEM(item, 0));
+                         "(such as CR, LF or NUL)",
+                         PyTuple_GET_ITEM(item, 0));
             return -1;
         }
     }
     key = apr_pstrmemdup(r->pool, name, nn);
     for (const char *const *h = hop_by_hop; *h; h++) {
         if (strcasecmp(key, *h) == 0) {
-            PyErr_Format(PyExc_ValueError, "hop-by-hop header %R is the "
+            PyErr_Format(PyExc_ValueError,
+                         "hop-by-hop header %R is the "
                          "server's to set, not the application's",
                          PyTuple_GET_ITEM(item, 0));
             return -1;
@@ -179,8 +187,10 @@ parse_header(request_rec *r, PyObject *item, apr_table_t *out,
     if (strcasecmp(key, "Content-Length") == 0) {
         *content_length = parse_length(value, vn);
         if (*content_length < 0) {
-            PyErr_Format(PyExc_ValueError, "Content-Length %R is not a "
-                         "number of bytes", PyTuple_GET_ITEM(item, 1));
+            PyErr_Format(PyExc_ValueError,
+                         "Content-Length %R is not a "
+                         "number of bytes",
+                         PyTuple_GET_ITEM(item, 1));
             return -1;
         }
     }
@@ -209,14 +219,17 @@ record_response(apwsgi_request_t *req, PyObject *status, PyObject *headers)
         return -1;
     }
     if (!PyList_Check(headers)) {
-        PyErr_Format(PyExc_TypeError, "headers must be a list of (name, "
-                     "value) tuples, not %s", Py_TYPE(headers)->tp_name);
+        PyErr_Format(PyExc_TypeError,
+                     "headers must be a list of (name, "
+                     "value) tuples, not %s",
+                     Py_TYPE(headers)->tp_name);
         return -1;
     }
     out = apr_table_make(r->pool, (int)PyList_GET_SIZE(headers));
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
-        if (parse_header(r, PyList_GET_ITEM(headers, i), out, &content_type,
-                         &content_length) < 0) {
+        PyObject *item = PyList_GET_ITEM(headers, i);
+
+        if (parse_header(r, item, out, &content_type, &content_length) < 0) {
             return -1;
         }
     }
@@ -262,10 +275,12 @@ pass_brigade(apwsgi_request_t *req, int may_hold)
         return 0;
     }
     if (!req->client_gone) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, rv, r,
-                      APWSGI_APLOGNO(00305) "client went away during the "
-                      "response to %s after %" APR_OFF_T_FMT " bytes",
-                      r->uri, req->bytes_sent);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, rv, r,
+            APWSGI_APLOGNO(00305) "client went away during the "
+                                  "response to %s after %" APR_OFF_T_FMT
+                                  " bytes",
+            r->uri, req->bytes_sent);
     }
     req->client_gone = 1;
     return -1;
@@ -281,7 +296,8 @@ apply_headers(apwsgi_request_t *req)
     const apr_table_entry_t *e = NULL;
 
     if (!req->status) {
-        PyErr_SetString(PyExc_RuntimeError, "the application returned its "
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the application returned its "
                         "response without calling start_response()");
         return -1;
     }
@@ -299,6 +315,7 @@ apply_headers(apwsgi_request_t *req)
         apr_table_addn(r->headers_out, e[i].key, e[i].val);
     }
     req->headers_sent = 1;
+    apwsgi_inflight_mark_sent(req->inflight);
     return 0;
 }
 
@@ -323,26 +340,27 @@ add_data(apwsgi_request_t *req, const char *data, apr_size_t len)
         if (!req->truncated) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           APWSGI_APLOGNO(00306) "response to %s is longer "
-                          "than its Content-Length of %" APR_OFF_T_FMT
-                          ": the rest is not sent", r->uri,
-                          req->content_length);
+                                                "than its Content-Length "
+                                                "of %" APR_OFF_T_FMT ": "
+                                                "the rest is not sent",
+                          r->uri, req->content_length);
             req->truncated = 1;
         }
         len = (apr_size_t)(req->content_length - req->bytes_sent);
     }
     req->bytes_sent += len;
     if (len > 0 && !r->header_only) {
-        APR_BRIGADE_INSERT_TAIL(req->bb,
-                                apr_bucket_transient_create(
-                                    data, len, r->connection->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(
+            req->bb, apr_bucket_transient_create(data, len,
+                                                 r->connection->bucket_alloc));
     }
 }
 
 static void
 add_flush(apwsgi_request_t *req)
 {
-    APR_BRIGADE_INSERT_TAIL(req->bb, apr_bucket_flush_create(
-                                         req->r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(
+        req->bb, apr_bucket_flush_create(req->r->connection->bucket_alloc));
 }
 
 /*
@@ -392,8 +410,7 @@ apwsgi_response_abort(apwsgi_request_t *req)
     req->finished = 1;
     APR_BRIGADE_INSERT_TAIL(req->bb,
                             ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
-                                                   r->pool,
-                                                   c->bucket_alloc));
+                                                   r->pool, c->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(req->bb, apr_bucket_eos_create(c->bucket_alloc));
     pass_brigade(req, 0);
 }
@@ -410,18 +427,18 @@ finish(apwsgi_request_t *req)
     }
     if (!r->header_only && req->content_length >= 0
         && req->bytes_sent < req->content_length) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      APWSGI_APLOGNO(00304) "response to %s ended after %"
-                      APR_OFF_T_FMT " of the %" APR_OFF_T_FMT " bytes its "
-                      "Content-Length promised: connection closed", r->uri,
-                      req->bytes_sent, req->content_length);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00304) "response to %s ended after %" APR_OFF_T_FMT
+                                  " of the %" APR_OFF_T_FMT " bytes its "
+                                  "Content-Length promised: connection closed",
+            r->uri, req->bytes_sent, req->content_length);
         apwsgi_response_abort(req);
         return 0;
     }
     req->finished = 1;
-    APR_BRIGADE_INSERT_TAIL(req->bb,
-                            apr_bucket_eos_create(
-                                r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(
+        req->bb, apr_bucket_eos_create(r->connection->bucket_alloc));
     pass_brigade(req, 1);
     return 0;
 }
@@ -437,8 +454,10 @@ send_sequence(apwsgi_request_t *req, PyObject *seq)
 
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!PyBytes_Check(items[i])) {
-            PyErr_Format(PyExc_TypeError, "response item %zd is %s, not "
-                         "bytes", i, Py_TYPE(items[i])->tp_name);
+            PyErr_Format(PyExc_TypeError,
+                         "response item %zd is %s, not "
+                         "bytes",
+                         i, Py_TYPE(items[i])->tp_name);
             return -1;
         }
         total += PyBytes_GET_SIZE(items[i]);
@@ -475,8 +494,10 @@ send_iterable(apwsgi_request_t *req, PyObject *result)
     }
     while (!body_done(req) && (item = PyIter_Next(iter))) {
         if (!PyBytes_Check(item)) {
-            PyErr_Format(PyExc_TypeError, "the response iterable yielded "
-                         "%s, not bytes", Py_TYPE(item)->tp_name);
+            PyErr_Format(PyExc_TypeError,
+                         "the response iterable yielded "
+                         "%s, not bytes",
+                         Py_TYPE(item)->tp_name);
             goto done;
         }
         if (PyBytes_GET_SIZE(item) > 0) {
@@ -567,8 +588,7 @@ send_file(apwsgi_request_t *req, PyObject *filelike)
 int
 apwsgi_response_send(apwsgi_request_t *req, PyObject *result)
 {
-    PyObject *filelike =
-        apwsgi_filewrapper_filelike(req->state->file_wrapper_type, result);
+    PyObject *filelike = apwsgi_filewrapper_filelike(req->state, result);
 
     if (filelike) {
         int rc = send_file(req, filelike);
@@ -598,15 +618,18 @@ response_write(PyObject *self, PyObject *data)
         return NULL;
     }
     if (!PyBytes_Check(data)) {
-        PyErr_Format(PyExc_TypeError, "write() argument must be bytes, not "
-                     "%s", Py_TYPE(data)->tp_name);
+        PyErr_Format(PyExc_TypeError,
+                     "write() argument must be bytes, not "
+                     "%s",
+                     Py_TYPE(data)->tp_name);
         return NULL;
     }
     if (req->client_gone) {
-        PyErr_SetString(PyExc_OSError, req->answered
-                        ? "Apache already answered the request (its body "
-                          "could not be read)"
-                        : "the client closed the connection");
+        PyErr_SetString(PyExc_OSError,
+                        req->answered
+                            ? "Apache already answered the request (its body "
+                              "could not be read)"
+                            : "the client closed the connection");
         return NULL;
     }
     if (PyBytes_GET_SIZE(data) == 0 || body_done(req)) {
@@ -624,7 +647,9 @@ response_write(PyObject *self, PyObject *data)
 }
 
 static PyMethodDef write_def = {
-    "write", response_write, METH_O,
+    "write",
+    response_write,
+    METH_O,
     "write(data: bytes): send data to the client now (PEP 3333).",
 };
 
@@ -643,22 +668,22 @@ reraise(PyObject *exc_info)
 
 /* start_response(status, response_headers, exc_info=None) -> write */
 static PyObject *
-start_response_call(PyObject *callable, PyObject *const *args,
-                    size_t nargsf, PyObject *kwnames)
+start_response_call(PyObject *callable, PyObject *const *args, size_t nargsf,
+                    PyObject *kwnames)
 {
     apwsgi_start_response_object *self =
         (apwsgi_start_response_object *)callable;
     apwsgi_request_t *req = self->req;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *kw = nkw == 1 ? PyTuple_GET_ITEM(kwnames, 0) : NULL;
     PyObject *exc_info = Py_None;
 
     if (nargs + nkw < 2 || nargs + nkw > 3 || nargs < 2
-        || (nkw == 1
-            && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
-                                                "exc_info") != 0)) {
-        PyErr_SetString(PyExc_TypeError, "start_response(status, "
-                        "response_headers, exc_info=None)");
+        || (kw && PyUnicode_CompareWithASCIIString(kw, "exc_info") != 0)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "start_response(status, response_headers, "
+                        "exc_info=None)");
         return NULL;
     }
     if (nargs + nkw == 3) {
@@ -684,7 +709,7 @@ start_response_call(PyObject *callable, PyObject *const *args,
     }
     else if (req->status) {
         PyErr_SetString(PyExc_RuntimeError, "start_response() called again "
-                        "without exc_info");
+                                            "without exc_info");
         return NULL;
     }
     if (record_response(req, args[0], args[1]) < 0) {
@@ -748,20 +773,29 @@ static PyType_Spec start_response_spec = {
     .name = "apwsgi.StartResponse",
     .basicsize = sizeof(apwsgi_start_response_object),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
-             | Py_TPFLAGS_HAVE_VECTORCALL
-             | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+             | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = start_response_slots,
 };
 
-PyTypeObject *
-apwsgi_start_response_type_new(void)
+int
+apwsgi_response_part_init(apwsgi_state_t *st,
+                          const apwsgi_state_setup_t *setup)
 {
-    return (PyTypeObject *)PyType_FromSpec(&start_response_spec);
+    st->response = apr_pcalloc(setup->pool, sizeof(*st->response));
+    st->response->type = (PyTypeObject *)PyType_FromSpec(&start_response_spec);
+    return st->response->type ? 0 : -1;
+}
+
+void
+apwsgi_response_part_free(apwsgi_state_t *st)
+{
+    Py_CLEAR(st->response->type);
 }
 
 PyObject *
-apwsgi_start_response_new(PyTypeObject *type, apwsgi_request_t *req)
+apwsgi_start_response_new(apwsgi_request_t *req)
 {
+    PyTypeObject *type = req->state->response->type;
     apwsgi_start_response_object *self =
         PyObject_GC_New(apwsgi_start_response_object, type);
 

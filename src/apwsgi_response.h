@@ -18,15 +18,17 @@
 #define APWSGI_RESPONSE_H
 
 #include "apwsgi.h"
+#include "apwsgi_request.h"
 
-/* The start_response heap type for the current interpreter.  New
+/* The response's part of an interpreter's state (apwsgi_state.h): the
+ * StartResponse heap type.  GIL held. */
+int apwsgi_response_part_init(apwsgi_state_t *st,
+                              const apwsgi_state_setup_t *setup);
+void apwsgi_response_part_free(apwsgi_state_t *st);
+
+/* A start_response callable for `req`, of req->state's type.  New
  * reference, or NULL with an exception set.  GIL held. */
-PyTypeObject *apwsgi_start_response_type_new(void);
-
-/* A start_response callable for `req`.  New reference, or NULL with an
- * exception set.  GIL held. */
-PyObject *apwsgi_start_response_new(PyTypeObject *type,
-                                    apwsgi_request_t *req);
+PyObject *apwsgi_start_response_new(apwsgi_request_t *req);
 
 /* The request is over: later calls raise RuntimeError.  GIL held. */
 void apwsgi_start_response_detach(PyObject *start_response);

@@ -1,5 +1,5 @@
 /*
- * apwsgi_state.c: per-interpreter Python state.
+ * apwsgi_state.c: build and free an interpreter's state, part by part.
  */
 #include "apwsgi_state.h"
 #include "apwsgi_app.h"
@@ -8,131 +8,73 @@
 #include "apwsgi_input.h"
 #include "apwsgi_log.h"
 #include "apwsgi_response.h"
-
-static const char tag_stdout[] = APWSGI_APLOGNO(00502);
-static const char tag_stderr[] = APWSGI_APLOGNO(00503);
+#include "apwsgi_timeout.h"
 
 /*
- * wsgi.multithread and wsgi.multiprocess from the MPM's limits: true
- * only where the MPM can really run requests concurrently that way.
+ * The parts, in the order they are built (and freed backwards): the
+ * log first, since the application's output and errors need it; the
+ * file wrapper before environ, whose constant part holds its type (and
+ * the timeout exception, whose class environ hands out); the
+ * application loader last, as it loads code that may use all of the
+ * others.  (Reload's part is made by
+ * apwsgi_reload.c at the first load, in the state's pool, and holds nothing to
+ * free.)
  */
+static const struct {
+    int (*init)(apwsgi_state_t *st, const apwsgi_state_setup_t *setup);
+    void (*free)(apwsgi_state_t *st);
+} parts[] = {
+    {apwsgi_log_part_init, apwsgi_log_part_free},
+    {apwsgi_input_part_init, apwsgi_input_part_free},
+    {apwsgi_response_part_init, apwsgi_response_part_free},
+    {apwsgi_filewrapper_part_init, apwsgi_filewrapper_part_free},
+    {apwsgi_timeout_part_init, apwsgi_timeout_part_free},
+    {apwsgi_environ_part_init, apwsgi_environ_part_free},
+    {apwsgi_app_part_init, apwsgi_app_part_free},
+};
+
+#define NPARTS ((int)(sizeof(parts) / sizeof(parts[0])))
+
+/* Free the first `n` parts, last first, and the pool. */
 static void
-mpm_concurrency(int *multithread, int *multiprocess)
+state_free_parts(apwsgi_state_t *st, int n)
 {
-    int threaded = AP_MPMQ_NOT_SUPPORTED;
-    int forked = AP_MPMQ_NOT_SUPPORTED;
-    int max_threads = 1;
-    int max_daemons = 1;
-
-    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
-    ap_mpm_query(AP_MPMQ_MAX_THREADS, &max_threads);
-    ap_mpm_query(AP_MPMQ_IS_FORKED, &forked);
-    ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &max_daemons);
-    *multithread = threaded != AP_MPMQ_NOT_SUPPORTED && max_threads > 1;
-    *multiprocess = forked != AP_MPMQ_NOT_SUPPORTED && max_daemons > 1;
-}
-
-/* Returns a new reference to the dict, or NULL with an exception set. */
-static PyObject *
-environ_base_new(apwsgi_state_t *st)
-{
-    PyObject *base = NULL;
-    PyObject *version = NULL;
-    int multithread = 0;
-    int multiprocess = 0;
-
-    mpm_concurrency(&multithread, &multiprocess);
-    version = Py_BuildValue("(ii)", 1, 0);
-    base = version ? PyDict_New() : NULL;
-    if (!base
-        || PyDict_SetItemString(base, "wsgi.version", version) < 0
-        || PyDict_SetItemString(base, "wsgi.multithread",
-                                multithread ? Py_True : Py_False) < 0
-        || PyDict_SetItemString(base, "wsgi.multiprocess",
-                                multiprocess ? Py_True : Py_False) < 0
-        || PyDict_SetItemString(base, "wsgi.run_once", Py_False) < 0
-        || PyDict_SetItemString(base, "wsgi.input_terminated", Py_True) < 0
-        || PyDict_SetItemString(base, "wsgi.file_wrapper",
-                                (PyObject *)st->file_wrapper_type) < 0) {
-        Py_CLEAR(base);
+    while (n-- > 0) {
+        parts[n].free(st);
     }
-    Py_XDECREF(version);
-    return base;
-}
-
-/* Point sys.stdout and sys.stderr at the error log.  0, or -1 with an
- * exception set. */
-static int
-redirect_stdio(apwsgi_state_t *st)
-{
-    PyObject *out = NULL;
-    PyObject *err = NULL;
-    int rc = -1;
-
-    out = apwsgi_log_new(st->log_type, NULL, st->server, tag_stdout);
-    err = apwsgi_log_new(st->log_type, NULL, st->server, tag_stderr);
-    if (out && err && PySys_SetObject("stdout", out) == 0
-        && PySys_SetObject("stderr", err) == 0) {
-        rc = 0;
-    }
-    Py_XDECREF(out);
-    Py_XDECREF(err);
-    return rc;
+    apr_pool_destroy(st->pool);
 }
 
 apwsgi_state_t *
-apwsgi_state_new(apr_pool_t *pool, server_rec *s, int own_stdio)
+apwsgi_state_new(apr_pool_t *pool, server_rec *s, int own_python)
 {
+    apwsgi_state_setup_t setup = {NULL, s, own_python};
     apwsgi_state_t *st = NULL;
-    apr_pool_t *sub = NULL;
 
-    if (apr_pool_create(&sub, pool) != APR_SUCCESS) {
+    if (apr_pool_create(&setup.pool, pool) != APR_SUCCESS) {
         PyErr_NoMemory();
         return NULL;
     }
-    apr_pool_tag(sub, "apwsgi_state");
-    st = apr_pcalloc(sub, sizeof(*st));
-    st->pool = sub;
-    st->server = s;
-    /* Where another module owns Python, its logging is left alone. */
-    st->logging_installed = !own_stdio;
-    st->apps = apr_hash_make(sub);
-    st->modules = apr_hash_make(sub);
-    st->paths = apr_hash_make(sub);
-    st->venvs = apr_hash_make(sub);
-    st->env_cache = apr_hash_make(sub);
-    st->watch_files = apr_hash_make(sub);
-    st->mtimes = apr_hash_make(sub);
-    st->load_lock = PyThread_allocate_lock();
-    st->log_type = st->load_lock ? apwsgi_log_type_new() : NULL;
-    st->input_type = st->log_type ? apwsgi_input_type_new() : NULL;
-    st->start_response_type =
-        st->input_type ? apwsgi_start_response_type_new() : NULL;
-    st->file_wrapper_type =
-        st->start_response_type ? apwsgi_filewrapper_type_new() : NULL;
-    st->environ_base = st->file_wrapper_type ? environ_base_new(st) : NULL;
-    if (!st->load_lock && !PyErr_Occurred()) {
-        PyErr_NoMemory();
-    }
-    if (!st->environ_base || (own_stdio && redirect_stdio(st) < 0)) {
-        apwsgi_state_free(st);
-        return NULL;
+    apr_pool_tag(setup.pool, "apwsgi_state");
+    st = apr_pcalloc(setup.pool, sizeof(*st));
+    st->pool = setup.pool;
+    for (int i = 0; i < NPARTS; i++) {
+        if (parts[i].init(st, &setup) < 0) {
+            state_free_parts(st, i);
+            return NULL;
+        }
     }
     return st;
+}
+
+apr_pool_t *
+apwsgi_state_pool(apwsgi_state_t *st)
+{
+    return st->pool;
 }
 
 void
 apwsgi_state_free(apwsgi_state_t *st)
 {
-    apwsgi_app_cache_clear(st);
-    apwsgi_environ_cache_clear(st);
-    Py_CLEAR(st->environ_base);
-    Py_CLEAR(st->file_wrapper_type);
-    Py_CLEAR(st->start_response_type);
-    Py_CLEAR(st->input_type);
-    Py_CLEAR(st->log_type);
-    if (st->load_lock) {
-        PyThread_free_lock(st->load_lock);
-    }
-    apr_pool_destroy(st->pool);
+    state_free_parts(st, NPARTS);
 }

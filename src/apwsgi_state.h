@@ -1,11 +1,23 @@
 /*
- * apwsgi_state.h: the Python objects each interpreter keeps for the
- * module: its own heap types, the constant part of environ, and the
- * cache of loaded applications.
+ * apwsgi_state.h: what each interpreter keeps for the module.
  *
- * A state belongs to exactly one interpreter; every field is used only
- * with that interpreter's GIL held, which is also what serialises the
- * use of its pool and hash tables.
+ * The state is made of parts, one for each file that owns some of it.
+ * A part's struct is complete only in its owner's .c file, which alone
+ * reads and writes it; the compiler keeps everyone else out.  The parts
+ * hold the interpreter's own heap types (log, input, response, file
+ * wrapper, the RequestTimeout exception), the constant part of environ and its
+ * key cache (environ), the loaded applications (app), and what reloading
+ * watches (reload).
+ *
+ * apwsgi_state.c builds the parts in the order of its table, calling
+ * each owner's init, and frees them in the reverse order; it knows
+ * nothing of what they hold.  Reload's part is the exception: it is
+ * made by its owner at the first load (apwsgi_reload.c sits above the
+ * interpreter table, which builds states, so the table cannot call
+ * it).  A state belongs to exactly one
+ * interpreter; every part is used only with that interpreter's GIL
+ * held, which also serialises the use of the state's pool, unless the
+ * part's owner says otherwise.
  */
 #ifndef APWSGI_STATE_H
 #define APWSGI_STATE_H
@@ -13,71 +25,51 @@
 #include "apwsgi.h"
 #include "apr_hash.h"
 
-#define APWSGI_ENV_CACHE_MAX 256
-#define APWSGI_ENV_POSITIONS 64
-#define APWSGI_ENV_VALUE_MAX 128
+typedef struct apwsgi_state apwsgi_state_t;
 
 struct apwsgi_state {
-    /* Heap types, one set per interpreter (strong references). */
-    PyTypeObject *log_type;
-    PyTypeObject *input_type;
-    PyTypeObject *start_response_type;
-    PyTypeObject *file_wrapper_type;
-
-    /* environ entries that are the same for every request (PEP 3333
-     * "environ Variables"): wsgi.version, wsgi.multithread, ... */
-    PyObject *environ_base;
-
-    /* Held while an application loads: a script's module is visible in
-     * sys.modules before its code has run, and running it may release
-     * the GIL, so other threads wait here rather than find it
-     * half-made. */
-    PyThread_type_lock load_lock;
-
-    /* logging.lastResort is ours (installed once the application
-     * imported logging). */
-    int logging_installed;
-
-    /* Loaded applications: application string -> apwsgi_app_t, and
-     * module name -> the mod_wsgi.directory it was loaded with. */
-    apr_pool_t *pool;
-    apr_hash_t *apps;
-    apr_hash_t *modules;
-    apr_hash_t *paths; /* directories already put on sys.path */
-    apr_hash_t *venvs; /* mod_wsgi.virtualenv values already added */
-
-    /* mod_wsgi.reload: files to watch (application modules and
-     * scripts; everything under `paths` is watched too) and the
-     * modification time first seen for each (apr_time_t *). */
-    apr_hash_t *watch_files;
-    apr_hash_t *mtimes;
-
-    /* environ keys seen so far (C string -> apwsgi_env_entry_t): the
-     * interned key and the last value with its str, so that a value
-     * that did not change (SERVER_NAME, REQUEST_METHOD, ...) is not
-     * decoded again.  At most APWSGI_ENV_CACHE_MAX keys. */
-    apr_hash_t *env_cache;
-    /* The entry of each position of r->subprocess_env last time: the
-     * order repeats from request to request, so a strcmp here usually
-     * saves the hash lookup. */
-    struct apwsgi_env_entry *env_pos[APWSGI_ENV_POSITIONS];
-
-    server_rec *server;
+    apr_pool_t *pool;                            /* apwsgi_state.c */
+    struct apwsgi_log_part *log;                 /* apwsgi_log.c */
+    struct apwsgi_input_part *input;             /* apwsgi_input.c */
+    struct apwsgi_response_part *response;       /* apwsgi_response.c */
+    struct apwsgi_filewrapper_part *filewrapper; /* apwsgi_filewrapper.c */
+    struct apwsgi_timeout_part *timeout;         /* apwsgi_timeout.c */
+    struct apwsgi_environ_part *environ;         /* apwsgi_environ.c */
+    struct apwsgi_app_part *app;                 /* apwsgi_app.c */
+    struct apwsgi_reload_part *reload;           /* apwsgi_reload.c,
+                                                    NULL until made */
 };
 
-
+/*
+ * What each part's init is given.  A part's init (`int
+ * apwsgi_<owner>_part_init(apwsgi_state_t *, const
+ * apwsgi_state_setup_t *)`) sets its own member of the state and
+ * returns 0, or -1 with an exception set; its free (`void
+ * apwsgi_<owner>_part_free(apwsgi_state_t *)`) drops the part's Python
+ * references.  Both run in the state's interpreter, its GIL held.
+ */
+typedef struct {
+    apr_pool_t *pool;   /* the state's pool: the parts' memory */
+    server_rec *server; /* for lines that belong to no request */
+    int own_python;     /* this module started Python (not mod_python) */
+} apwsgi_state_setup_t;
 
 /*
  * Build the state of the current interpreter, in a subpool of `pool`.
- * With `own_stdio`, sys.stdout and sys.stderr become Log objects.
- * Returns the state, or NULL with an exception set.  GIL held.
+ * With `own_python`, the module owns this Python: sys.stdout,
+ * sys.stderr and Python's logging go to the error log.  Returns the
+ * state, or NULL with an exception set.  GIL held.
  */
 apwsgi_state_t *apwsgi_state_new(apr_pool_t *pool, server_rec *s,
-                                 int own_stdio);
+                                 int own_python);
+
+/* The state's pool, for a part made after the state (reload's).  GIL
+ * of the state's interpreter held: that serialises the pool's use. */
+apr_pool_t *apwsgi_state_pool(apwsgi_state_t *st);
 
 /*
- * Drop every Python reference the state holds and destroy its pool.
- * GIL of the state's interpreter held.
+ * Free every part (dropping the Python references they hold) and
+ * destroy the state's pool.  GIL of the state's interpreter held.
  */
 void apwsgi_state_free(apwsgi_state_t *st);
 

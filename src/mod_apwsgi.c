@@ -11,10 +11,12 @@
 #define APWSGI_MODULE_FILE
 #include "apwsgi.h"
 #include "apwsgi_config.h"
-#include "apwsgi_interp.h"
+#include "apwsgi_metrics.h"
 #include "apwsgi_output.h"
 #include "apwsgi_python.h"
+#include "apwsgi_reload.h"
 #include "apwsgi_request.h"
+#include "apwsgi_status.h"
 
 /*
  * The CGI variables of the request (HTTP_* headers as Apache filters
@@ -40,33 +42,48 @@ static int
 apwsgi_handler(request_rec *r)
 {
     apwsgi_config_t cfg;
-    apwsgi_interp_t *in = NULL;
     int status = OK;
 
-    if (!r->handler || strcmp(r->handler, APWSGI_HANDLER) != 0) {
+    if (!r->handler) {
         return DECLINED;
+    }
+    if (strcmp(r->handler, APWSGI_HANDLER) != 0) {
+        return strcmp(r->handler, APWSGI_STATUS_HANDLER) == 0
+                   ? apwsgi_status_handle(r)
+                   : DECLINED;
     }
     status = apwsgi_config_read(r, &cfg);
     if (status != OK) {
+        apwsgi_metrics_refused(cfg.interpreter, status);
         return status;
     }
     /* Checks the body's framing and LimitRequestBody (413) before any
      * Python runs. */
     status = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
     if (status != OK) {
+        apwsgi_metrics_refused(cfg.interpreter, status);
         return status;
     }
     cfg.common = apwsgi_common_vars(r);
-    in = apwsgi_interp_acquire(r, &cfg, &status);
-    if (!in) {
-        return status;
+    if (!apwsgi_python_ready()) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            APWSGI_APLOGNO(00005) "Python is not available in this "
+                                  "process, so %s cannot be served: "
+                                  "see the APW00001 line logged when "
+                                  "the process started",
+            r->uri);
+        apwsgi_metrics_refused(cfg.interpreter, HTTP_INTERNAL_SERVER_ERROR);
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return apwsgi_request_run(r, in, &cfg);
+    return apwsgi_request_run(r, &cfg);
 }
 
 static void
 apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    apwsgi_metrics_child_init(pchild, s);
+    apwsgi_reload_init();
     apwsgi_output_init();
     apwsgi_python_init(pchild, s);
 }
@@ -78,18 +95,18 @@ apwsgi_register_hooks(apr_pool_t *p)
      * apwsgi uses that Python rather than start a second one. */
     static const char *const after[] = {"mod_python.c", NULL};
 
-    (void)p;
+    apwsgi_metrics_setup(p);
     ap_hook_child_init(apwsgi_child_init, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(apwsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(apwsgi) = {
     STANDARD20_MODULE_STUFF,
-    NULL,                  /* per-directory config: none */
-    NULL,                  /* merge */
-    NULL,                  /* per-server config: none */
-    NULL,                  /* merge */
-    NULL,                  /* directives: none, by design */
+    NULL, /* per-directory config: none */
+    NULL, /* merge */
+    NULL, /* per-server config: none */
+    NULL, /* merge */
+    NULL, /* directives: none, by design */
     apwsgi_register_hooks,
     AP_MODULE_FLAG_NONE,
 };

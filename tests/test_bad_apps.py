@@ -14,7 +14,7 @@ import socket
 
 import pytest
 
-import conftest
+import harness
 import support
 import wire
 
@@ -40,7 +40,7 @@ def bad_config(state):
 
 @pytest.fixture(scope='module')
 def srv():
-    yield from conftest._session_server(bad_config)
+    yield from harness.shared(bad_config)
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def still_serving(srv):
     """After the test: the same children, and each of them serves."""
     before = set(srv.child_pids())
     yield
-    for attempt in range(2 * len(before)):
+    for _ in range(2 * len(before)):
         with support.Client() as client:
             r = client.get(srv.url('/bad/ok'))
         assert (r.status_code, r.content) == (200, b'still serving')
@@ -161,7 +161,7 @@ def test_wsgi_errors_from_threads_during_and_after_request(srv, log, mount):
 def test_write_from_other_thread(srv):
     """write() from a thread that does not serve the request neither
     crashes the child nor corrupts the response: it raises RuntimeError
-    in that thread.  (docs/BUGS-issue5.md B1)"""
+    in that thread."""
     tok = support.token()
     n = 300
     r = get_raw(srv, '/bad/write-from-thread?token=%s&n=%d' % (tok, n))
@@ -175,8 +175,7 @@ def test_write_from_other_thread(srv):
 
 def test_read_input_from_other_thread(srv):
     """Two threads reading wsgi.input: the child lives, the request's own
-    thread reads the whole body, the other gets RuntimeError at once.
-    (docs/BUGS-issue5.md B2)"""
+    thread reads the whole body, the other gets RuntimeError at once."""
     tok = support.token()
     body = bytes(range(256)) * 4096 * 4   # 4 MiB
     with support.Client() as client:
@@ -191,8 +190,7 @@ def test_read_input_from_other_thread(srv):
 def test_write_after_response_end(srv):
     """write() called from close(), after the last chunk went out, must
     raise; nothing may follow the end of the response on the wire (on a
-    keep-alive connection it would pose as the next response).
-    (docs/BUGS-issue5.md B3)"""
+    keep-alive connection it would pose as the next response)."""
     tok = support.token()
     r = get_raw(srv, '/bad/write-in-close?token=' + tok)
     assert r.status == 200 and r.complete, r
@@ -234,7 +232,7 @@ def test_recursion_error_in_close(srv, log):
 
 @pytest.mark.expect_log('APW00301')
 def test_sys_exit_in_named_interpreter(srv, log):
-    for attempt in range(3):
+    for _ in range(3):
         assert_500(srv, '/errors-bad/sys-exit')
     log.wait('/errors-bad/sys-exit', tag='APW00301')
     log.wait('SystemExit: 3', tag='APW00301')

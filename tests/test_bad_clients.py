@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-import conftest
+import harness
 import support
 import wire
 
@@ -47,7 +47,7 @@ def client_config(state):
 
 @pytest.fixture(scope='module')
 def srv():
-    yield from conftest._session_server(client_config)
+    yield from harness.shared(client_config)
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def log(srv):
 
 
 def assert_serving(srv, before):
-    for attempt in range(2 * len(before)):
+    for _ in range(2 * len(before)):
         with support.Client() as client:
             r = client.get(srv.url('/who/whoami'))
         assert r.status_code == 200
@@ -151,8 +151,7 @@ def test_malformed_chunked_body(srv, log, case):
 def test_malformed_chunked_body_caught_by_app(srv, case):
     """Apache's HTTP_IN filter has already answered 400 when the read
     raises.  An application that catches the OSError and answers anyway
-    must not get its bytes onto the wire behind that error page.
-    (docs/BUGS-issue5.md B4)"""
+    must not get its bytes onto the wire behind that error page."""
     tok = support.token()
     path = '/client/read?token=%s&how=read&catch=1' % tok
     data, _ = exchange(srv, post(path, MALFORMED_CHUNKED[case],
@@ -202,8 +201,8 @@ def chunked(body, size=500):
 
 @pytest.mark.expect_log('APW00301')
 def test_chunked_body_over_limit_request_body(srv, log):
-    """413, and the application's read says why (docs/BUGS-issue5.md
-    B5); it never sees more than the limit."""
+    """413, and the application's read says why; it never sees more
+    than the limit."""
     tok = support.token()
     path = '/client-limited/read?token=%s&how=read-n' % tok
     data, _ = exchange(srv, post(path, chunked(b'z' * (LIMIT + 1)),
@@ -323,7 +322,7 @@ def slow_config(state):
 
 @pytest.fixture(scope='module')
 def slow_srv():
-    yield from conftest._session_server(slow_config)
+    yield from harness.shared(slow_config)
 
 
 @pytest.mark.expect_log('APW00301')

@@ -1,7 +1,8 @@
 """Co-existence with Debian's mod_python (libapache2-mod-python) in one
 Apache: apwsgi built against the same system Python (/usr/bin/python3.11)
-uses the Python that mod_python initialised (APW00002), both serve from
-the same process, and apwsgi does not finalise that Python.
+uses the Python that mod_python initialised (APW00002) and its
+interpreters (APW00601; test_modpython_mode.py goes further), both serve
+from the same process, and apwsgi does not finalise that Python.
 
 mod_python initialises Python in the Apache parent; Debian's build finds
 its own package (/usr/lib/python3/dist-packages/mod_python) only when
@@ -15,46 +16,13 @@ Skipped, saying why, when mod_python or the system Python's headers are
 missing.
 """
 
-import os
-import pathlib
 import re
-import subprocess
-import tempfile
 
 import pytest
 
-import conftest
 import support
-from apwsgi.apache import ApacheServer
 
-SYSTEM_PYTHON = '/usr/bin/python3.11'
-MOD_PYTHON = pathlib.Path('/usr/lib/apache2/modules/mod_python.so')
-PYTHON_LOAD = pathlib.Path('/etc/apache2/mods-available/python.load')
 APPS = support.APPS / 'coexist'
-# Debian's own directories only: no pyenv shim, no venv.
-SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin'
-
-
-def system_module():
-    """Path of apwsgi built against the system Python (built if needed)."""
-    given = os.environ.get('APWSGI_SYSTEM_MODULE')
-    if given:
-        return pathlib.Path(given)
-    if not MOD_PYTHON.is_file() or not PYTHON_LOAD.is_file():
-        pytest.skip('Debian\'s mod_python is not installed '
-                    '(apt-get install libapache2-mod-python)')
-    if not os.access(SYSTEM_PYTHON, os.X_OK):
-        pytest.skip('%s is missing (apt-get install python3.11)'
-                    % SYSTEM_PYTHON)
-    if not pathlib.Path('/usr/include/python3.11/Python.h').is_file():
-        pytest.skip('the system Python\'s headers are missing '
-                    '(apt-get install python3-dev)')
-    build = subprocess.run(
-        ['make', '--no-print-directory', 'PYTHON=' + SYSTEM_PYTHON,
-         'BUILDDIR=build/py-system', 'all'], cwd=support.REPO,
-        capture_output=True, text=True, timeout=600)
-    assert build.returncode == 0, build.stdout + build.stderr
-    return support.REPO / 'build' / 'py-system' / 'mod_apwsgi.so'
 
 
 def coexist_config(state):
@@ -74,28 +42,12 @@ def coexist_config(state):
 
 
 @pytest.fixture
-def srv(request):
-    """One Apache process with mod_python and apwsgi (system Python);
-    its whole log is checked like make_server's."""
-    module = system_module()
-    root = pathlib.Path(tempfile.mkdtemp(prefix='apwsgi-coexist-'))
-    root.chmod(0o755)
-    server = ApacheServer(str(module), coexist_config(root / 'state'),
-                          mpm=support.MPM, processes=1,
-                          threads=1 if support.MPM == 'prefork' else 25,
-                          root=root, modules=('python',),
-                          env=dict(support.APACHE_ENV, PATH=SYSTEM_PATH,
-                                   VIRTUAL_ENV=None))
-    server.start()
-    try:
-        yield server
-    finally:
-        conftest._stop(server)
-    problems = conftest._log_problems(server, 0,
-                                      conftest._allowed_tags(request))
-    if problems:
-        pytest.fail('\n'.join(problems), pytrace=False)
-    support.remove_tree(root)
+def srv(make_server):
+    """One Apache process with mod_python and apwsgi (system Python)."""
+    return make_server(coexist_config, module=support.system_module(),
+                       processes=1, modules=('python',),
+                       env={'PATH': support.SYSTEM_PATH,
+                            'VIRTUAL_ENV': None})
 
 
 def get(client, srv, path):
@@ -143,18 +95,19 @@ def test_main_interpreter_is_shared(srv):
 
 
 def test_python_not_finalised_by_apwsgi(srv):
-    """At child exit apwsgi ends the sub-interpreter it created (its
-    atexit handlers run) but leaves the main interpreter, mod_python's,
-    as it is: Py_FinalizeEx is not called, so the main interpreter's
-    atexit handlers do not run (mod_python does not finalise in the
-    children).  Alone, apwsgi does run them (test_python_home)."""
+    """At child exit apwsgi leaves Python as mod_python has it: the main
+    interpreter is not finalised, and the named interpreter, which is
+    mod_python's (test_modpython_mode.py), is not ended, so neither's
+    atexit handlers run (mod_python does not finalise in the children).
+    Alone, apwsgi does run them (test_python_home, test_interpreters)."""
     main_file = srv.state_dir / ('atexit-main-' + support.token())
     named_file = srv.state_dir / ('atexit-named-' + support.token())
     with support.Client() as client:
         get(client, srv, '/wsgi/atexit?file=%s' % main_file)
-        get(client, srv, '/wsgi-named/atexit?file=%s' % named_file)
+        named = get(client, srv, '/wsgi-named/atexit?file=%s' % named_file)
+    assert named['mod_python'] is True
     srv.stop()
-    assert named_file.read_text() == 'atexit ran\n'
+    assert not named_file.exists(), 'apwsgi ended mod_python\'s interpreter'
     assert not main_file.exists(), 'apwsgi finalised mod_python\'s Python'
 
 

@@ -1,8 +1,10 @@
-"""The README's copy-paste examples, run against a real Apache.
+"""The documentation's copy-paste examples, run against a real Apache.
 
-A fenced block right after a line `<!-- example: NAME -->` is an example;
-EXAMPLES below says how each one is checked, and the two must match
-(an example without a check, or a check without its example, fails).
+In docs/*.rst, a code block right after a reST comment `.. example: NAME`
+is an example (in README.md, a fenced block right after
+`<!-- example: NAME -->`).  EXAMPLES below says how each one is checked,
+and the two must match (an example without a check, or a check without
+its example, fails).
 
 - `apache` blocks are appended to a generated server configuration, after
   Debian's `<Directory /> Require all denied`, with `/srv/myapp` replaced
@@ -10,11 +12,16 @@ EXAMPLES below says how each one is checked, and the two must match
 - `sh` blocks: their `apwsgi serve` (or `python3 examples/...`) line runs,
   from the repository, on a free port.
 
-Also: every file in conf/ passes `apache2 -t` inside a generated server.
+Also: every other `apache` block of the pages passes `apache2 -t` inside a
+generated server (but those that show mod_wsgi's or mod_python's own
+directives), and so does every file in conf/.
 Independent of the MPM: runs in the event-MPM step of `make test` only.
 """
 
+import http.client
+import json
 import os
+import pathlib
 import re
 import shlex
 import shutil
@@ -25,27 +32,81 @@ import time
 
 import pytest
 
+import harness
 import support
 from apwsgi.apache import ApacheServer, find_free_port
-from ecosystem import (Launcher, make_readable, make_venv, module_python_exe,
-                       own_server, scratch_dir, tooling_env,
-                       venv_site_packages)
+from ecosystem import (
+    make_readable,
+    make_venv,
+    module_python_exe,
+    venv_site_packages,
+)
+from harness import Launcher, running
+from support import scratch_dir, tooling_env
 
 pytestmark = pytest.mark.skipif(
     support.MPM != 'event', reason='MPM-independent: runs under event only')
 
 README = support.REPO / 'README.md'
+DOCS = support.REPO / 'docs'
 MYAPP = support.APPS / 'docs_myapp'
-EXAMPLE_RE = re.compile(
+README_EXAMPLE_RE = re.compile(
     r'^([ \t]*)<!-- example: (\S+) -->\n[ \t]*```(\w+)\n(.*?)\n[ \t]*```',
     re.M | re.S)
+RST_EXAMPLE_RE = re.compile(r'^( *)\.\. example: (\S+)\s*$')
+RST_CODE_RE = re.compile(r'^( *)\.\. code-block:: (\w+)\s*$')
+RST_OPTION_RE = re.compile(r'^ +:[\w-]+:')
 DEBIAN_DEFAULTS = '<Directory />\n    Require all denied\n</Directory>\n'
+# Blocks that show another module's configuration, not apwsgi's.
+FOREIGN_DIRECTIVE_RE = re.compile(r'^\s*(WSGI\w+|Python\w+)\b', re.M)
 
 
-def readme_examples():
-    """{name: (language, text)} of the README's marked blocks."""
+def rst_code_blocks(path):
+    """[(line, language, text, example name or None)] of the reST page's
+    `.. code-block::` directives; text dedented."""
+    lines = path.read_text().splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        match = RST_CODE_RE.match(line)
+        if not match:
+            continue
+        indent, language = len(match.group(1)), match.group(2)
+        j = i + 1
+        while j < len(lines) and (RST_OPTION_RE.match(lines[j])
+                                  and len(lines[j]) - len(lines[j].lstrip())
+                                  > indent):
+            j += 1
+        body = []
+        for text in lines[j:]:
+            if text.strip() and len(text) - len(text.lstrip()) <= indent:
+                break
+            body.append(text)
+        name = None
+        k = i - 1
+        while k >= 0 and not lines[k].strip():
+            k -= 1
+        marker = RST_EXAMPLE_RE.match(lines[k]) if k >= 0 else None
+        if marker and len(marker.group(1)) == indent:
+            name = marker.group(2)
+        found.append((i + 1, language,
+                      textwrap.dedent('\n'.join(body)).strip('\n'), name))
+    return found
+
+
+def doc_pages():
+    return sorted(DOCS.glob('*.rst'))
+
+
+def marked_examples():
+    """{name: (language, text)} of the marked blocks of docs/ and the
+    README."""
     found = {}
-    for match in EXAMPLE_RE.finditer(README.read_text()):
+    for page in doc_pages():
+        for _, language, text, name in rst_code_blocks(page):
+            if name:
+                assert name not in found, 'example %s appears twice' % name
+                found[name] = (language, text)
+    for match in README_EXAMPLE_RE.finditer(README.read_text()):
         indent, name, language, body = match.groups()
         assert name not in found, 'example %s appears twice' % name
         found[name] = (language, textwrap.dedent(
@@ -75,14 +136,18 @@ def srv():
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def apache_example(name, srv, **kw):
-    """An own_server running the example's block (paths substituted)."""
+def apache_example(name, srv, replace=None, **kw):
+    """A server running the example's block (paths, and what
+    `replace` maps, substituted)."""
     language, text = EXAMPLES_TEXT[name]
     assert language == 'apache', (name, language)
     text = text.replace('/srv/myapp', str(srv))
+    for old, new in (replace or {}).items():
+        assert old in text, (name, old)
+        text = text.replace(old, new)
     port = find_free_port()
     text = text.replace('*:80>', '*:%d>' % port)
-    return own_server(DEBIAN_DEFAULTS + text, port=port, **kw)
+    return running(DEBIAN_DEFAULTS + text, port=port, **kw)
 
 
 def get_json(server, path, **kw):
@@ -90,6 +155,22 @@ def get_json(server, path, **kw):
         r = client.get(server.url(path), **kw)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def get_json_from(server, path, source, headers):
+    """GET path from the loopback address `source` (http.client, which
+    binds the client side) -> the JSON body of a 200."""
+    conn = http.client.HTTPConnection(server.host, server.port,
+                                      source_address=(source, 0),
+                                      timeout=support.TIMEOUT)
+    try:
+        conn.request('GET', path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200, body
+    return json.loads(body)
 
 
 def shell_command(name, prefix):
@@ -120,6 +201,16 @@ def run_serve(argv, srv=None, extra=()):
 
 
 # ---- the checks, one per example ----
+
+def check_readme_config(srv):
+    """The README's minimal configuration (its LoadModule line names the
+    module that is loaded already, which Apache skips)."""
+    with apache_example('readme-config', srv) as server:
+        info = get_json(server, '/myapp/x')
+    assert info['source'] == 'package'
+    assert (info['script_name'], info['path_info']) == ('/myapp', '/x')
+    assert info['interpreter'] is None
+
 
 def check_quickstart(srv):
     launcher, port = run_serve(shell_command('quickstart', 'apwsgi serve'))
@@ -213,9 +304,13 @@ def check_deploy_vhost(srv):
 def check_deploy_scale_out(srv):
     argv = shell_command('deploy-scale-out', 'python3')
     assert argv[1] == 'examples/scale-out/scale_out.py', argv
+    roots = scratch_dir('apwsgi-scale-out-')
+    harness.adopt(*(harness.LogFile(roots / name / 'logs' / 'error.log',
+                                    'event')
+                    for name in ('front', 'b1', 'b2', 'b3')), root=roots)
     out = subprocess.run(
         [sys.executable, *argv[1:], '--port', str(find_free_port()),
-         '--module', str(support.MODULE)],
+         '--module', str(support.MODULE), '--root', str(roots)],
         cwd=support.REPO, env=tooling_env(), capture_output=True, text=True,
         timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -270,6 +365,31 @@ def check_migrate_pass_authorization(srv):
     assert info['authorization'] == 'Bearer docs-token'
 
 
+# The example's proxy, 10.0.0.5, becomes a loopback address of its own.
+TRUSTED_PROXY = '127.0.0.2'
+FORWARDED = {'X-Forwarded-For': '203.0.113.7', 'X-Forwarded-Proto': 'https'}
+
+
+def check_migrate_trusted_proxies(srv):
+    """From the trusted proxy, the forwarded client address and scheme
+    count; from another address, the same headers change nothing."""
+    with apache_example('migrate-trusted-proxies', srv,
+                        replace={'10.0.0.5': TRUSTED_PROXY},
+                        modules=('remoteip',)) as server:
+        proxied = get_json_from(server, '/myapp/x', TRUSTED_PROXY, FORWARDED)
+        direct = get_json_from(server, '/myapp/x', '127.0.0.1', FORWARDED)
+        plain = get_json_from(server, '/myapp/x', TRUSTED_PROXY,
+                              {'X-Forwarded-For': '203.0.113.7'})
+    assert (proxied['remote_addr'], proxied['url_scheme'],
+            proxied['https']) == ('203.0.113.7', 'https', 'on')
+    assert (direct['remote_addr'], direct['url_scheme'],
+            direct['https']) == ('127.0.0.1', 'http', 'off')
+    assert (direct['forwarded_for'], direct['forwarded_proto']) == (
+        '203.0.113.7', 'https')
+    assert (plain['remote_addr'], plain['url_scheme'],
+            plain['https']) == ('203.0.113.7', 'http', 'off')
+
+
 def check_migrate_express(srv):
     launcher, port = run_serve(shell_command('migrate-express', 'apwsgi'),
                                srv)
@@ -284,6 +404,7 @@ def check_migrate_express(srv):
 
 
 EXAMPLES = {
+    'readme-config': check_readme_config,
     'quickstart': check_quickstart,
     'serve-options': check_serve_options,
     'config-virtualenv': check_config_virtualenv,
@@ -297,23 +418,74 @@ EXAMPLES = {
     'migrate-application-group': check_migrate_application_group,
     'migrate-daemon-process': check_migrate_daemon_process,
     'migrate-pass-authorization': check_migrate_pass_authorization,
+    'migrate-trusted-proxies': check_migrate_trusted_proxies,
     'migrate-express': check_migrate_express,
 }
-EXAMPLES_TEXT = readme_examples()
+# Examples that need a server this file does not make, run by another
+# test file: name -> that file.
+CHECKED_ELSEWHERE = {
+    'modpython-migration': 'test_modpython_mode.py',
+}
+EXAMPLES_TEXT = marked_examples()
 
 
 def test_every_example_has_a_check():
-    assert sorted(EXAMPLES_TEXT) == sorted(EXAMPLES)
+    assert sorted(EXAMPLES_TEXT) == sorted(
+        set(EXAMPLES) | set(CHECKED_ELSEWHERE))
+    for name, test_file in CHECKED_ELSEWHERE.items():
+        text = (pathlib.Path(__file__).parent / test_file).read_text()
+        assert "doc_example(%r)" % name in text, (name, test_file)
 
 
 @pytest.mark.parametrize('name', sorted(EXAMPLES))
-def test_readme_example(name, srv):
+def test_doc_example(name, srv):
     if name not in EXAMPLES_TEXT:
-        pytest.fail('README.md has no example %r' % name)
+        pytest.fail('neither docs/ nor README.md has an example %r' % name)
     EXAMPLES[name](srv)
 
 
-# ---- conf/ ----
+# ---- every other apache block of the pages, and conf/ ----
+
+def config_test(text, module=str(support.MODULE), modules=()):
+    """`apache2 -t` of text inside a generated server -> its output;
+    fails the test unless the syntax is OK."""
+    root = scratch_dir('apwsgi-conf-')
+    try:
+        server = ApacheServer(module, text, root=root, modules=modules)
+        server.conf_file.write_text(server.render_config())
+        out = subprocess.run([server.binary, '-t', '-d', str(root), '-f',
+                              str(server.conf_file)],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert out.returncode == 0, text + '\n' + out.stdout + out.stderr
+    assert 'Syntax OK' in out.stdout + out.stderr
+    return out.stdout + out.stderr
+
+
+APACHE_BLOCKS = [
+    pytest.param(text, id='%s:%d' % (page.name, line))
+    for page in doc_pages()
+    for line, language, text, name in rst_code_blocks(page)
+    if language == 'apache' and not name
+    and not FOREIGN_DIRECTIVE_RE.search(text)]
+
+
+def test_pages_have_apache_blocks():
+    """The block finder finds the pages' blocks (a test of the test)."""
+    assert len(APACHE_BLOCKS) >= 20
+    assert 'migrate-trusted-proxies' in EXAMPLES_TEXT
+
+
+@pytest.mark.parametrize('text', APACHE_BLOCKS)
+def test_doc_apache_block_is_valid_config(text):
+    """An apache block of the pages passes `apache2 -t` in a generated
+    server that loads apwsgi, mod_remoteip and the Basic authentication
+    modules Debian enables by default."""
+    config_test(DEBIAN_DEFAULTS + text,
+                modules=('remoteip', 'auth_basic', 'authn_core',
+                         'authn_file', 'authz_user'))
+
 
 CONF_FILES = sorted(p.name for p in (support.REPO / 'conf').iterdir()
                     if p.suffix in ('.conf', '.load'))
@@ -329,14 +501,4 @@ def test_conf_file_is_valid_apache_config(name):
         text = text.replace('/usr/lib/apache2/modules/mod_apwsgi.so', module)
         module = None
     text = text.replace('@REPO@', str(support.REPO))
-    root = scratch_dir('apwsgi-conf-')
-    try:
-        server = ApacheServer(module, text, root=root)
-        server.conf_file.write_text(server.render_config())
-        out = subprocess.run([server.binary, '-t', '-d', str(root), '-f',
-                              str(server.conf_file)],
-                             capture_output=True, text=True, timeout=60)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert 'Syntax OK' in out.stdout + out.stderr
+    config_test(text, module=module)

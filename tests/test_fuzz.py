@@ -7,7 +7,7 @@ For every case:
   reads it strictly), possibly cut inside its body, and nothing after it;
 - no CR, LF or other control character from the application reaches the
   header section, and no header the application did not set appears;
-- the outcome is exactly the one PEP 3333 and the README call for: the
+- the outcome is exactly the one PEP 3333 and docs/environ.rst call for: the
   response as given, a 500 when the application failed before a byte of
   body went out, a cut connection when it failed later, a 502 when a
   Content-Length was promised and nothing sent (oracle: expected());
@@ -29,7 +29,7 @@ hypothesis = pytest.importorskip('hypothesis')
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import conftest  # noqa: E402
+import harness  # noqa: E402
 import support  # noqa: E402
 import wire  # noqa: E402
 
@@ -283,7 +283,7 @@ def expected(case):
 def srv():
     def config(state):
         return support.location('/fuzz', 'fuzz_app')
-    yield from conftest._session_server(config)
+    yield from harness.shared(config)
 
 
 def replay(srv, case):

@@ -1,4 +1,5 @@
-"""SCRIPT_NAME / PATH_INFO splitting and decoding (CONTRACT.md rules).
+"""SCRIPT_NAME / PATH_INFO splitting and decoding (docs/configuration.rst,
+mod_wsgi.script_name).
 
 SCRIPT_NAME is the innermost non-regex <Location> (trailing '/' dropped,
 <Location /> gives ''), '' for <LocationMatch>, and mod_wsgi.script_name

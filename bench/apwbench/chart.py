@@ -46,9 +46,9 @@ def draw(document, out):
             names = [e['contender'] for e in cell]
             medians = [e['summary']['rps'] for e in cell]
             lows = [m - min(r['rps'] for r in e['rounds'])
-                    for m, e in zip(medians, cell)]
+                    for m, e in zip(medians, cell, strict=True)]
             highs = [max(r['rps'] for r in e['rounds']) - m
-                     for m, e in zip(medians, cell)]
+                     for m, e in zip(medians, cell, strict=True)]
             ax.bar(range(len(cell)), medians, color=[_color(n)
                                                      for n in names],
                    yerr=[lows, highs], capsize=2)

@@ -14,8 +14,7 @@ import dataclasses
 
 from . import APPS
 from .scenarios import MPMS
-from .servers import (BenchApache, GranianServer, GunicornServer,
-                      UwsgiServer)
+from .servers import BenchApache, GranianServer, GunicornServer, UwsgiServer
 
 WSGI = 'wsgi'
 CEILING = 'ceiling'

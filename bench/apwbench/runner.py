@@ -92,7 +92,7 @@ def estimate_seconds(groups, rounds, duration, warmup, idle_count):
         kinds = {'apache' if c.uses_apache else 'peer'
                  for c in group.contenders}
         total += max(START_COST[k] for k in kinds) + STOP_COST
-        for c in group.contenders:
+        for _ in group.contenders:
             load_s += rounds * duration
             total += (warmup + WRK_OVERHEAD
                       + rounds * (duration + WRK_OVERHEAD))
@@ -375,10 +375,10 @@ class Runner:
         with concurrent.futures.ThreadPoolExecutor(len(contenders)) as pool:
             started = [pool.submit(self._start, c, mpm, scenario,
                                    ('idle', scenario.name, c.name), row)
-                       for c, row in zip(contenders, rows)]
+                       for c, row in zip(contenders, rows, strict=True)]
             servers = [future.result() for future in started]
             try:
-                for server, row in zip(servers, rows):
+                for server, row in zip(servers, rows, strict=True):
                     if server:
                         statuses = load.fetch_many(
                             server.url(scenario.request_path),
@@ -387,7 +387,7 @@ class Runner:
                             row['error'] = 'statuses %s' % sorted(
                                 set(statuses))
                 time.sleep(IDLE_SETTLE)     # let the children fall idle
-                for server, row in zip(servers, rows):
+                for server, row in zip(servers, rows, strict=True):
                     if server:
                         row.update(rss_of(server.child_pids()))
                         row['log_problems'] = server.log_problems()

@@ -264,7 +264,7 @@ FAMILIES = {f.name: f for f in (
         idle_rss=('apwsgi-main', 'apwsgi-sub', 'mod_wsgi', 'static'),
     ),
     Family(
-        'interp', 'CPU-bound requests on apwsgi interpreter pools '
+        'interp', 'CPU-bound requests on apwsgi interpreter pools; '
         'needs apwsgi built for Python 3.12+',
         scenarios=('cpu',),
         contenders=('apwsgi-shared-1', 'apwsgi-own-pool-2',

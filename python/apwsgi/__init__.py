@@ -1,6 +1,10 @@
-"""Tooling for apwsgi: build facts, a throw-away Apache for tests, `make run`.
+"""apwsgi: WSGI applications in Apache httpd, with mod_apwsgi.so.
 
-The Apache module never imports this package; it is for developers only.
+This package is the command line that comes with the module: `apwsgi
+serve` runs an application in a throw-away Apache, and `apwsgi
+module-config` prints the lines that load the module into your own.  pip
+builds mod_apwsgi.so and installs it here.  The module itself never
+imports this package.
 """
 
 __version__ = '0.1.0'

@@ -1,9 +1,9 @@
 """Start and stop a throw-away Apache httpd with a generated configuration.
 
-Used by the test suite (one server per fixture) and by ``make run``.  The
-generated config is self-contained: it reads nothing under /etc/apache2
-except module files, so it works without Debian's envvars and never
-touches the system server.
+Used by `apwsgi serve`, by the test suite (one server per fixture) and
+by `make run`.  The generated config is self-contained: it reads nothing
+under /etc/apache2 except module files, so it works without Debian's
+envvars and never touches the system server.
 """
 
 import ctypes

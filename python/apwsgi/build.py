@@ -16,6 +16,9 @@ import subprocess
 import sys
 import sysconfig
 
+# The file the build makes and the wheel ships (apwsgi/mod_apwsgi.so).
+MODULE_NAME = 'mod_apwsgi.so'
+
 MISSING_APXS = (
     "apwsgi: apxs not found: building mod_apwsgi.so needs Apache's "
     "development files: install apache2-dev (Debian/Ubuntu: apt-get install "
@@ -109,7 +112,7 @@ def compile_module(source_dir, build_dir, jobs=None):
     if subprocess.run(command).returncode != 0:
         raise BuildError('apwsgi: building mod_apwsgi.so failed (see the '
                          'compiler output above)')
-    return os.path.join(build_dir, 'mod_apwsgi.so')
+    return os.path.join(build_dir, MODULE_NAME)
 
 
 def main(argv=None):

@@ -1,107 +1,55 @@
-"""Command line: ``apwsgi <command>`` or ``python -m apwsgi <command>``.
+"""Command line: ``apwsgi COMMAND`` or ``python -m apwsgi COMMAND``.
 
     serve          run a WSGI application in a throw-away Apache (serve.py)
-    module-config  print the LoadModule line for mod_apwsgi.so (config.py)
-    run-examples   serve examples/ with conf/examples.conf (``make run``)
-    build-vars     print the build facts of this Python (the Makefile's input)
+    module-config  print the lines that load mod_apwsgi.so (config.py)
+    top            a running server's figures in a terminal (top.py)
+
+Only commands that work wherever the package is installed belong here;
+the ones that need a checkout live in its tools/ and Makefile.
 """
 
 import argparse
-import pathlib
-import sys
 
-from . import build, config, serve
-from .apache import ApacheServer
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-# What `make run` prints once Apache is up: path, what it shows.
-EXAMPLE_URLS = (
-    ('/', 'plain WSGI hello, main interpreter'),
-    ('/flask/', 'Flask application, main interpreter'),
-    ('/flask/api/info', 'Flask JSON endpoint'),
-    ('/alpha/', 'counter in the named interpreter "alpha"'),
-    ('/also-alpha/', 'same interpreter "alpha", another Location'),
-    ('/beta/', 'counter in the named interpreter "beta"'),
-    ('/~alice/', "alice's app, interpreter user-alice (mod_rewrite)"),
-    ('/~bob/', "bob's app, interpreter user-bob (mod_rewrite)"),
-)
-
-
-def render_examples_conf(repo):
-    """conf/examples.conf with @REPO@ replaced by the repository path."""
-    text = (repo / 'conf' / 'examples.conf').read_text()
-    return text.replace('@REPO@', str(repo))
-
-
-def run_examples(args):
-    repo = pathlib.Path(args.repo).resolve()
-    module = pathlib.Path(args.module).resolve()
-    if not module.is_file():
-        print('apwsgi: %s does not exist; run make first' % module,
-              file=sys.stderr)
-        return 1
-    server = ApacheServer(
-        module, render_examples_conf(repo), mpm=args.mpm,
-        processes=args.processes, threads=args.threads, host=args.host,
-        port=args.port, log_level=args.log_level,
-        root=repo / 'build' / ('examples-server-%d' % args.port))
-    print('apwsgi: starting Apache (%s MPM) on %s with %s ...'
-          % (args.mpm, server.url(''), module), flush=True)
-
-    def ready():
-        print('apwsgi: serving; try:')
-        for path, what in EXAMPLE_URLS:
-            print('    %-36s %s' % (server.url(path), what))
-        print('apwsgi: error log %s (following it below); Ctrl-C stops.'
-              % server.error_log, flush=True)
-    return serve.run_foreground(server, ready, [server.error_log])
-
-
-def build_vars(args):
-    return build.main(['vars'])
+from . import __version__, config, serve, top
 
 
 def parser():
-    top = argparse.ArgumentParser(
-        prog='apwsgi', description='apwsgi: WSGI applications in Apache '
-                                   'httpd (mod_apwsgi.so) and its tooling')
-    commands = top.add_subparsers(dest='command', required=True)
+    cli = argparse.ArgumentParser(
+        prog='apwsgi',
+        description='Serve WSGI applications with Apache httpd and '
+                    'mod_apwsgi.so.',
+        epilog="Each command's --help lists its options.")
+    cli.add_argument('--version', action='version',
+                     version='apwsgi %s' % __version__)
+    commands = cli.add_subparsers(title='commands', dest='command',
+                                  required=True)
 
     srv = commands.add_parser(
-        'serve', help='run a WSGI application in a throw-away Apache',
+        'serve', help='run a WSGI application in a throw-away Apache httpd',
         description='Run TARGET in Apache httpd with a generated '
                     'configuration, in the foreground; Ctrl-C stops it.')
     serve.add_arguments(srv)
     srv.set_defaults(func=serve.serve)
 
     mconf = commands.add_parser(
-        'module-config', help='print the LoadModule line for mod_apwsgi.so')
+        'module-config',
+        help='print the Apache lines that load mod_apwsgi.so',
+        description='Print the LoadModule line for mod_apwsgi.so and, in a '
+                    "virtualenv, the SetEnv line for the venv's packages.")
     mconf.add_argument('--module', metavar='PATH',
-                       help='mod_apwsgi.so (default: the installed one)')
+                       help='mod_apwsgi.so (default: $APWSGI_MODULE, else '
+                            'the one pip installed)')
     mconf.set_defaults(func=config.module_config)
 
-    run = commands.add_parser('run-examples',
-                              help='serve examples/ (what make run does)')
-    run.add_argument('--port', type=int, default=8000)
-    run.add_argument('--host', default='127.0.0.1')
-    run.add_argument('--module', default=str(REPO / 'build' / 'mod_apwsgi.so'),
-                     help='path to mod_apwsgi.so (default: build/)')
-    run.add_argument('--mpm', default='event',
-                     choices=('event', 'worker', 'prefork'))
-    # One process by default, so that requests to two Locations naming
-    # the same interpreter visibly share it.
-    run.add_argument('--processes', type=int, default=1)
-    run.add_argument('--threads', type=int, default=25)
-    run.add_argument('--log-level', default='info')
-    run.add_argument('--repo', default=str(REPO),
-                     help='repository holding conf/ and examples/')
-    run.set_defaults(func=run_examples)
-
-    bvars = commands.add_parser('build-vars',
-                                help='build facts of this Python (make vars)')
-    bvars.set_defaults(func=build_vars)
-    return top
+    watch = commands.add_parser(
+        'top', help="show a running server's figures, like top",
+        description='Read the status handler (SetHandler apwsgi-status) '
+                    'every interval and show its totals, requests in '
+                    'flight, interpreters and processes.  Keys: q quits; '
+                    'r, i, p show one panel; a shows all.')
+    top.add_arguments(watch)
+    watch.set_defaults(func=top.top)
+    return cli
 
 
 def main(argv=None):

@@ -1,8 +1,8 @@
 """Where mod_apwsgi.so is, what it embeds, and `apwsgi module-config`.
 
     apwsgi module-config      the LoadModule line for the module that pip
-                              installed (or that `make` built, in a
-                              checkout), plus the venv's SetEnv line
+                              installed (or $APWSGI_MODULE), plus the
+                              venv's SetEnv line
 
 The module compiles in the home of the Python it was built against (the
 base installation, never a venv), so Apache needs no PYTHONHOME, and a
@@ -18,9 +18,6 @@ import sys
 from . import build
 
 PACKAGE = pathlib.Path(__file__).resolve().parent
-MODULE_NAME = 'mod_apwsgi.so'
-# A checkout: python/apwsgi/ under the repository, which holds build/.
-CHECKOUT = PACKAGE.parents[1]
 
 
 class ModuleNotFound(Exception):
@@ -28,14 +25,12 @@ class ModuleNotFound(Exception):
 
 
 def candidates():
-    """Where a module may be, most specific first: $APWSGI_MODULE, the
-    installed package (pip), a checkout's build/ (make)."""
+    """Where a module may be, most specific first: $APWSGI_MODULE, then
+    the one pip installed in this package."""
     paths = []
     if os.environ.get('APWSGI_MODULE'):
         paths.append(pathlib.Path(os.environ['APWSGI_MODULE']))
-    paths.append(PACKAGE / MODULE_NAME)
-    if (CHECKOUT / 'Makefile').is_file():
-        paths.append(CHECKOUT / 'build' / MODULE_NAME)
+    paths.append(PACKAGE / build.MODULE_NAME)
     return paths
 
 
@@ -51,8 +46,8 @@ def find_module(explicit=None):
             return path.resolve()
     raise ModuleNotFound(
         'apwsgi: mod_apwsgi.so not found (looked at %s); install apwsgi '
-        'with pip (`pip install .` in a checkout), run `make`, or pass '
-        '--module' % ', '.join(str(p) for p in candidates()))
+        'with pip, set APWSGI_MODULE, or pass --module'
+        % ', '.join(str(p) for p in candidates()))
 
 
 def module_python(path):
@@ -66,6 +61,13 @@ def module_has_home(path, home):
     """Whether the module names `home` (compiled in as its Python home)."""
     data = pathlib.Path(path).read_bytes()
     return (home.encode() + b'\0') in data or (home.encode() + b':') in data
+
+
+def embeds_this_python(path):
+    """Whether the module embeds the installation this Python runs from
+    (the base of a venv), whose path is then the application's too."""
+    return (module_python(path) == this_python()
+            and module_has_home(path, build.python_home()))
 
 
 def running_venv():

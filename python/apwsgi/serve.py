@@ -5,6 +5,8 @@
     apwsgi serve pkg.module::app       # imported from --directory (default .)
     python -m apwsgi serve ...         # the same
 
+What TARGET names, a file or a module, is decided in target.py.
+
 A complete configuration is generated from templates/serve.conf.in into a
 temporary ServerRoot (removed at exit).  Apache runs in the foreground with
 the event MPM, one process per core; its error log (and with --access-log
@@ -12,14 +14,13 @@ its access log) is copied to this terminal; Ctrl-C or SIGTERM stops it, and
 it also stops if this process is killed (ApacheServer's death signal).
 Run from a virtualenv, the venv is passed as `SetEnv mod_wsgi.virtualenv`.
 
-`run_foreground` is shared with `make run` (cli.run_examples).
+`run_foreground` also runs the examples of a checkout (tools/run-examples).
 """
 
 import grp
 import os
 import pathlib
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -30,12 +31,13 @@ import time
 
 from . import config
 from .apache import ApacheServer, render
+from .target import TargetError, resolve
 
 APACHE_USER = 'www-data'   # what ApacheServer's config runs children as
 FOLLOW_POLL = 0.1          # seconds between two looks at the log files
-RELOAD_INTERPRETER = 'app'  # --reload needs a named interpreter (issue 4)
-MODULE_RE = re.compile(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*')
-CALLABLE_RE = re.compile(r'[A-Za-z_]\w*')
+# Reloading works in named interpreters only: --reload without
+# --interpreter runs the application in this one.
+RELOAD_INTERPRETER = 'app'
 
 
 class UsageError(Exception):
@@ -54,38 +56,6 @@ def default_processes():
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def is_script(target):
-    path = target.partition('::')[0]
-    return (path.endswith(('.py', '.wsgi')) or os.sep in path
-            or os.path.isfile(path))
-
-
-def parse_target(target, directory=None):
-    """(mod_wsgi.application, mod_wsgi.directory) for TARGET.
-
-    A script path becomes absolute, and its own directory is the default
-    directory (so that it can import its neighbours).  `module:callable`
-    (gunicorn's spelling) is accepted for `module::callable`.
-    """
-    if is_script(target):
-        path, sep, name = target.partition('::')
-        path = os.path.abspath(path)
-        if not os.path.isfile(path):
-            raise UsageError('%s: no such script' % path)
-        if sep and not CALLABLE_RE.fullmatch(name):
-            raise UsageError('%r is not a callable name' % name)
-        return path + sep + name, directory or os.path.dirname(path)
-    module, sep, name = target.partition('::')
-    if not sep and target.count(':') == 1:
-        module, _, name = target.partition(':')
-        sep = '::'
-    if not MODULE_RE.fullmatch(module) or (
-            sep and not CALLABLE_RE.fullmatch(name)):
-        raise UsageError('%r is neither a script path nor module::callable'
-                         % target)
-    return module + sep + name, directory or os.getcwd()
 
 
 def parse_static(spec):
@@ -278,10 +248,17 @@ def build_server(args):
     module = config.find_module(args.module)
     venv = config.running_venv()
     check_virtualenv(module, venv)
-    application, directory = parse_target(args.target, args.directory)
-    directory = os.path.abspath(directory)
-    if not os.path.isdir(directory):
+    directory = args.directory and os.path.abspath(args.directory)
+    if directory and not os.path.isdir(directory):
         raise UsageError('--directory %s is not a directory' % directory)
+    # This Python's path is the application's only when the module
+    # embeds this very installation (a venv of it included), and less
+    # its first entry, this command's own location (or the current
+    # directory under -m), which Apache's Python does not have.
+    search_path = None
+    if config.embeds_this_python(module):
+        search_path = sys.path[0 if sys.flags.safe_path else 1:]
+    application, directory = resolve(args.target, directory, search_path)
     statics = [parse_static(spec) for spec in args.static]
     keys = settings(application, directory, args, venv)
     script = application.partition('::')[0]
@@ -307,7 +284,7 @@ def build_server(args):
 def serve(args):
     try:
         server, keys = build_server(args)
-    except (UsageError, config.ModuleNotFound) as exc:
+    except (UsageError, TargetError, config.ModuleNotFound) as exc:
         print('apwsgi serve: %s' % exc, file=sys.stderr)
         return 2
     try:
@@ -343,8 +320,10 @@ def serve(args):
 def add_arguments(parser):
     """The options of `apwsgi serve` (cli.py builds the parser)."""
     parser.add_argument('target', metavar='TARGET',
-                        help='a script (path/app.py[::callable], callable '
-                             '"application" by default) or module::callable')
+                        help='a script file (path/app.py[::callable], '
+                             'callable "application" by default) or '
+                             'module::callable (also module:callable); an '
+                             'existing file wins')
     parser.add_argument('--port', type=int, default=8000,
                         help='TCP port (default 8000)')
     parser.add_argument('--host', default='127.0.0.1',
@@ -377,8 +356,8 @@ def add_arguments(parser):
     parser.add_argument('--log-level', default='info',
                         help="Apache's LogLevel (default info)")
     parser.add_argument('--module', metavar='PATH',
-                        help='mod_apwsgi.so to load (default: the one pip '
-                             'installed, or build/ in a checkout)')
+                        help='mod_apwsgi.so to load (default: '
+                             '$APWSGI_MODULE, else the one pip installed)')
     parser.add_argument('--server-root', metavar='DIR',
                         help='keep the generated ServerRoot here (default: '
                              'a temporary directory, removed at exit)')

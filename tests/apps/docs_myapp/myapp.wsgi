@@ -1,6 +1,6 @@
-"""The application /srv/myapp/myapp.wsgi of the README's examples
+"""The application /srv/myapp/myapp.wsgi of the documentation's examples
 (tests/test_docs_examples.py copies this tree to a scratch directory and
-puts that directory where the README says /srv/myapp).
+puts that directory where the pages say /srv/myapp).
 
 Endpoints (any path): JSON, see myapp/report.py; "source": "script".
 """

@@ -1,4 +1,4 @@
-"""A script file that does not compile (for the APW00203 test)."""
+"""A script file that does not compile (for the APW00208 test)."""
 
 def application(environ, start_response)
     return [b'never']

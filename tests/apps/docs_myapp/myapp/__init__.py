@@ -1,1 +1,1 @@
-"""The package myapp of the README's examples (see ../myapp.wsgi)."""
+"""The package myapp of the documentation's examples (see ../myapp.wsgi)."""

@@ -1,4 +1,4 @@
-"""myapp.wsgi::application of the README's examples (a Django-style
+"""myapp.wsgi::application of the documentation's examples (a Django-style
 project module).  The reload example rewrites VERSION."""
 
 from myapp.report import report
