@@ -10,6 +10,7 @@
  */
 #define APWSGI_MODULE_FILE
 #include "apwsgi.h"
+#include "apwsgi_affinity.h"
 #include "apwsgi_config.h"
 #include "apwsgi_metrics.h"
 #include "apwsgi_output.h"
@@ -76,6 +77,7 @@ apwsgi_handler(request_rec *r)
         apwsgi_metrics_refused(cfg.interpreter, HTTP_INTERNAL_SERVER_ERROR);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    apwsgi_affinity_apply(r, cfg.cpu_affinity, cfg.own_gil);
     return apwsgi_request_run(r, &cfg);
 }
 
@@ -83,6 +85,7 @@ static void
 apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apwsgi_metrics_child_init(pchild, s);
+    apwsgi_affinity_init(apwsgi_metrics_slot_index());
     apwsgi_reload_init();
     apwsgi_output_init();
     apwsgi_python_init(pchild, s);
