@@ -122,6 +122,45 @@ def test_a_bad_value_is_refused(make_server):
         "or 'off'" in lines[0]
 
 
+@pytest.mark.skipif(not 2 <= len(ALLOWED) <= PROCESSES,
+                    reason='auto applies with a child per CPU')
+def test_auto_gives_the_cpus_back_for_an_own_gil(make_server):
+    """A process that serves a request asking for an own GIL (Python
+    on several CPUs at once) gets all its CPUs back, every thread."""
+    def both(state):
+        return '\n'.join([
+            support.location('/aff', 'affinity_app'),
+            support.location('/own', 'affinity_app', interpreter='own',
+                             extra='SetEnv mod_wsgi.gil own')])
+    srv = make_server(both, mpm='event', processes=PROCESSES,
+                      threads=THREADS)
+    assert_own_cpus(srv, cpus_by_pid(srv))
+
+    def one(_):
+        with support.Client() as client:
+            r = client.get(srv.url('/own?sleep=0.3'))
+            assert r.status_code == 200
+            return r.json()['pid']
+    with concurrent.futures.ThreadPoolExecutor(CONCURRENT) as pool:
+        pids = set(pool.map(one, range(CONCURRENT)))
+    assert len(pids) == PROCESSES
+    for pid in pids:
+        assert thread_cpus(pid) == {cpu_list_text()}
+
+
+def cpu_list_text():
+    """ALLOWED as /proc writes a Cpus_allowed_list ('0-1', '0,2')."""
+    ranges, first = [], None
+    for i, cpu in enumerate(ALLOWED):
+        if first is None:
+            first = cpu
+        if i + 1 == len(ALLOWED) or ALLOWED[i + 1] != cpu + 1:
+            ranges.append(str(first) if first == cpu
+                          else '%d-%d' % (first, cpu))
+            first = None
+    return ','.join(ranges)
+
+
 @two_cpus
 def test_waiting_requests_still_overlap(make_server):
     """Requests that wait (here time.sleep, as on a socket or a database)
