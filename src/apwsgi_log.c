@@ -86,6 +86,19 @@ log_lines(request_rec *r, server_rec *s, int level, const char *tag,
     }
 }
 
+void
+apwsgi_log_text(request_rec *r, server_rec *s, int level, const char *tag,
+                const char *text)
+{
+    apr_size_t len = strlen(text);
+
+    /* A trailing newline ends the last line; it starts no empty one. */
+    if (len && text[len - 1] == '\n') {
+        len--;
+    }
+    log_lines(r, s, level, tag, text, (Py_ssize_t)len, 0);
+}
+
 /*
  * Log the first `len` bytes of the buffer (whole lines) and keep the
  * rest.  GIL held.

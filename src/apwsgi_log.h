@@ -62,6 +62,14 @@ void apwsgi_log_route_logging(apwsgi_state_t *st);
 void apwsgi_log_set_current(request_rec *r);
 
 /*
+ * Log each '\n'-separated line of `text` at `level` with `tag`, as one
+ * record (the lines stay together), against `r` when given, else
+ * against `s`.  Touches no Python: any thread, GIL or not.
+ */
+void apwsgi_log_text(request_rec *r, server_rec *s, int level,
+                     const char *tag, const char *text);
+
+/*
  * Log the raised exception, then clear it: one line `tag` + `headline`
  * and then one line for each line of its traceback, all at APLOG_ERR,
  * against `r` when given, else against `s`.  GIL held; an exception

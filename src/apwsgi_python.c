@@ -5,6 +5,7 @@
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
 #include "apwsgi_modpython.h"
+#include "apwsgi_threads.h"
 #include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME
@@ -42,7 +43,7 @@ python_cleanup(void *data)
         return APR_SUCCESS;
     }
     python_ready = 0;
-    rc = apwsgi_interp_shutdown();
+    rc = apwsgi_interp_shutdown(apr_time_now() + apwsgi_threads_bound());
     if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
         return APR_SUCCESS;
     }
