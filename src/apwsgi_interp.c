@@ -766,9 +766,9 @@ reap(void)
         }
         if (slot->retired) {
             slot->ending = 1;
-            slot->why =
-                slot->why ? slot->why : "replaced, or left without an "
-                                        "application";
+            slot->why = slot->why ? slot->why
+                                  : "replaced, or left without an "
+                                    "application";
             victims[n++] = slot;
         }
     }

@@ -66,8 +66,8 @@ void apwsgi_log_set_current(request_rec *r);
  * record (the lines stay together), against `r` when given, else
  * against `s`.  Touches no Python: any thread, GIL or not.
  */
-void apwsgi_log_text(request_rec *r, server_rec *s, int level,
-                     const char *tag, const char *text);
+void apwsgi_log_text(request_rec *r, server_rec *s, int level, const char *tag,
+                     const char *text);
 
 /*
  * Log the raised exception, then clear it: one line `tag` + `headline`

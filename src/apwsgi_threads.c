@@ -94,8 +94,7 @@ app_threads(void)
     PyObject *mine = NULL;
     unsigned long self = PyThread_get_thread_ident();
 
-    all = threading ? PyObject_CallMethod(threading, "enumerate", NULL)
-                    : NULL;
+    all = threading ? PyObject_CallMethod(threading, "enumerate", NULL) : NULL;
     main = all ? PyObject_CallMethod(threading, "main_thread", NULL) : NULL;
     mine = main && PyList_Check(all) ? PyList_New(0) : NULL;
     for (Py_ssize_t i = 0; mine && i < PyList_GET_SIZE(all); i++) {
@@ -108,8 +107,8 @@ app_threads(void)
             continue;
         }
         ident = PyObject_GetAttrString(thread, "ident");
-        other = !ident || ident == Py_None
-                || PyLong_AsUnsignedLong(ident) != self;
+        other =
+            !ident || ident == Py_None || PyLong_AsUnsignedLong(ident) != self;
         Py_XDECREF(ident);
         if (other && PyList_Append(mine, thread) < 0) {
             Py_CLEAR(mine);
