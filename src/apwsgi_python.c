@@ -5,6 +5,7 @@
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
 #include "apwsgi_modpython.h"
+#include "apwsgi_process.h"
 #include "apwsgi_threads.h"
 #include "apwsgi_tstate.h"
 
@@ -125,6 +126,7 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     if (apwsgi_log_init(pchild) < 0) {
         return -1;
     }
+    apwsgi_process_init(pchild, s);
     if (Py_IsInitialized()) {
         /* Another module (mod_python) started Python: use it as it is
          * and leave its finalisation to that module. */

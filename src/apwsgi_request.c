@@ -14,6 +14,7 @@
 #include "apwsgi_input.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
+#include "apwsgi_process.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_response.h"
 #include "apwsgi_state.h"
@@ -194,7 +195,10 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
         return status;
     }
     apwsgi_log_set_current(r);
+    apwsgi_process_set_client(ap_get_conn_socket(r->connection));
     status = serve(req, cfg, in->name, &empty, &body_left);
+    apwsgi_process_leave_if_forked(r, status != OK);
+    apwsgi_process_set_client(NULL);
     apwsgi_log_set_current(NULL);
     apwsgi_tstate_leave(ts);
     apwsgi_interp_release(in, empty);

@@ -7,11 +7,14 @@
 #include "apwsgi_filewrapper.h"
 #include "apwsgi_input.h"
 #include "apwsgi_log.h"
+#include "apwsgi_process.h"
 #include "apwsgi_response.h"
 
 /*
  * The parts, in the order they are built (and freed backwards): the
  * log first, since the application's output and errors need it; the
+ * guards of Apache's signals and sockets (which hold nothing in the
+ * state) before anything can run the application's code; the
  * file wrapper before environ, whose constant part holds its type;
  * the application loader last, as it loads code that may use all of
  * the others.  (Reload's part is made by apwsgi_reload.c at the first
@@ -22,6 +25,7 @@ static const struct {
     void (*free)(apwsgi_state_t *st);
 } parts[] = {
     {apwsgi_log_part_init, apwsgi_log_part_free},
+    {apwsgi_process_part_init, apwsgi_process_part_free},
     {apwsgi_input_part_init, apwsgi_input_part_free},
     {apwsgi_response_part_init, apwsgi_response_part_free},
     {apwsgi_filewrapper_part_init, apwsgi_filewrapper_part_free},
