@@ -3,6 +3,7 @@
  */
 #include "apwsgi_environ.h"
 #include "apwsgi_filewrapper.h"
+#include "apwsgi_timeout.h"
 
 #define ENV_CACHE_MAX 256
 #define ENV_POSITIONS 64
@@ -183,6 +184,7 @@ static PyObject *
 environ_base_new(apwsgi_state_t *st)
 {
     PyObject *file_wrapper = apwsgi_filewrapper_type(st); /* borrowed */
+    PyObject *timeout = apwsgi_timeout_type(st);          /* borrowed */
     PyObject *base = NULL;
     PyObject *version = NULL;
     int threads = 0;
@@ -196,7 +198,8 @@ environ_base_new(apwsgi_state_t *st)
         || set_bool(base, "wsgi.multiprocess", processes) < 0
         || PyDict_SetItemString(base, "wsgi.run_once", Py_False) < 0
         || PyDict_SetItemString(base, "wsgi.input_terminated", Py_True) < 0
-        || PyDict_SetItemString(base, "wsgi.file_wrapper", file_wrapper) < 0) {
+        || PyDict_SetItemString(base, "wsgi.file_wrapper", file_wrapper) < 0
+        || PyDict_SetItemString(base, "apwsgi.RequestTimeout", timeout) < 0) {
         Py_CLEAR(base);
     }
     Py_XDECREF(version);

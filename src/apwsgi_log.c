@@ -113,16 +113,14 @@ log_lines(request_rec *r, server_rec *s, int level, const char *tag,
 }
 
 void
-apwsgi_log_text(request_rec *r, server_rec *s, int level, const char *tag,
-                const char *text)
+apwsgi_log_text(server_rec *s, int level, const char *tag, const char *text)
 {
-    apr_size_t len = strlen(text);
+    apr_size_t n = strlen(text);
 
-    /* A trailing newline ends the last line; it starts no empty one. */
-    if (len && text[len - 1] == '\n') {
-        len--;
+    while (n > 0 && text[n - 1] == '\n') {
+        n--;
     }
-    log_lines(r, s, level, tag, text, (Py_ssize_t)len, 0);
+    log_lines(NULL, s, level, tag, text, (Py_ssize_t)n, 0);
 }
 
 /*

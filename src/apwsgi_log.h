@@ -66,14 +66,6 @@ void apwsgi_log_set_current(request_rec *r);
 request_rec *apwsgi_log_current(void);
 
 /*
- * Log each '\n'-separated line of `text` at `level` with `tag`, as one
- * record (the lines stay together), against `r` when given, else
- * against `s`.  Touches no Python: any thread, GIL or not.
- */
-void apwsgi_log_text(request_rec *r, server_rec *s, int level, const char *tag,
-                     const char *text);
-
-/*
  * Log the raised exception, then clear it: one line `tag` + `headline`
  * and then one line for each line of its traceback, all at APLOG_ERR,
  * against `r` when given, else against `s`.  GIL held; an exception
@@ -82,5 +74,12 @@ void apwsgi_log_text(request_rec *r, server_rec *s, int level, const char *tag,
  */
 void apwsgi_log_exception(request_rec *r, server_rec *s, const char *tag,
                           const char *headline);
+
+/*
+ * Log each line of `text` at `level` with `tag`, against `s`, the
+ * lines together (as a traceback's are).  No GIL held or needed.
+ */
+void apwsgi_log_text(server_rec *s, int level, const char *tag,
+                     const char *text);
 
 #endif /* APWSGI_LOG_H */

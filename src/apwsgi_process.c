@@ -257,8 +257,7 @@ refused(const char *what, const char *signals)
                  "(called from %s, line %d%s%s)",
                  what, signals, strchr(signals, ',') ? "them" : "it",
                  file ? file : "?", line, r ? ", for " : "", r ? r->uri : "");
-    apwsgi_log_text(r, main_server, APLOG_WARNING, APWSGI_APLOGNO(00028),
-                    text);
+    apwsgi_log_text(main_server, APLOG_WARNING, APWSGI_APLOGNO(00028), text);
     Py_XDECREF(code);
     Py_XDECREF(f);
 }

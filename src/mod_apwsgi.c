@@ -11,9 +11,11 @@
 #define APWSGI_MODULE_FILE
 #include "apwsgi.h"
 #include "apwsgi_config.h"
+#include "apwsgi_metrics.h"
 #include "apwsgi_python.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_request.h"
+#include "apwsgi_status.h"
 
 /*
  * The CGI variables of the request (HTTP_* headers as Apache filters
@@ -41,8 +43,13 @@ apwsgi_handler(request_rec *r)
     apwsgi_config_t cfg;
     int status = OK;
 
-    if (!r->handler || strcmp(r->handler, APWSGI_HANDLER) != 0) {
+    if (!r->handler) {
         return DECLINED;
+    }
+    if (strcmp(r->handler, APWSGI_HANDLER) != 0) {
+        return strcmp(r->handler, APWSGI_STATUS_HANDLER) == 0
+                   ? apwsgi_status_handle(r)
+                   : DECLINED;
     }
     status = apwsgi_config_read(r, &cfg);
     if (status != OK) {
@@ -71,6 +78,7 @@ apwsgi_handler(request_rec *r)
 static void
 apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    apwsgi_metrics_child_init(pchild, s);
     apwsgi_reload_init();
     apwsgi_python_init(pchild, s);
 }
@@ -82,7 +90,7 @@ apwsgi_register_hooks(apr_pool_t *p)
      * apwsgi uses that Python rather than start a second one. */
     static const char *const after[] = {"mod_python.c", NULL};
 
-    (void)p;
+    apwsgi_metrics_setup(p);
     ap_hook_child_init(apwsgi_child_init, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(apwsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
