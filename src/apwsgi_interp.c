@@ -55,6 +55,7 @@ typedef struct {
     /* Set once the slot is ending, by the one thread that ends it: */
     const char *why;        /* why it ends, for the log */
     int draining;           /* its threads were asked to stop */
+    apr_time_t drain_from;  /* when (apwsgi_now()) */
     apr_time_t drain_until; /* how long they are waited for */
 } interp_slot_t;
 
@@ -387,12 +388,13 @@ interp_leave_alive(interp_slot_t *slot, PyThreadState *ts,
             main_server, APLOG_WARNING, APWSGI_APLOGNO(00025),
             apr_psprintf(tmp ? tmp : table_pool,
                          "interpreter '%s' (%s) is not ended: threads of "
-                         "the application did not end within %d s of being "
-                         "asked to, so it stays, and Python is not "
+                         "the application did not end within %.1f s of "
+                         "being asked to, so it stays, and Python is not "
                          "finalised at exit; its atexit handlers ran.  "
                          "Threads left:\n%s",
                          slot->pub.name, slot->why,
-                         (int)apr_time_sec(apwsgi_threads_bound()),
+                         (double)(apwsgi_now() - slot->drain_from)
+                             / APR_USEC_PER_SEC,
                          threads ? threads : "(unknown)\n"));
     }
     if (tmp) {
@@ -431,13 +433,14 @@ interp_end(interp_slot_t *slot, apr_time_t until)
     }
     if (!slot->draining) {
         slot->draining = 1;
+        slot->drain_from = apwsgi_now();
         slot->drain_until = until;
         apwsgi_tstate_delete(&slot->pub, ts);
         apwsgi_threads_stop(main_server);
     }
     until = until < slot->drain_until ? until : slot->drain_until;
     apwsgi_threads_left(&left);
-    if (left.others && !left.daemon && apr_time_now() < until) {
+    if (left.others && !left.daemon && apwsgi_now() < until) {
         apwsgi_tstate_leave(ts);
         return END_WAIT;
     }
@@ -799,7 +802,7 @@ reap(void)
     }
     apr_thread_mutex_unlock(table_mutex);
     for (int i = 0; i < n; i++) {
-        interp_end(victims[i], now + apwsgi_threads_bound());
+        interp_end(victims[i], apwsgi_now() + apwsgi_threads_bound());
     }
 }
 
@@ -845,12 +848,13 @@ static int
 main_threads_end(apr_time_t until)
 {
     apwsgi_threads_left_t left;
+    apr_time_t from = apwsgi_now();
     apr_pool_t *tmp = NULL;
 
     apwsgi_threads_stop(main_server);
     for (;;) {
         apwsgi_threads_left(&left);
-        if (!left.nondaemon || apr_time_now() >= until) {
+        if (!left.nondaemon || apwsgi_now() >= until) {
             break;
         }
         Py_BEGIN_ALLOW_THREADS
@@ -865,10 +869,10 @@ main_threads_end(apr_time_t until)
             main_server, APLOG_WARNING, APWSGI_APLOGNO(00027),
             apr_psprintf(tmp,
                          "threads of the main interpreter did not end "
-                         "within %d s of the process stopping, so Python is "
-                         "not finalised (its atexit handlers run).  Threads "
-                         "left:\n%s",
-                         (int)apr_time_sec(apwsgi_threads_bound()),
+                         "within %.1f s of being asked to as the process "
+                         "stops, so Python is not finalised (its atexit "
+                         "handlers run).  Threads left:\n%s",
+                         (double)(apwsgi_now() - from) / APR_USEC_PER_SEC,
                          apwsgi_threads_describe(tmp)));
         apr_pool_destroy(tmp);
     }

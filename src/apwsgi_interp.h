@@ -119,7 +119,8 @@ int apwsgi_interp_reaper_start(apr_pool_t *pchild);
 /*
  * At child exit: stop the reaper and end every sub-interpreter, the
  * threads of the application in each (and in the main interpreter,
- * where this module finalises Python) given until `until` to end.
+ * where this module finalises Python) given until `until` (on the
+ * apwsgi_now() clock) to end.
  * Returns 0 when all ended (Python may be finalised), 1 when one had
  * to be left alive (its atexit handlers ran; Python must not be
  * finalised), -1 when requests still run (then nothing was touched).

@@ -2,6 +2,7 @@
  * apwsgi_python.c: initialise and finalise CPython in a child.
  */
 #include "apwsgi_python.h"
+#include "apwsgi_exit.h"
 #include "apwsgi_inflight.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
@@ -39,6 +40,7 @@ python_cleanup(void *data)
 {
     PyThreadState *ts = NULL;
     apwsgi_interp_t *main_in = apwsgi_interp_main();
+    apr_time_t until = 0;
     int rc = 0;
 
     (void)data;
@@ -46,10 +48,25 @@ python_cleanup(void *data)
         return APR_SUCCESS;
     }
     python_ready = 0;
+    /* The watchdog (apwsgi_exit.h) bounds all that follows. */
+    until = apwsgi_exit_begin();
+    apwsgi_exit_phase("stopping the monitor thread", NULL);
     apwsgi_monitor_stop();
-    rc = apwsgi_interp_shutdown(apr_time_now() + apwsgi_threads_bound());
+    apwsgi_exit_phase("ending the interpreters and waiting for their threads",
+                      NULL);
+    rc = apwsgi_interp_shutdown(until);
     if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
         return APR_SUCCESS;
+    }
+    /* The main interpreter's atexit handlers run here rather than in
+     * Py_FinalizeEx, so that the watchdog can tell where they are. */
+    if (python_owned) {
+        apwsgi_exit_phase("running the main interpreter's atexit handlers",
+                          ts);
+        apwsgi_interp_run_atexit();
+        apwsgi_exit_phase(rc == 0 ? "finalising Python"
+                                  : "leaving Python unfinalised",
+                          NULL);
     }
     if (python_owned && rc == 0) {
         apwsgi_interp_main_clear();
@@ -63,10 +80,7 @@ python_cleanup(void *data)
         return APR_SUCCESS;
     }
     /* An interpreter left alive keeps Python from being finalised (it
-     * would abort); the main interpreter's atexit handlers still run. */
-    if (python_owned) {
-        apwsgi_interp_run_atexit();
-    }
+     * would abort); the main interpreter's atexit handlers ran. */
     apwsgi_tstate_leave(ts);
     return APR_SUCCESS;
 }
@@ -190,6 +204,12 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
                                   "flight could not start: no "
                                   "mod_wsgi.request_timeout and no stacks "
                                   "of slow requests in this process");
+    }
+    if (apwsgi_exit_start(s) < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     APWSGI_APLOGNO(00035) "the watchdog of this process "
+                                           "could not start: nothing bounds "
+                                           "the time it takes to stop");
     }
     python_ready = 1;
     apr_pool_pre_cleanup_register(pchild, NULL, python_cleanup);

@@ -186,6 +186,9 @@ apwsgi_threads_stack(apr_pool_t *p, PyThreadState *ts)
     if (outer) {
         text = apr_psprintf(p, "  ... %d outer calls\n", outer);
     }
+    else if (!n) {
+        text = "  (no Python frame: in a function written in C)\n";
+    }
     while (n-- > 0) {
         PyCodeObject *code = PyFrame_GetCode(frames[n]);
 

@@ -69,7 +69,7 @@ const char *apwsgi_threads_describe(apr_pool_t *p);
 /*
  * The Python stack of the thread whose thread state is `ts` (in the
  * current interpreter), as lines "  File ..., line N, in f", outermost
- * call first, in `p`; "" when it runs no Python.  GIL of that
+ * call first (or one line saying there is none), in `p`.  GIL of that
  * interpreter held.
  */
 const char *apwsgi_threads_stack(apr_pool_t *p, PyThreadState *ts);
