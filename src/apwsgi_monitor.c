@@ -170,7 +170,9 @@ round_run(apr_pool_t *p)
             info->stack_after > 0 && now - info->start >= info->stack_after;
         job->want_timeout =
             info->deadline && now >= info->deadline && !info->raised;
-        if (info->raised && now >= info->deadline + STUCK_AFTER) {
+        /* A timeout's raise only: the child's exit raises too. */
+        if (info->raised && info->deadline
+            && now >= info->deadline + STUCK_AFTER) {
             log_stuck(info, now, p);
         }
         njobs += job->want_stack || job->want_timeout;
