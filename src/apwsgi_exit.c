@@ -34,8 +34,9 @@ static server_rec *exit_server;
 static apr_time_t stop_at;
 /* The child_stopping hook said the stop is not graceful. */
 static volatile sig_atomic_t ungraceful;
-/* When the Python clean-up began; 0 before. */
+/* When the Python clean-up began; 0 before.  And whether it is over. */
 static apr_time_t cleanup_at;
+static int cleanup_done;
 /* Requests and interpreters are no longer looked at. */
 static int exiting;
 /* Threads looking at requests and interpreters now. */
@@ -46,6 +47,8 @@ static const char *phase;
 static PyThreadState *atexit_ts;
 /* A thread state of the main interpreter for the report's thread. */
 static PyThreadState *report_ts;
+/* The watchdog's own pool, cleared at each look (never destroyed). */
+static apr_pool_t *watch_pool;
 
 static void block_signals(void);
 
@@ -309,10 +312,35 @@ end_process(apr_time_t age)
     _exit(0);
 }
 
+/*
+ * Whether the module still has something running in this stopping
+ * process: requests in flight, or its Python clean-up.  What Apache
+ * itself still does (a keep-alive connection, a static file) is left
+ * to Apache.  Watchdog thread.
+ */
+static int
+module_busy(void)
+{
+    apwsgi_inflight_info_t *infos = NULL;
+    int n = 0;
+
+    if (LOAD(cleanup_at)) {
+        return !LOAD(cleanup_done);
+    }
+    __atomic_add_fetch(&looking, 1, __ATOMIC_SEQ_CST);
+    if (!LOAD(exiting)) {
+        apr_pool_clear(watch_pool);
+        n = apwsgi_inflight_snapshot(watch_pool, &infos);
+    }
+    __atomic_sub_fetch(&looking, 1, __ATOMIC_SEQ_CST);
+    return n > 0 || LOAD(cleanup_at);
+}
+
 static void *
 watchdog_main(void *data)
 {
-    int reported = 0;
+    int reported_requests = 0;
+    int reported_cleanup = 0;
 
     (void)data;
     block_signals();
@@ -322,6 +350,7 @@ watchdog_main(void *data)
         apr_time_t report_at = 0;
         apr_time_t end_at = 0;
         int state = AP_MPMQ_RUNNING;
+        int cleanup = 0;
 
         apr_sleep(WATCH_EVERY);
         now = apwsgi_now();
@@ -334,8 +363,14 @@ watchdog_main(void *data)
             t0 = note_stop(now);
         }
         deadlines(t0, &report_at, &end_at);
-        if (!reported && now >= report_at) {
-            reported = 1;
+        if (now < report_at || !module_busy()) {
+            continue;
+        }
+        /* One report on the requests, one on the clean-up. */
+        cleanup = LOAD(cleanup_at) != 0;
+        if (cleanup ? !reported_cleanup : !reported_requests) {
+            reported_cleanup |= cleanup;
+            reported_requests = 1;
             report(now - t0);
         }
         if (now >= end_at) {
@@ -353,6 +388,9 @@ apwsgi_exit_start(server_rec *s)
     int rc = 0;
 
     exit_server = s;
+    if (apr_pool_create(&watch_pool, NULL) != APR_SUCCESS) {
+        return -1;
+    }
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     rc = pthread_create(&thread, &attr, watchdog_main, NULL);
@@ -377,6 +415,13 @@ apwsgi_exit_begin(void)
         apr_sleep(apr_time_from_msec(1));
     }
     return report_at;
+}
+
+void
+apwsgi_exit_end(void)
+{
+    STORE(phase, (const char *)NULL);
+    STORE(cleanup_done, 1);
 }
 
 void

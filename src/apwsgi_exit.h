@@ -25,9 +25,13 @@
  *   handlers, where they are.  Threads of the application that do not
  *   end by then are logged by the clean-up itself, which leaves Python
  *   unfinalised rather than wait for them (apwsgi_interp.h).
- * - At the bound, if the process is still there, it logs what still
- *   runs and ends the process (_exit), whatever blocks it: a thread
- *   blocked in C cannot be interrupted in any other way.
+ * - At the bound, if the module still has something running there (a
+ *   request, or its Python clean-up), it logs what and ends the
+ *   process (_exit), whatever blocks it: a thread blocked in C cannot
+ *   be interrupted in any other way.  What Apache itself still does
+ *   (a keep-alive connection, a long static response) is Apache's:
+ *   the module's clean-up then gets the last part of the bound (the
+ *   report's share) once it begins.
  *
  * The Python work of the report (stacks, the exception) is done by a
  * short-lived thread of its own, so that a GIL that is never released
@@ -66,6 +70,10 @@ apr_interval_time_t apwsgi_exit_bound(int graceful);
  * GIL held.
  */
 apr_time_t apwsgi_exit_begin(void);
+
+/* The child's Python clean-up is over: what follows is Apache's, and
+ * no longer bounded here.  No GIL needed. */
+void apwsgi_exit_end(void);
 
 /*
  * What the clean-up is doing now (a string constant), for the line

@@ -56,7 +56,7 @@ python_cleanup(void *data)
                       NULL);
     rc = apwsgi_interp_shutdown(until);
     if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
-        return APR_SUCCESS;
+        goto done;
     }
     /* The main interpreter's atexit handlers run here rather than in
      * Py_FinalizeEx, so that the watchdog can tell where they are. */
@@ -77,11 +77,13 @@ python_cleanup(void *data)
                                                "above)");
         }
         apwsgi_interp_table_free();
-        return APR_SUCCESS;
+        goto done;
     }
     /* An interpreter left alive keeps Python from being finalised (it
      * would abort); the main interpreter's atexit handlers ran. */
     apwsgi_tstate_leave(ts);
+done:
+    apwsgi_exit_end();
     return APR_SUCCESS;
 }
 

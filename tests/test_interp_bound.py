@@ -10,6 +10,7 @@ concurrent requests use the event MPM.
 
 import collections
 import concurrent.futures
+import re
 
 import pytest
 
@@ -263,7 +264,8 @@ def test_idle_end_does_not_wait_for_a_thread_that_never_ends(make_server):
                          "mod_wsgi.idle_timeout) is not ended",
                          tag='APW00025', timeout=15)
         assert ':warn]' in lines[0]
-        assert 'did not end within 2 s of being asked to' in lines[0]
+        assert re.search(r'did not end within [23]\.\d s of being asked to',
+                         lines[0]), lines[0]
         whole = log.tagged('APW00025')
         assert any("thread 'never-ends' (non-daemon):" in line
                    for line in whole), whole
