@@ -24,6 +24,9 @@
 /* Frames formatted at most; deeper stacks lose their outermost ones. */
 #define MAX_FRAMES 128
 
+/* Bytes of an interpreter name kept (with its NUL). */
+#define NAME_BYTES 128
+
 struct apwsgi_inflight {
     apr_uint64_t id; /* atomic; 0: free */
     request_rec *r;
@@ -32,7 +35,8 @@ struct apwsgi_inflight {
     apr_time_t stack_after;
     unsigned long py_thread;  /* PyThread_get_thread_ident() */
     long tid;                 /* gettid() */
-    const char *interp_name;  /* atomic; in r->pool */
+    const char *interp_name;  /* atomic: NULL, or `name` */
+    char name[NAME_BYTES];    /* written before interp_name is set */
     apwsgi_interp_t *in;      /* atomic */
     unsigned long generation; /* atomic */
     PyThreadState *tstate;    /* atomic; GIL of `in` held to write */
@@ -135,6 +139,12 @@ apwsgi_inflight_id(const apwsgi_inflight_t *e)
     return e ? e->id : 0;
 }
 
+apr_time_t
+apwsgi_inflight_start(const apwsgi_inflight_t *e)
+{
+    return e ? e->start : apwsgi_now();
+}
+
 void
 apwsgi_inflight_set_interp(apwsgi_inflight_t *e, apwsgi_interp_t *in)
 {
@@ -142,8 +152,16 @@ apwsgi_inflight_set_interp(apwsgi_inflight_t *e, apwsgi_interp_t *in)
         return;
     }
     /* A copy of the name: `in` may be ended once the request lets go
-     * of it, while a reader still looks at the entry. */
-    STORE(e->interp_name, (const char *)apr_pstrdup(e->r->pool, in->name));
+     * of it, while a reader still looks at the entry.  Written once per
+     * use, before readers can see it, and rewritten only by the next
+     * use, after remove (which waits for any reader). */
+    if (!LOAD(e->interp_name)) {
+        size_t n = strnlen(in->name, NAME_BYTES - 1);
+
+        memcpy(e->name, in->name, n);
+        e->name[n] = '\0';
+        STORE(e->interp_name, (const char *)e->name);
+    }
     STORE(e->generation, in->generation);
     STORE(e->in, in);
 }
@@ -335,6 +353,15 @@ apwsgi_inflight_stack(const apwsgi_inflight_info_t *info, apr_pool_t *p)
         vec[i + 1].iov_len = strlen(lines[n - 1 - i]);
     }
     return apr_pstrcatv(p, vec, n + 1, NULL);
+}
+
+int
+apwsgi_inflight_pending(const apwsgi_inflight_info_t *info)
+{
+    PyThreadState *ts = inside(info);
+
+    /* The field CPython empties when the exception fires. */
+    return ts && LOAD(info->entry->raised) && ts->async_exc != NULL;
 }
 
 int

@@ -43,7 +43,8 @@ typedef struct {
     apr_uint64_t id;          /* unique to this request */
     const char *method;
     const char *path;         /* r->uri: no query string */
-    const char *interp;       /* interpreter name; NULL: none chosen */
+    const char *interp;       /* interpreter name (cut to 127 bytes);
+                                 NULL: none chosen */
     apwsgi_interp_t *in;      /* NULL until chosen */
     unsigned long generation; /* of `in` when chosen */
     long tid;                 /* the serving thread's OS id (gettid) */
@@ -73,6 +74,10 @@ apwsgi_inflight_t *apwsgi_inflight_add(request_rec *r, apr_time_t timeout,
 
 /* The entry's unique id (0 for NULL).  No GIL needed. */
 apr_uint64_t apwsgi_inflight_id(const apwsgi_inflight_t *e);
+
+/* When the request was added (apwsgi_now()); now for NULL.  No GIL
+ * needed. */
+apr_time_t apwsgi_inflight_start(const apwsgi_inflight_t *e);
 
 /* The request was given interpreter `in` (again, after a reload).  No
  * GIL needed; serving thread. */
@@ -127,5 +132,13 @@ char *apwsgi_inflight_stack(const apwsgi_inflight_info_t *info, apr_pool_t *p);
  * as for apwsgi_inflight_stack.
  */
 int apwsgi_inflight_raise(const apwsgi_inflight_info_t *info, PyObject *type);
+
+/*
+ * Whether the exception raised by apwsgi_inflight_raise has not fired
+ * yet: the request is still inside the interpreter and its thread has
+ * run no Python since (it is blocked in C code).  GIL of info->in
+ * held, as for apwsgi_inflight_stack.
+ */
+int apwsgi_inflight_pending(const apwsgi_inflight_info_t *info);
 
 #endif /* APWSGI_INFLIGHT_H */

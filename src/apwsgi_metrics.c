@@ -160,7 +160,12 @@ apwsgi_metrics_setup(apr_pool_t *p)
     apr_status_t rv = APR_SUCCESS;
 
     if (kept) {
-        seg = kept->seg;
+        /* A module of another layout must bump RETAINED_KEY; never
+         * write into a segment laid out by another build. */
+        seg = kept->seg && kept->seg->magic == MAGIC
+                      && kept->seg->size == sizeof(segment_t)
+                  ? kept->seg
+                  : NULL;
         return;
     }
     kept = ap_retained_data_create(RETAINED_KEY, sizeof(*kept));
@@ -491,15 +496,28 @@ write_end(apr_uint32_t *seq)
 
 static _Thread_local long thread_tid;
 
+/* `s` into `to` of `size` bytes, cut to fit: strnlen and memcpy, which
+ * the C library does a word at a time (apr_cpystrn goes byte by
+ * byte). */
+static inline void
+copy_cut(char *to, const char *s, size_t size)
+{
+    size_t n = strnlen(s, size - 1);
+
+    memcpy(to, s, n);
+    to[n] = '\0';
+}
+
 void
-apwsgi_metrics_begin(apwsgi_metrics_req_t *m, request_rec *r, apr_uint64_t id)
+apwsgi_metrics_begin(apwsgi_metrics_req_t *m, request_rec *r, apr_uint64_t id,
+                     apr_time_t start)
 {
     apr_uint64_t mask = 0;
     int i = -1;
 
     m->rec = -1;
     m->listed = -1;
-    m->start = apwsgi_now();
+    m->start = start;
     if (!own) {
         return;
     }
@@ -519,8 +537,8 @@ apwsgi_metrics_begin(apwsgi_metrics_req_t *m, request_rec *r, apr_uint64_t id)
     own->listed[i].id = id ? id : 1;
     own->listed[i].tid = thread_tid;
     own->listed[i].start = m->start;
-    apr_cpystrn(own->listed[i].method, r->method, METHOD_BYTES);
-    apr_cpystrn(own->listed[i].path, r->uri, PATH_BYTES);
+    copy_cut(own->listed[i].method, r->method, METHOD_BYTES);
+    copy_cut(own->listed[i].path, r->uri, PATH_BYTES);
     own->listed[i].interp[0] = '\0';
     write_end(&own->listed[i].seq);
 }
@@ -552,7 +570,7 @@ apwsgi_metrics_interp(apwsgi_metrics_req_t *m, apwsgi_interp_t *in)
         listed_t *l = &own->listed[m->listed];
 
         write_begin(&l->seq);
-        apr_cpystrn(l->interp, own->records[rec].name, NAME_BYTES);
+        copy_cut(l->interp, own->records[rec].name, NAME_BYTES);
         write_end(&l->seq);
     }
 }
@@ -618,6 +636,21 @@ apwsgi_metrics_end(apwsgi_metrics_req_t *m, const char *name,
                            __ATOMIC_RELEASE);
     }
     SUB(own->busy, 1);
+}
+
+void
+apwsgi_metrics_refused(const char *name, int code)
+{
+    apwsgi_metrics_req_t m = {-1, -1, 0};
+    apwsgi_metrics_done_t done = {0};
+
+    if (!own) {
+        return;
+    }
+    m.start = apwsgi_now();
+    done.code = code;
+    ADD(own->busy, 1); /* what apwsgi_metrics_end takes back */
+    apwsgi_metrics_end(&m, name, &done);
 }
 
 void

@@ -103,16 +103,22 @@ int apwsgi_metrics_available(void);
 /*
  * The hot path, on the serving thread, lock-free.  begin counts the
  * request busy and lists it (method, path without the query string,
- * thread, start; `id` from apwsgi_inflight_id); interp charges it to
+ * thread, `start` from apwsgi_now(); `id` from apwsgi_inflight_id);
+ * interp charges it to
  * interpreter `in` (after a reload, its replacement: call once, with
  * the one that serves); end adds up what it did.  No GIL needed.
  */
 void apwsgi_metrics_begin(apwsgi_metrics_req_t *m, request_rec *r,
-                          apr_uint64_t id);
+                          apr_uint64_t id, apr_time_t start);
 void apwsgi_metrics_interp(apwsgi_metrics_req_t *m, apwsgi_interp_t *in);
 /* `name` charges a request that got no interpreter (a 503, say). */
 void apwsgi_metrics_end(apwsgi_metrics_req_t *m, const char *name,
                         const apwsgi_metrics_done_t *done);
+
+/* Count a request the handler answered with the error `code` before
+ * it could run (a configuration error, a body refused, no Python),
+ * under interpreter `name`.  No GIL needed. */
+void apwsgi_metrics_refused(const char *name, int code);
 
 /* Count an event of the interpreter named `name` ("" is the main
  * one).  No GIL needed; not on the hot path. */

@@ -26,11 +26,15 @@
 #define STUCK_AFTER apr_time_from_sec(2)
 /* Requests remembered as logged stuck (a ring). */
 #define STUCK_MEMORY 64
+/* How long the child's exit waits for the thread to end its round. */
+#define STOP_WAIT apr_time_from_sec(2)
 
 static apr_thread_t *monitor_thread;
-static apr_thread_mutex_t *monitor_mutex; /* guards monitor_stop */
-static apr_thread_cond_t *monitor_cond;
+static apr_thread_mutex_t *monitor_mutex;    /* guards the two flags */
+static apr_thread_cond_t *monitor_cond;      /* wakes the thread */
+static apr_thread_cond_t *monitor_done_cond; /* it has ended */
 static int monitor_stop;
+static int monitor_done;
 static server_rec *monitor_server;
 static apr_pool_t *round_pool;
 /* Monitor thread only: */
@@ -42,8 +46,10 @@ typedef struct {
     const apwsgi_inflight_info_t *info;
     int want_stack;   /* slow: publish its stack */
     int want_timeout; /* past its deadline: raise */
+    int want_stuck;   /* raised a while ago: has it fired? */
     char *stack;      /* taken under the GIL */
     int raised;
+    int stuck; /* the exception has still not fired */
 } job_t;
 
 char *
@@ -83,6 +89,12 @@ visit_interp(job_t *jobs, int n, int first, apr_pool_t *p)
         if (job->info->in != in || job->info->generation != lead->generation) {
             continue;
         }
+        if (job->want_stuck) {
+            job->stuck = apwsgi_inflight_pending(job->info);
+        }
+        if (!job->want_stack && !job->want_timeout) {
+            continue;
+        }
         job->stack = apwsgi_inflight_stack(job->info, p);
         if (job->stack && job->want_timeout) {
             job->raised = apwsgi_inflight_raise(
@@ -119,15 +131,22 @@ log_timeout(const job_t *job, apr_pool_t *p)
                      request_label(info, p), secs, job->stack));
 }
 
-/* Log once that a request that got the exception still runs. */
+/* Whether a request was logged stuck already. */
+static int
+stuck_known(apr_uint64_t id)
+{
+    for (int i = 0; i < STUCK_MEMORY; i++) {
+        if (stuck_logged[i] == id) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Log once that a request whose exception has not fired still runs. */
 static void
 log_stuck(const apwsgi_inflight_info_t *info, apr_time_t now, apr_pool_t *p)
 {
-    for (int i = 0; i < STUCK_MEMORY; i++) {
-        if (stuck_logged[i] == info->id) {
-            return;
-        }
-    }
     stuck_logged[stuck_next] = info->id;
     stuck_next = (stuck_next + 1) % STUCK_MEMORY;
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, monitor_server,
@@ -171,11 +190,10 @@ round_run(apr_pool_t *p)
         job->want_timeout =
             info->deadline && now >= info->deadline && !info->raised;
         /* A timeout's raise only: the child's exit raises too. */
-        if (info->raised && info->deadline
-            && now >= info->deadline + STUCK_AFTER) {
-            log_stuck(info, now, p);
-        }
-        njobs += job->want_stack || job->want_timeout;
+        job->want_stuck = info->raised && info->deadline
+                          && now >= info->deadline + STUCK_AFTER
+                          && !stuck_known(info->id);
+        njobs += job->want_stack || job->want_timeout || job->want_stuck;
     }
     /* Each interpreter's GIL once, at its first job. */
     for (int i = 0; i < njobs; i++) {
@@ -193,6 +211,9 @@ round_run(apr_pool_t *p)
         if (jobs[i].raised) {
             log_timeout(&jobs[i], p);
         }
+        if (jobs[i].stuck) {
+            log_stuck(jobs[i].info, now, p);
+        }
         /* Oldest first: the stacks that fit are the oldest ones. */
         if (jobs[i].stack && jobs[i].want_stack
             && nstacks < APWSGI_METRICS_STACKS) {
@@ -205,16 +226,20 @@ round_run(apr_pool_t *p)
     return next;
 }
 
+/* The thread's body.  It returns rather than call apr_thread_exit(),
+ * which would end the thread inside this frame (AddressSanitizer then
+ * takes its dead locals for live ones). */
 static void *APR_THREAD_FUNC
 monitor_main(apr_thread_t *thread, void *data)
 {
     apr_time_t next = apwsgi_now() + ROUND;
+    apr_time_t wait = 0;
 
+    (void)thread;
     (void)data;
     apr_thread_mutex_lock(monitor_mutex);
     while (!monitor_stop) {
-        apr_time_t wait = next - apwsgi_now();
-
+        wait = next - apwsgi_now();
         if (wait > 0) {
             apr_thread_cond_timedwait(monitor_cond, monitor_mutex, wait);
         }
@@ -226,8 +251,9 @@ monitor_main(apr_thread_t *thread, void *data)
         next = round_run(round_pool);
         apr_thread_mutex_lock(monitor_mutex);
     }
+    monitor_done = 1;
+    apr_thread_cond_signal(monitor_done_cond);
     apr_thread_mutex_unlock(monitor_mutex);
-    apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
 }
 
@@ -237,6 +263,7 @@ apwsgi_monitor_start(apr_pool_t *pchild, server_rec *s)
     monitor_server = s;
     if (apwsgi_mutex_create(&monitor_mutex, pchild) < 0
         || apr_thread_cond_create(&monitor_cond, pchild) != APR_SUCCESS
+        || apr_thread_cond_create(&monitor_done_cond, pchild) != APR_SUCCESS
         || apr_pool_create(&round_pool, pchild) != APR_SUCCESS
         || apr_thread_create(&monitor_thread, NULL, monitor_main, NULL, pchild)
                != APR_SUCCESS) {
@@ -250,6 +277,7 @@ void
 apwsgi_monitor_stop(void)
 {
     apr_status_t rv = APR_SUCCESS;
+    apr_time_t until = apwsgi_now() + STOP_WAIT;
 
     if (!monitor_thread) {
         return;
@@ -257,7 +285,16 @@ apwsgi_monitor_stop(void)
     apr_thread_mutex_lock(monitor_mutex);
     monitor_stop = 1;
     apr_thread_cond_signal(monitor_cond);
+    while (!monitor_done && until > apwsgi_now()) {
+        apr_thread_cond_timedwait(monitor_done_cond, monitor_mutex,
+                                  until - apwsgi_now());
+    }
     apr_thread_mutex_unlock(monitor_mutex);
-    apr_thread_join(&rv, monitor_thread);
+    /* A round that waits for a GIL which a request thread holds (an
+     * exit that did not wait for the requests) is left to the process's
+     * end: that request also keeps Python from being finalised. */
+    if (monitor_done) {
+        apr_thread_join(&rv, monitor_thread);
+    }
     monitor_thread = NULL;
 }

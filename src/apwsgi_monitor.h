@@ -35,8 +35,10 @@
 int apwsgi_monitor_start(apr_pool_t *pchild, server_rec *s);
 
 /* Stop the thread and wait for it (at child exit, before the
- * interpreters are ended; nothing when it never started).  No GIL
- * held. */
+ * interpreters are ended; nothing when it never started), two seconds
+ * at most: a round stuck waiting for a GIL that a running request
+ * holds is left to the process's end, with that interpreter held alive
+ * (so Python is not finalised under it).  No GIL held. */
 void apwsgi_monitor_stop(void);
 
 /*

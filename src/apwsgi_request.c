@@ -70,10 +70,6 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
 {
     request_rec *r = req->r;
 
-    if (!req->answered && timed_out(req)) {
-        return request_timed_out(req, cfg);
-    }
-    req->exception = 1;
     if (!req->headers_sent || req->answered) {
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
                              apr_psprintf(r->pool,
@@ -92,6 +88,19 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
                                       cfg->application, r->uri));
     apwsgi_response_abort(req);
     return OK;
+}
+
+/* The application raised (or its response broke a rule): its own
+ * exception, or the request's timeout.  Returns the handler status.
+ * GIL held; an exception is set. */
+static int
+app_raised(apwsgi_request_t *req, const apwsgi_config_t *cfg)
+{
+    if (!req->answered && timed_out(req)) {
+        return request_timed_out(req, cfg);
+    }
+    req->exception = 1;
+    return app_failed(req, cfg);
 }
 
 /* Call result.close() if it has one (PEP 3333: always).  GIL held; no
@@ -129,10 +138,10 @@ call_application(apwsgi_request_t *req, const apwsgi_config_t *cfg,
     int status = OK;
 
     if (!result) {
-        return app_failed(req, cfg);
+        return app_raised(req, cfg);
     }
     if (apwsgi_response_send(req, result) < 0) {
-        status = app_failed(req, cfg);
+        status = app_raised(req, cfg);
     }
     close_result(req, result);
     Py_DECREF(result);
@@ -279,7 +288,8 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
     apwsgi_metrics_done_t done = {0};
     int status = OK;
 
-    apwsgi_metrics_begin(&m, r, apwsgi_inflight_id(fl));
+    apwsgi_metrics_begin(&m, r, apwsgi_inflight_id(fl),
+                         apwsgi_inflight_start(fl));
     status = run(r, cfg, fl, &m, &done);
     /* Where Apache answers (an error status, a failed body read), what
      * it answers. */

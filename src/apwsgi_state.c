@@ -16,11 +16,11 @@
  * log first, since the application's output and errors need it; the
  * guards of Apache's signals and sockets (which hold nothing in the
  * state) before anything can run the application's code; the file
- * wrapper and the timeout exception before environ, whose constant
- * part holds their classes; the application loader last, as it loads
- * code that may use all of the others.  (Reload's part is made by
- * apwsgi_reload.c at the first load, in the state's pool, and holds
- * nothing to free.)
+ * wrapper before environ, whose constant part holds its type (and the
+ * timeout exception, whose class environ hands out); the application
+ * loader last, as it loads code that may use all of the others.
+ * (Reload's part is made by apwsgi_reload.c at the first load, in the
+ * state's pool, and holds nothing to free.)
  */
 static const struct {
     int (*init)(apwsgi_state_t *st, const apwsgi_state_setup_t *setup);

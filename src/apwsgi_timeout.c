@@ -12,7 +12,8 @@ static const char doc[] =
     "Raised in a request's thread when it reaches mod_wsgi.request_timeout. "
     "The client gets 504 Gateway Timeout, or, where the response had "
     "started, a cut connection.  A subclass of TimeoutError; "
-    "environ['apwsgi.RequestTimeout'] is this class.";
+    "environ['apwsgi.RequestTimeout'] is this class in requests with a "
+    "timeout.";
 
 int
 apwsgi_timeout_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)

@@ -4,7 +4,8 @@
  *
  * A subclass of TimeoutError, made in each interpreter (its own class
  * object there, as interpreters may not share objects), reachable by
- * applications as environ['apwsgi.RequestTimeout'].  The monitor thread
+ * applications as environ['apwsgi.RequestTimeout'] in requests that
+ * have a timeout.  The monitor thread
  * (apwsgi_monitor.c) raises it in the request's thread; the request
  * then answers 504, or cuts a response that had started.
  */

@@ -55,12 +55,14 @@ apwsgi_handler(request_rec *r)
     }
     status = apwsgi_config_read(r, &cfg);
     if (status != OK) {
+        apwsgi_metrics_refused(cfg.interpreter, status);
         return status;
     }
     /* Checks the body's framing and LimitRequestBody (413) before any
      * Python runs. */
     status = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
     if (status != OK) {
+        apwsgi_metrics_refused(cfg.interpreter, status);
         return status;
     }
     cfg.common = apwsgi_common_vars(r);
@@ -72,6 +74,7 @@ apwsgi_handler(request_rec *r)
                                   "see the APW00001 line logged when "
                                   "the process started",
             r->uri);
+        apwsgi_metrics_refused(cfg.interpreter, HTTP_INTERNAL_SERVER_ERROR);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return apwsgi_request_run(r, &cfg);

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 import support
-from ecosystem import tooling_env
+from support import tooling_env
 
 pytestmark = pytest.mark.skipif(
     support.MPM != 'event', reason='MPM-independent: runs under event only')

@@ -18,8 +18,9 @@ import pytest
 
 import support
 from apwsgi.apache import find_free_port
-from ecosystem import (Launcher, make_readable, make_venv, own_server,
-                       scratch_dir, wait_gone)
+from ecosystem import make_readable, make_venv
+from harness import Launcher, wait_gone
+from support import scratch_dir
 
 pytestmark = pytest.mark.skipif(
     support.MPM != 'event', reason='MPM-independent: runs under event only')
@@ -110,14 +111,14 @@ def test_wheel_ships_the_module(installed):
     assert (module.parent / 'templates' / 'serve.conf.in').is_file()
 
 
-def test_apache_loads_the_installed_module(installed):
+def test_apache_loads_the_installed_module(installed, make_server):
     venv, module = installed
     config = support.location('/pip', 'serve_app')
-    with own_server(config, module=module) as server:
-        with support.Client() as client:
-            r = client.get(server.url('/pip/'))
-        assert (r.status_code, r.content) == (200, b'serve-app')
-        assert support.LogWindow(server, 0).tagged('APW00004')
+    server = make_server(config, module=module)
+    with support.Client() as client:
+        r = client.get(server.url('/pip/'))
+    assert (r.status_code, r.content) == (200, b'serve-app')
+    assert support.LogWindow(server, 0).tagged('APW00004')
 
 
 def clean_env():

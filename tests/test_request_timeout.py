@@ -125,3 +125,33 @@ def test_malformed_keys_give_500(make_server):
              "a whole number from 0 to 86400", tag='APW00701')
     log.wait("mod_wsgi.slow_request '-1' for /bad-slow/hello is not a whole "
              "number from 0 to 86400", tag='APW00702')
+    # Refused before any Python ran, and still counted.
+    with support.Client() as client:
+        doc = client.get(srv.url('/status?json')).json()
+    main = [i for i in doc['interpreters'] if i['name'] == '(main)'][0]
+    assert main['requests_by_class']['5xx'] == 2 and main['requests'] == 2
+
+
+@pytest.mark.expect_log('APW00706', 'APW00709')
+def test_timeout_in_an_interpreter_with_its_own_gil(make_server):
+    if not support.own_gil_supported():
+        pytest.skip('interpreters have a GIL of their own from Python 3.12')
+
+    def own(state):
+        return '\n'.join([
+            'SetEnv APWSGI_TEST_STATE "%s"' % state,
+            support.location('/own', 'ops_app', interpreter='own',
+                             extra='SetEnv mod_wsgi.gil own\n'
+                                   'SetEnv mod_wsgi.request_timeout 1\n'
+                                   'SetEnv mod_wsgi.slow_request 1'),
+            '<Location /status>\n    SetHandler apwsgi-status\n'
+            '</Location>']) + '\n'
+    srv = make_server(own)
+    log = support.LogWindow(srv)
+    with support.Client() as client:
+        assert client.get(srv.url('/own/spin?token=o&max=20')).status_code \
+            == 504
+        assert client.get(srv.url('/own/hello')).text == 'hello'
+    log.wait('GET /own/spin', "interpreter 'own'", tag='APW00706')
+    assert log.tagged('APW00706', 'in spin_until_released')
+    assert timeouts(srv)['own'] == 1

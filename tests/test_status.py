@@ -10,7 +10,6 @@ import json
 import os
 import pathlib
 import re
-import socket
 import threading
 
 import jsonschema
@@ -282,12 +281,12 @@ def test_counters_survive_recycling_and_graceful_restart(make_server):
                       mpm='prefork', processes=2)
     seen = []
     pids = set()
-    for i in range(10):
+    for _ in range(10):
         pids.add(int(get(srv, '/ops/pid').text))
         seen.append(status_json(srv)['totals']['requests'])
     assert len(pids) > 2, pids  # children were replaced
     srv.graceful()
-    for i in range(5):
+    for _ in range(5):
         get(srv, '/named/hello')
         seen.append(status_json(srv)['totals']['requests'])
     assert seen == list(range(1, 16)), seen

@@ -20,7 +20,8 @@ import json
 import os
 import threading
 import time
-from urllib.parse import parse_qs
+
+from apphelpers import query, state_path, write_file
 
 
 def _spin():
@@ -32,22 +33,19 @@ def _block_at_exit():
     _spin()
 
 
-def _mark(environ, name):
-    with open(os.path.join(environ['APWSGI_TEST_STATE'], name), 'w') as f:
-        f.write('running\n')
-
-
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
-    out = {'pid': os.getpid(), 'interpreter': environ.get('apwsgi.interpreter')}
+    q = query(environ)
+    out = {'pid': os.getpid(),
+           'interpreter': environ.get('apwsgi.interpreter')}
     if path == '/thread':
-        threading.Thread(target=_spin, name=q['name'], daemon=False).start()
+        threading.Thread(target=_spin, name=q['name'],
+                         daemon=False).start()
     elif path == '/spin':
-        _mark(environ, q['file'])
+        write_file(state_path(environ, q['file']), 'running\n')
         _spin()
     elif path == '/block':
-        _mark(environ, q['file'])
+        write_file(state_path(environ, q['file']), 'running\n')
         time.sleep(3600)
     elif path == '/atexit-block':
         atexit.register(_block_at_exit)

@@ -10,10 +10,19 @@ Endpoints (by PATH_INFO):
   /print       print('pout-T hello')
   /stderr      sys.stderr.write('serr-T hello\n')
   /multi       wsgi.errors.write('werr-T a\nwerr-T b\n') (one call, 2 lines)
-  /flush       wsgi.errors.write('werr-T unterminated'), flush()
+  /flush       wsgi.errors.write('werr-T unterminated'), flush(), then
+               waits until STATE/flushed-T exists (at most FLUSH_WAIT
+               seconds) before it answers, so that the test sees the line
+               while the request still runs
 """
 
+import os
 import sys
+import time
+
+from apphelpers import state_path
+
+FLUSH_WAIT = 20.0
 
 
 def application(environ, start_response):
@@ -35,5 +44,9 @@ def application(environ, start_response):
     elif path == '/flush':
         errors.write('werr-%s unterminated' % tok)
         errors.flush()
+        marker = state_path(environ, 'flushed-' + tok)
+        deadline = time.monotonic() + FLUSH_WAIT
+        while not os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.01)
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [b'logged']

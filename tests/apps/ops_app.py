@@ -21,12 +21,8 @@ Endpoints (by PATH_INFO; STATE is environ["APWSGI_TEST_STATE"]):
 
 import os
 import time
-from urllib.parse import parse_qs
 
-
-def _query(environ):
-    return {k: v[0] for k, v in
-            parse_qs(environ.get('QUERY_STRING', '')).items()}
+from apphelpers import query, write_file
 
 
 def spin_until_released(state, token, limit):
@@ -41,13 +37,13 @@ def spin_until_released(state, token, limit):
 
 
 def _started(state, token):
-    with open(os.path.join(state, 'spin-%s-started' % token), 'w') as f:
-        f.write(str(os.getpid()))
+    write_file(os.path.join(state, 'spin-%s-started' % token),
+               str(os.getpid()))
 
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    q = _query(environ)
+    q = query(environ)
     state = environ['APWSGI_TEST_STATE']
     limit = float(q.get('max', '30'))
     if path == '/hello':
@@ -61,7 +57,8 @@ def application(environ, start_response):
         return [b'status']
     if path == '/echo':
         body = environ['wsgi.input'].read()
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        start_response('200 OK',
+                       [('Content-Type', 'application/octet-stream')])
         return [body]
     if path == '/raise':
         raise RuntimeError('ops_app: raised on purpose')

@@ -29,15 +29,11 @@ import os
 import signal
 import subprocess
 import time
-from urllib.parse import parse_qs
+
+from apphelpers import query, state_path, write_file
 
 HOW = {'block': signal.SIG_BLOCK, 'unblock': signal.SIG_UNBLOCK,
        'setmask': signal.SIG_SETMASK}
-
-
-def _write_file(path, text):
-    with open(path, 'w') as f:
-        f.write(text)
 
 
 def _forked_child(stop):
@@ -45,7 +41,7 @@ def _forked_child(stop):
     are, run until told to stop (at most a minute), then leave."""
     try:
         os.setsid()
-        _write_file(stop + '.pid', str(os.getpid()))
+        write_file(stop + '.pid', str(os.getpid()))
         deadline = time.monotonic() + 60
         while not os.path.exists(stop) and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -55,9 +51,9 @@ def _forked_child(stop):
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
-    state = environ['APWSGI_TEST_STATE']
-    out = {'pid': os.getpid(), 'interpreter': environ.get('apwsgi.interpreter')}
+    q = query(environ)
+    out = {'pid': os.getpid(),
+           'interpreter': environ.get('apwsgi.interpreter')}
     sig = getattr(signal, q.get('sig', 'SIGTERM'))
     if path == '/signal':
         try:
@@ -79,7 +75,7 @@ def application(environ, start_response):
     elif path == '/fork':
         pid = os.fork()
         if pid == 0:
-            _forked_child(os.path.join(state, q['stop']))
+            _forked_child(state_path(environ, q['stop']))
         out['child'] = pid
     elif path == '/reap':
         out['status'] = os.waitpid(int(q['pid']), 0)[1]

@@ -39,15 +39,11 @@ Endpoints (by PATH_INFO):
 import io
 import os
 import time
-from urllib.parse import parse_qs
+
+from apphelpers import query
 
 BLOCK = bytes(range(256)) * 256   # 64 KiB
 WAIT_LIMIT = 20.0                 # seconds /stream waits for its marker
-
-
-def _query(environ):
-    return {k: v[0] for k, v in
-            parse_qs(environ.get('QUERY_STRING', '')).items()}
 
 
 def _text(start_response, body, status='200 OK', extra=()):
@@ -107,7 +103,7 @@ def _head_generator():
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    q = _query(environ)
+    q = query(environ)
     state = environ.get('APWSGI_TEST_STATE', '/nonexistent')
     method = environ['REQUEST_METHOD']
     if path == '/single':
@@ -192,11 +188,13 @@ def application(environ, start_response):
         return environ['wsgi.file_wrapper'](f)
     if path == '/bytesio':
         data = (BLOCK * (int(q['size']) // len(BLOCK) + 1))[:int(q['size'])]
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        start_response('200 OK', [('Content-Type',
+                                   'application/octet-stream')])
         return environ['wsgi.file_wrapper'](io.BytesIO(data), 8192)
     if path == '/fileno-only':
         f = FdOnly(os.path.join(state, q['name']), int(q.get('pos', 0)))
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        start_response('200 OK', [('Content-Type',
+                                   'application/octet-stream')])
         return environ['wsgi.file_wrapper'](f)
     if path == '/file-iterate':
         with open(os.path.join(state, q['name']), 'rb') as f:

@@ -1,4 +1,4 @@
-"""Which interpreter serves a request, its state, and its end (issue 4).
+"""Which interpreter serves a request, its state, and its end.
 
 Endpoints (by PATH_INFO; all return JSON with "pid", "interpreter"
 (environ apwsgi.interpreter: '' for main, 'NAME', or 'NAME#i' in a
@@ -30,28 +30,11 @@ import sys
 import threading
 import time
 import uuid
-from urllib.parse import parse_qs
+
+from apphelpers import interp_id, query, write_file
 
 STATE = {'counter': 0, 'value': None}
 BARRIER_TIMEOUT = 8.0
-
-
-def interp_id():
-    """The current interpreter's id, or None."""
-    try:
-        try:
-            import _interpreters as mod          # 3.13
-        except ImportError:
-            import _xxsubinterpreters as mod     # 3.11, 3.12
-        cur = mod.get_current()
-    except Exception:
-        return None
-    return int(cur[0] if isinstance(cur, tuple) else cur)
-
-
-def _write_file(path, text):
-    with open(path, 'w') as f:
-        f.write(text)
 
 
 def _spin_until(path):
@@ -60,7 +43,7 @@ def _spin_until(path):
     asked = False
     while not os.path.exists(path):
         if not asked and threading._SHUTTING_DOWN:
-            _write_file(path + '.asked', '')
+            write_file(path + '.asked', '')
             asked = True
         time.sleep(0.02)
 
@@ -68,7 +51,7 @@ def _spin_until(path):
 def _barrier(directory, n):
     """Arrive at the barrier in `directory`; wait for n arrivals."""
     os.makedirs(directory, mode=0o777, exist_ok=True)
-    _write_file(os.path.join(directory, uuid.uuid4().hex), '')
+    write_file(os.path.join(directory, uuid.uuid4().hex), '')
     deadline = time.monotonic() + BARRIER_TIMEOUT
     while True:
         arrived = len(os.listdir(directory))
@@ -79,7 +62,7 @@ def _barrier(directory, n):
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
+    q = query(environ)
     state_dir = environ['APWSGI_TEST_STATE']
     status = '200 OK'
     if path == '/sleep':
@@ -109,7 +92,7 @@ def application(environ, start_response):
             'pool', concurrent.futures.ThreadPoolExecutor(2))
         out['task'] = pool.submit(sum, [1, 2]).result()
     elif path == '/atexit':
-        atexit.register(_write_file, os.path.join(state_dir, q['file']),
+        atexit.register(write_file, os.path.join(state_dir, q['file']),
                         environ.get('apwsgi.interpreter') or '(main)')
     body = json.dumps(out).encode('ascii')
     start_response(status, [('Content-Type', 'application/json'),
