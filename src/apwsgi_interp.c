@@ -357,6 +357,12 @@ slot_release(interp_slot_t *slot)
     apr_thread_mutex_unlock(table_mutex);
 }
 
+/* APW00025's text: name, why, seconds waited, the threads left. */
+#define LEFT_ALIVE                                                            \
+    "interpreter '%s' (%s) is not ended: threads of the application did "     \
+    "not end within %.1f s of being asked to, so it stays, and Python is "    \
+    "not finalised at exit; its atexit handlers ran.  Threads left:\n%s"
+
 /*
  * The interpreter of `slot` is left alive: its threads still run.
  * Its atexit handlers run now (nothing else would run them), and the
@@ -384,18 +390,22 @@ interp_leave_alive(interp_slot_t *slot, PyThreadState *ts,
                      slot->pub.name, slot->why);
     }
     else {
-        apwsgi_log_text(
-            main_server, APLOG_WARNING, APWSGI_APLOGNO(00025),
-            apr_psprintf(tmp ? tmp : table_pool,
-                         "interpreter '%s' (%s) is not ended: threads of "
-                         "the application did not end within %.1f s of "
-                         "being asked to, so it stays, and Python is not "
-                         "finalised at exit; its atexit handlers ran.  "
-                         "Threads left:\n%s",
-                         slot->pub.name, slot->why,
-                         (double)(apwsgi_now() - slot->drain_from)
-                             / APR_USEC_PER_SEC,
-                         threads ? threads : "(unknown)\n"));
+        double waited =
+            (double)(apwsgi_now() - slot->drain_from) / APR_USEC_PER_SEC;
+        char brief[512];
+        const char *text = brief;
+
+        /* Without memory for the list of threads, the line without it. */
+        if (tmp) {
+            text = apr_psprintf(tmp, LEFT_ALIVE, slot->pub.name, slot->why,
+                                waited, threads);
+        }
+        else {
+            apr_snprintf(brief, sizeof(brief), LEFT_ALIVE, slot->pub.name,
+                         slot->why, waited, "(unknown)");
+        }
+        apwsgi_log_text(main_server, APLOG_WARNING, APWSGI_APLOGNO(00025),
+                        text);
     }
     if (tmp) {
         apr_pool_destroy(tmp);
