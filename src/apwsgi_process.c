@@ -150,15 +150,23 @@ apwsgi_process_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-void
+int
 apwsgi_process_set_client(apr_socket_t *sock)
 {
+    int before = client_fd;
     apr_os_sock_t fd = -1;
 
     if (sock) {
         apr_os_sock_get(&fd, sock);
     }
     client_fd = fd;
+    return before;
+}
+
+void
+apwsgi_process_restore_client(int before)
+{
+    client_fd = before;
 }
 
 int

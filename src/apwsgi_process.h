@@ -48,10 +48,16 @@ int apwsgi_process_part_init(apwsgi_state_t *st,
 void apwsgi_process_part_free(apwsgi_state_t *st);
 
 /*
- * The socket of the client the calling thread serves (-1: none), which
- * a forked child must not keep open.  No GIL needed.
+ * The socket of the client the calling thread serves from now on
+ * (NULL: none), which a forked child must not keep open.  Returns the
+ * one it served before, for apwsgi_process_restore_client() (requests
+ * nest: a subrequest of another module's response).  No GIL needed.
  */
-void apwsgi_process_set_client(apr_socket_t *sock);
+int apwsgi_process_set_client(apr_socket_t *sock);
+
+/* Back to the client that apwsgi_process_set_client() returned.  No
+ * GIL needed. */
+void apwsgi_process_restore_client(int before);
 
 /* Whether this process was forked by the application from an Apache
  * child.  No GIL needed. */

@@ -9,7 +9,6 @@
 #include "apwsgi_modpython.h"
 #include "apwsgi_monitor.h"
 #include "apwsgi_process.h"
-#include "apwsgi_threads.h"
 #include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME

@@ -235,6 +235,7 @@ run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl,
     int status = HTTP_INTERNAL_SERVER_ERROR;
     int empty = 0;
     int body_left = 0;
+    int client = -1;
 
     in = apwsgi_interp_acquire(r, cfg, &status);
     if (in && cfg->reload) {
@@ -260,10 +261,10 @@ run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl,
     }
     apwsgi_inflight_enter(fl, ts);
     apwsgi_log_set_current(r);
-    apwsgi_process_set_client(ap_get_conn_socket(r->connection));
+    client = apwsgi_process_set_client(ap_get_conn_socket(r->connection));
     status = serve(req, cfg, in->name, &empty, &body_left);
     apwsgi_process_leave_if_forked(r, status != OK);
-    apwsgi_process_set_client(NULL);
+    apwsgi_process_restore_client(client);
     apwsgi_log_set_current(NULL);
     done->timeout = apwsgi_inflight_leave(fl);
     done->exception = req->exception;
