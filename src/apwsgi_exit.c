@@ -362,8 +362,13 @@ watchdog_main(void *data)
             }
             t0 = note_stop(now);
         }
+        /* Whether the module is busy first: a clean-up that begins
+         * meanwhile moves the deadlines. */
+        if (!module_busy()) {
+            continue;
+        }
         deadlines(t0, &report_at, &end_at);
-        if (now < report_at || !module_busy()) {
+        if (now < report_at) {
             continue;
         }
         /* One report on the requests, one on the clean-up. */

@@ -11,6 +11,8 @@
 #include "apwsgi_process.h"
 #include "apwsgi_tstate.h"
 
+#include <unistd.h>
+
 #ifndef APWSGI_PYTHON_HOME
 #error "APWSGI_PYTHON_HOME must name the prefix of the Python built against"
 #endif
@@ -49,6 +51,22 @@ python_cleanup(void *data)
     python_ready = 0;
     /* The watchdog (apwsgi_exit.h) bounds all that follows. */
     until = apwsgi_exit_begin();
+    if (apwsgi_tstate_interrupted_python()) {
+        /* Prefork's SIGTERM handler came in while this thread ran
+         * Python, a request's or another module's: that GIL is this
+         * thread's and is never released.  Nothing that needs Python
+         * can go on, nor can the module's own threads be stopped (they
+         * may wait for it) before the pool they use goes: the process
+         * ends here, as it was about to. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
+                     APWSGI_APLOGNO(00036) "the process exits from a signal "
+                                           "that interrupted Python code on "
+                                           "its main thread: Python is left "
+                                           "as it is (no atexit handler "
+                                           "runs) and the process ends at "
+                                           "once");
+        _exit(0);
+    }
     apwsgi_exit_phase("stopping the monitor thread", NULL);
     apwsgi_monitor_stop();
     apwsgi_exit_phase("ending the interpreters and waiting for their threads",

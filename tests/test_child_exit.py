@@ -159,6 +159,27 @@ def test_stop_with_a_request_that_never_returns(make_server, mpm):
     no_kill(log)
 
 
+def test_stop_while_python_runs_prefork(make_server):
+    """Prefork ends a child from its SIGTERM handler, which here
+    interrupts Python code that holds the GIL: the child must neither
+    wait for that GIL (Apache would kill it) nor let anything touch
+    Python; it ends at once.  (When the signal happens to come while
+    another thread holds the GIL, the request is reported as still
+    running instead.)"""
+    srv = start(make_server, 'prefork')
+    log = support.LogWindow(srv, 0)
+    marker = 'busy-' + support.token()
+    outcome, thread = in_background(srv, '/main/busy?file=' + marker)
+    support.wait_file(srv.state_dir / marker)
+    srv.stop()
+    thread.join(30)
+    assert outcome and outcome[0] != 200, outcome
+    lines = log.tagged('APW00036') + log.tagged('APW00003')
+    assert len(lines) == 1 and ':warn]' in lines[0], lines
+    no_kill(log)
+    assert log.lines('still did not exit') == []
+
+
 @pytest.mark.expect_log('APW00034')
 @pytest.mark.parametrize('mpm', MPMS)
 def test_atexit_handler_that_blocks(make_server, mpm):

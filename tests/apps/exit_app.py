@@ -9,6 +9,8 @@ apwsgi.interpreter)):
                         (sleeping 20 ms at a time) without end
   /spin?file=F          creates STATE/F, then runs Python without end
                         (the request never returns)
+  /busy?file=F          creates STATE/F, then runs Python without end and
+                        without sleeping (it holds the GIL)
   /block?file=F         creates STATE/F, then sleeps an hour in C
                         (time.sleep: no Python runs meanwhile)
   /atexit-block         registers an atexit handler that runs Python
@@ -44,6 +46,10 @@ def application(environ, start_response):
     elif path == '/spin':
         write_file(state_path(environ, q['file']), 'running\n')
         _spin()
+    elif path == '/busy':
+        write_file(state_path(environ, q['file']), 'running\n')
+        while True:
+            pass
     elif path == '/block':
         write_file(state_path(environ, q['file']), 'running\n')
         time.sleep(3600)
