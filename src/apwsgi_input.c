@@ -9,6 +9,7 @@
  * through a small buffer in r->pool.
  */
 #include "apwsgi_input.h"
+#include "apwsgi_process.h"
 
 #define LINE_BUFSIZE 8192
 
@@ -35,6 +36,14 @@ input_check(apwsgi_input_object *self)
     if (!self->req) {
         PyErr_SetString(PyExc_ValueError,
                         "wsgi.input used after its request ended");
+        return -1;
+    }
+    /* A forked child no longer has the client's connection (and its
+     * descriptor may be another file's by now). */
+    if (apwsgi_process_forked()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "wsgi.input read from a process that the "
+                        "application forked");
         return -1;
     }
     return apwsgi_request_thread_check(self->req, "wsgi.input") ? 0 : -1;

@@ -38,16 +38,42 @@ static _Thread_local request_rec *apwsgi_current_r;
  * stays on consecutive lines of the log (within this process). */
 static apr_thread_mutex_t *log_mutex;
 
+/* pthread_atfork's handlers: the lock is held across a fork, so that
+ * a process forked while another thread wrote a record finds it free
+ * (log_mutex is never held while waiting for anything). */
+static void
+log_fork_prepare(void)
+{
+    apr_thread_mutex_lock(log_mutex);
+}
+
+static void
+log_fork_done(void)
+{
+    apr_thread_mutex_unlock(log_mutex);
+}
+
 int
 apwsgi_log_init(apr_pool_t *pchild)
 {
-    return apwsgi_mutex_create(&log_mutex, pchild);
+    if (apwsgi_mutex_create(&log_mutex, pchild) < 0) {
+        return -1;
+    }
+    return pthread_atfork(log_fork_prepare, log_fork_done, log_fork_done) == 0
+               ? 0
+               : -1;
 }
 
 void
 apwsgi_log_set_current(request_rec *r)
 {
     apwsgi_current_r = r;
+}
+
+request_rec *
+apwsgi_log_current(void)
+{
+    return apwsgi_current_r;
 }
 
 /*

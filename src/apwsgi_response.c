@@ -8,6 +8,7 @@
  */
 #include "apwsgi_response.h"
 #include "apwsgi_filewrapper.h"
+#include "apwsgi_process.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -248,6 +249,9 @@ pass_brigade(apwsgi_request_t *req)
         apr_brigade_cleanup(req->bb);
         return -1;
     }
+    /* A forked child that comes back here with the response must not
+     * send it: the parent does. */
+    apwsgi_process_leave_if_forked(r, 0);
     ts = PyEval_SaveThread();
     rv = ap_pass_brigade(r->output_filters, req->bb);
 

@@ -7,24 +7,27 @@
 #include "apwsgi_filewrapper.h"
 #include "apwsgi_input.h"
 #include "apwsgi_log.h"
+#include "apwsgi_process.h"
 #include "apwsgi_response.h"
 #include "apwsgi_timeout.h"
 
 /*
  * The parts, in the order they are built (and freed backwards): the
  * log first, since the application's output and errors need it; the
- * file wrapper before environ, whose constant part holds its type (and
- * the timeout exception, whose class environ hands out); the
- * application loader last, as it loads code that may use all of the
- * others.  (Reload's part is made by
- * apwsgi_reload.c at the first load, in the state's pool, and holds nothing to
- * free.)
+ * guards of Apache's signals and sockets (which hold nothing in the
+ * state) before anything can run the application's code; the file
+ * wrapper before environ, whose constant part holds its type (and the
+ * timeout exception, whose class environ hands out); the application
+ * loader last, as it loads code that may use all of the others.
+ * (Reload's part is made by apwsgi_reload.c at the first load, in the
+ * state's pool, and holds nothing to free.)
  */
 static const struct {
     int (*init)(apwsgi_state_t *st, const apwsgi_state_setup_t *setup);
     void (*free)(apwsgi_state_t *st);
 } parts[] = {
     {apwsgi_log_part_init, apwsgi_log_part_free},
+    {apwsgi_process_part_init, apwsgi_process_part_free},
     {apwsgi_input_part_init, apwsgi_input_part_free},
     {apwsgi_response_part_init, apwsgi_response_part_free},
     {apwsgi_filewrapper_part_init, apwsgi_filewrapper_part_free},

@@ -11,11 +11,13 @@
 #define APWSGI_MODULE_FILE
 #include "apwsgi.h"
 #include "apwsgi_config.h"
+#include "apwsgi_exit.h"
 #include "apwsgi_metrics.h"
 #include "apwsgi_python.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_request.h"
 #include "apwsgi_status.h"
+#include "mpm_common.h"
 
 /*
  * The CGI variables of the request (HTTP_* headers as Apache filters
@@ -86,6 +88,16 @@ apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
     apwsgi_python_init(pchild, s);
 }
 
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+/* The MPM stops this child (prefork: maybe in a signal handler). */
+static void
+apwsgi_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    (void)pchild;
+    apwsgi_exit_stopping(graceful);
+}
+#endif
+
 static void
 apwsgi_register_hooks(apr_pool_t *p)
 {
@@ -96,6 +108,9 @@ apwsgi_register_hooks(apr_pool_t *p)
     apwsgi_metrics_setup(p);
     ap_hook_child_init(apwsgi_child_init, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(apwsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+    ap_hook_child_stopping(apwsgi_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+#endif
 }
 
 AP_DECLARE_MODULE(apwsgi) = {

@@ -10,6 +10,7 @@ concurrent requests use the event MPM.
 
 import collections
 import concurrent.futures
+import re
 
 import pytest
 
@@ -242,3 +243,76 @@ def test_worker_thread_serves_on_after_its_interpreter_ended(make_server,
             10, 'APW00017 for gone, cycle %d' % cycle)
         assert fresh_get('/main/whoami')['counter'] == cycle
         assert fresh_get('/other/whoami')['counter'] == cycle
+
+
+# ---- the application's threads when its interpreter ends ----
+
+def test_idle_end_does_not_wait_for_a_thread_that_never_ends(make_server):
+    """An idle interpreter whose application runs a non-daemon thread that
+    does not end is left alive once GracefulShutdownTimeout (2 s) has
+    passed, and logged once with the thread's name and stack; meanwhile
+    and afterwards, new interpreters are created and its name gets a
+    fresh one."""
+    srv = start(make_server, 'GracefulShutdownTimeout 2',
+                loc('/stuck', interpreter='stuck', idle_timeout=1),
+                by_url())
+    log = support.LogWindow(srv, 0)
+    stop = 'stop-' + support.token()
+    with support.Client() as client:
+        first = get(client, srv, '/stuck/atexit?file=stuck-atexit')
+        get(client, srv, '/stuck/thread?name=never-ends&stop=' + stop)
+        lines = log.wait("interpreter 'stuck' (idle past "
+                         "mod_wsgi.idle_timeout) is not ended",
+                         tag='APW00025', timeout=15)
+        assert ':warn]' in lines[0]
+        assert re.search(r'did not end within [23]\.\d s of being asked to',
+                         lines[0]), lines[0]
+        whole = log.tagged('APW00025')
+        assert any("thread 'never-ends' (non-daemon):" in line
+                   for line in whole), whole
+        assert any('in _spin_until' in line for line in whole), whole
+        # Left alive, not ended; its atexit handlers ran.
+        assert log.tagged('APW00017', "'stuck'") == []
+        assert support.wait_file(srv.state_dir / 'stuck-atexit') == 'stuck'
+        # Creation goes on, and the name gets a new interpreter.
+        assert get(client, srv, '/t/other/whoami')['interpreter'] == \
+            't-other'
+        again = get(client, srv, '/stuck/whoami')
+        assert (again['counter'], again['interp'] != first['interp']) == \
+            (1, True)
+    (srv.state_dir / stop).write_text('')
+    assert len(log.tagged("APW00025", "is not ended")) == 1
+
+
+def test_idle_end_waits_for_a_thread_that_ends(make_server):
+    """A non-daemon thread that ends within the bound is waited for; the
+    interpreter is then ended as usual."""
+    srv = start(make_server, 'GracefulShutdownTimeout 30',
+                loc('/ends', interpreter='ends', idle_timeout=1))
+    log = support.LogWindow(srv, 0)
+    stop = 'stop-' + support.token()
+    with support.Client() as client:
+        get(client, srv, '/ends/atexit?file=ends-atexit')
+        get(client, srv, '/ends/thread?name=ends-later&stop=' + stop)
+        # The thread is asked to stop when the interpreter starts to end,
+        # and ends a little later.
+        support.wait_file(srv.state_dir / (stop + '.asked'), timeout=15)
+        assert log.tagged('APW00017') == []
+        (srv.state_dir / stop).write_text('')
+        log.wait("ended interpreter 'ends' (idle past mod_wsgi.idle_timeout)",
+                 tag='APW00017', timeout=15)
+    assert support.wait_file(srv.state_dir / 'ends-atexit') == 'ends'
+    assert log.tagged('APW00025') == []
+
+
+def test_idle_end_stops_thread_pools(make_server):
+    """The idle workers of a concurrent.futures pool are told to stop, as
+    at interpreter exit, so the interpreter ends."""
+    srv = start(make_server, loc('/pool', interpreter='pooled',
+                                 idle_timeout=1))
+    log = support.LogWindow(srv, 0)
+    with support.Client() as client:
+        assert get(client, srv, '/pool/executor')['task'] == 3
+        log.wait("ended interpreter 'pooled' (idle past "
+                 "mod_wsgi.idle_timeout)", tag='APW00017', timeout=15)
+    assert log.tagged('APW00025') == []
