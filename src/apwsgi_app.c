@@ -70,9 +70,11 @@ path_add(apwsgi_state_t *st, const char *dir)
     if (apr_hash_get(st->app->paths, dir, APR_HASH_KEY_STRING)) {
         return 0;
     }
-    sys_path = PySys_GetObject("path"); /* borrowed */
-    if (!sys_path || !PyList_Check(sys_path)) {
+    sys_path = apwsgi_sys_get("path");
+    if (sys_path && !PyList_Check(sys_path)) {
         PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+    }
+    if (!sys_path || !PyList_Check(sys_path)) {
         goto done;
     }
     entry = PyUnicode_DecodeFSDefault(dir);
@@ -84,6 +86,7 @@ path_add(apwsgi_state_t *st, const char *dir)
     rc = 0;
 done:
     Py_XDECREF(entry);
+    Py_XDECREF(sys_path);
     return rc;
 }
 
@@ -185,7 +188,7 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
         return -1;
     }
     site = PyImport_ImportModule("site");
-    sys_path = PySys_GetObject("path"); /* borrowed */
+    sys_path = site ? apwsgi_sys_get("path") : NULL;
     before =
         site && sys_path ? PyList_GetSlice(sys_path, 0, PY_SSIZE_T_MAX) : NULL;
     res = before ? PyObject_CallMethod(site, "addsitedir", "s", sp) : NULL;
@@ -215,6 +218,7 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
     }
     Py_XDECREF(res);
     Py_XDECREF(before);
+    Py_XDECREF(sys_path);
     Py_XDECREF(site);
     return rc;
 }
@@ -273,6 +277,7 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
     PyObject *file = NULL;
     PyObject *res = NULL;
     PyObject *dict = NULL; /* borrowed */
+    PyObject *builtins = NULL;
     char *source = NULL;
 
     module = PyDict_GetItemString(modules, cfg->module);
@@ -296,8 +301,14 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
     module = PyModule_New(cfg->module);
     file = module ? PyUnicode_DecodeFSDefault(cfg->script) : NULL;
     dict = module ? PyModule_GetDict(module) : NULL;
-    if (!file || PyDict_SetItemString(dict, "__file__", file) < 0
-        || PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0
+    /* The builtins of the running frame (none: the interpreter's). */
+#if PY_VERSION_HEX >= 0x030D0000
+    builtins = file ? PyEval_GetFrameBuiltins() : NULL;
+#else
+    builtins = file ? Py_XNewRef(PyEval_GetBuiltins()) : NULL;
+#endif
+    if (!builtins || PyDict_SetItemString(dict, "__file__", file) < 0
+        || PyDict_SetItemString(dict, "__builtins__", builtins) < 0
         || PyDict_SetItemString(modules, cfg->module, module) < 0) {
         goto failed;
     }
@@ -322,6 +333,7 @@ failed:
                                     cfg->script, r->uri, interp_label(cfg)));
     Py_CLEAR(module);
 done:
+    Py_XDECREF(builtins);
     Py_XDECREF(code);
     Py_XDECREF(file);
     Py_XDECREF(res);

@@ -114,7 +114,7 @@ file_changed(reload_part_t *part, const char *path)
 static int
 scan(reload_part_t *part)
 {
-    PyObject *modules = PySys_GetObject("modules"); /* borrowed */
+    PyObject *modules = apwsgi_sys_get("modules");
     PyObject *values = NULL;
     int changed = 0;
 
@@ -145,6 +145,7 @@ scan(reload_part_t *part)
         }
     }
     Py_XDECREF(values);
+    Py_XDECREF(modules);
     PyErr_Clear();
     return changed;
 }

@@ -606,16 +606,30 @@ static PyMethodDef write_def = {
     "write(data: bytes): send data to the client now (PEP 3333).",
 };
 
-/* Re-raise the exception in exc_info (a 3-tuple).  Always NULL. */
+/* Re-raise the exception in exc_info (a 3-tuple from sys.exc_info()).
+ * Always NULL, with that exception set (TypeError when the tuple holds
+ * no exception instance).  GIL held. */
 static PyObject *
 reraise(PyObject *exc_info)
 {
-    PyObject *type = PyTuple_GET_ITEM(exc_info, 0);
     PyObject *value = PyTuple_GET_ITEM(exc_info, 1);
     PyObject *tb = PyTuple_GET_ITEM(exc_info, 2);
 
-    PyErr_Restore(Py_NewRef(type), Py_NewRef(value),
-                  tb == Py_None ? NULL : Py_NewRef(tb));
+    if (!PyExceptionInstance_Check(value)) {
+        PyErr_Format(PyExc_TypeError,
+                     "exc_info[1] must be an exception instance, not %s",
+                     Py_TYPE(value)->tp_name);
+        return NULL;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyTraceBack_Check(tb) && PyException_SetTraceback(value, tb) < 0) {
+        return NULL;
+    }
+    PyErr_SetRaisedException(Py_NewRef(value));
+#else
+    PyErr_Restore(Py_NewRef(Py_TYPE(value)), Py_NewRef(value),
+                  PyTraceBack_Check(tb) ? Py_NewRef(tb) : NULL);
+#endif
     return NULL;
 }
 
