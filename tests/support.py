@@ -383,6 +383,8 @@ def session_config(state):
             SetEnvIf X-Apwsgi-Select ^yes$ APWSGI_SELECTED=chosen'''),
         location('/env-named', 'environ_app', interpreter='envtest'),
         location('/env-auth', 'environ_app', extra='CGIPassAuth On'),
+        location('/env-path', 'environ_app',
+                 extra='SetEnv PATH /apwsgi-test/bin'),
         '',
         '# SCRIPT_NAME / PATH_INFO',
         location('/sn/app', 'environ_app'),
