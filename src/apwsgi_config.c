@@ -119,50 +119,88 @@ parse_application(request_rec *r, apwsgi_config_t *cfg)
 }
 
 /*
+ * The length of the part of `uri` that the path `mount` matches as a
+ * prefix ending at a segment boundary, with each run of '/' in either
+ * taken as one '/' (as ap_location_walk compares a <Location> with the
+ * URI when MergeSlashes Off keeps runs in r->uri), or -1 when it does
+ * not match.  Trailing slashes of `mount` are ignored; "/" matches
+ * nothing (it gives no SCRIPT_NAME).
+ */
+static apr_ssize_t
+mount_match(const char *uri, const char *mount)
+{
+    apr_size_t n = strlen(mount);
+    apr_size_t i = 0;
+    apr_size_t j = 0;
+
+    while (n > 0 && mount[n - 1] == '/') {
+        n--;
+    }
+    if (n == 0) {
+        return -1;
+    }
+    while (i < n) {
+        if (mount[i] == '/') {
+            if (uri[j] != '/') {
+                return -1;
+            }
+            while (i < n && mount[i] == '/') {
+                i++;
+            }
+            while (uri[j] == '/') {
+                j++;
+            }
+        }
+        else if (uri[j] == mount[i]) {
+            i++;
+            j++;
+        }
+        else {
+            return -1;
+        }
+    }
+    return uri[j] == '/' || uri[j] == '\0' ? (apr_ssize_t)j : -1;
+}
+
+/*
  * The mount point of the innermost <Location> that applies, or NULL.
  * Apache keeps the path of the last merged section in core's
  * per-directory config; <Location> sections merge last, so that is the
  * Location when one applies.  Regex and wildcard sections, and paths
  * that are not a prefix of the URI (a <Directory>), give no mount
- * point.
+ * point.  *len: how much of r->uri it matched.
  */
 static const char *
 location_prefix(request_rec *r, apr_size_t *len)
 {
     core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
-    apr_size_t n = 0;
+    apr_ssize_t n = -1;
 
     if (!d || !d->d || d->r || d->d_is_fnmatch || d->d[0] != '/') {
         return NULL;
     }
-    n = strlen(d->d);
-    while (n > 0 && d->d[n - 1] == '/') {
-        n--;
-    }
-    if (strncmp(r->uri, d->d, n) != 0
-        || (r->uri[n] != '/' && r->uri[n] != '\0')) {
+    n = mount_match(r->uri, d->d);
+    if (n < 0) {
         return NULL;
     }
-    *len = n;
-    return d->d;
+    *len = (apr_size_t)n;
+    return r->uri;
 }
 
-/* SCRIPT_NAME and PATH_INFO from r->uri (already %-decoded).  OK, or
- * 500 after logging. */
+/* SCRIPT_NAME and PATH_INFO from r->uri (already %-decoded): the part
+ * of the URI the mount point matched, in the URI's own characters, and
+ * the rest.  OK, or 500 after logging. */
 static int
 split_path(request_rec *r, apwsgi_config_t *cfg)
 {
     const char *given = apr_table_get(r->subprocess_env, KEY_SCRIPT_NAME);
     const char *prefix = NULL;
-    apr_size_t n = 0;
+    apr_ssize_t n = 0;
+    apr_size_t len = 0;
 
-    if (given && *given) {
-        n = strlen(given);
-        while (n > 0 && given[n - 1] == '/') {
-            n--;
-        }
-        if (strncmp(r->uri, given, n) != 0
-            || (r->uri[n] != '/' && r->uri[n] != '\0')) {
+    if (given && *given && strspn(given, "/") < strlen(given)) {
+        n = mount_match(r->uri, given);
+        if (n < 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           APWSGI_APLOGNO(00105) "mod_wsgi.script_name '%s' is "
                                                 "not a prefix of the request "
@@ -171,13 +209,14 @@ split_path(request_rec *r, apwsgi_config_t *cfg)
                           given, r->uri);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        prefix = given;
+        prefix = r->uri;
+        len = (apr_size_t)n;
     }
-    else {
-        prefix = location_prefix(r, &n);
+    else if (!given || !*given) {
+        prefix = location_prefix(r, &len);
     }
-    cfg->script_name = prefix ? apr_pstrmemdup(r->pool, prefix, n) : "";
-    cfg->path_info = r->uri + (prefix ? n : 0);
+    cfg->script_name = prefix ? apr_pstrmemdup(r->pool, prefix, len) : "";
+    cfg->path_info = r->uri + (prefix ? len : 0);
     return OK;
 }
 
