@@ -60,7 +60,7 @@
  * checks both.  The ranges: 000xx the process and its interpreters,
  * 001xx configuration, 002xx loading the application, 003xx the request
  * and its response, 004xx the request body, 005xx what the application
- * writes.  APW00011 is retired.
+ * writes.  APW00011 and APW00204 are retired.
  */
 #define APWSGI_APLOGNO(n) "APW" #n ": "
 
