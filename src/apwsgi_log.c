@@ -368,7 +368,6 @@ log_get_buffer(apwsgi_log_object *self, void *Py_UNUSED(closure))
     if (!buffer) {
         return NULL;
     }
-    Py_INCREF(self->buffer_type);
     buffer->log = (apwsgi_log_object *)Py_NewRef(self);
     return (PyObject *)buffer;
 }
@@ -548,8 +547,9 @@ log_new(struct apwsgi_log_part *part, request_rec *r, server_rec *s,
     if (!self) {
         return NULL;
     }
-    /* PyObject_New does not take the heap type's reference for us. */
-    Py_INCREF(part->type);
+    /* PyObject_New took the instance's reference to its heap type;
+     * another one would keep the type, and so every object of the
+     * interpreter's that it reaches, alive past the interpreter's end. */
     self->r = r;
     self->s = s;
     self->tag = tag;

@@ -859,7 +859,7 @@ apwsgi_start_response_new(apwsgi_request_t *req)
     if (!self) {
         return NULL;
     }
-    Py_INCREF(type);
+    /* PyObject_GC_New took the reference to the heap type. */
     self->vectorcall = start_response_call;
     self->req = req;
     self->write = NULL;
