@@ -15,7 +15,7 @@ Endpoints (by PATH_INFO):
                sys.stderr.buffer.writelines([b'berr-T x', b'\n']),
                wsgi.errors.buffer.write(bytearray(b'bwerr-T y\n')),
                sys.stdout.buffer.write(b'bout-T mixed '),
-               sys.stdout.write('tail\n'), print('pout-T lone \udcff'),
+               sys.stdout.write('tail\n'), print('pout-T lone \\udcff'),
                and io.TextIOWrapper(sys.stdout.buffer, ...) writing
                'tw-T wrapped\n'
   /attrs       JSON: for each of stdout, stderr, errors and their buffers,
