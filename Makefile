@@ -8,7 +8,8 @@
 #   make test-deb        install that package, serve through the system
 #                        Apache, purge it (as root: changes the machine)
 #   make docs            the documentation (Sphinx, warnings are errors)
-#   make lint            clang-format check of src/, error-log tag check
+#   make lint            clang-format check of src/, error-log tag check,
+#                        ruff on the Python
 #   make PYTHON=/opt/python3.12/bin/python3 BUILDDIR=build/py3.12
 #
 # See README.md and docs/ (docs/development.rst: the build and its flags).
@@ -78,7 +79,7 @@ endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
         install deb test-deb docs clean help check-tools check-apxs lint \
-        lint-c lint-tags FORCE
+        lint-c lint-tags lint-py FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -175,7 +176,7 @@ $(DOCS_STAMP): docs/requirements.txt
 CLANG_FORMAT ?= clang-format
 C_FILES := $(sort $(wildcard src/*.c src/*.h))
 
-lint: lint-c lint-tags
+lint: lint-c lint-tags lint-py
 
 # The checked-in .clang-format; prints what it would change.
 lint-c:
@@ -187,6 +188,13 @@ lint-c:
 # Every error-log tag used once, and listed at its level in docs/errors.rst.
 lint-tags:
 	$(PYTHON) tools/check-log-tags
+
+# ruff, version pinned in requirements.txt, rules in ruff.toml.
+PY_LINT_PATHS := python tests bench examples tools/valgrind-check \
+                 tools/run-examples tools/check-log-tags \
+                 tools/status-screenshot setup.py
+lint-py: deps
+	$(PYTHON) -m ruff check $(PY_LINT_PATHS)
 
 # ---- the benchmark: see docs/performance.rst and bench/run.py --help ----
 # make bench BENCH_ARGS='--quick --scenarios hello --mpms event'

@@ -18,9 +18,9 @@ from setuptools.errors import ExecError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, 'python'))
+from apwsgi import __version__  # noqa: E402
 from apwsgi import build as apwsgi_build  # noqa: E402
 from apwsgi.build import MODULE_NAME  # noqa: E402
-from apwsgi import __version__  # noqa: E402
 
 CLASSIFIERS = [
     'Development Status :: 4 - Beta',

@@ -31,6 +31,8 @@
 #include "apr_portable.h"
 #include "apr_thread_mutex.h"
 
+#include <time.h>
+
 #if PY_VERSION_HEX < 0x030B0000
 #error "apwsgi needs CPython 3.11 or newer"
 #endif
@@ -82,6 +84,20 @@ apwsgi_mutex_create(apr_thread_mutex_t **mutex, apr_pool_t *pool)
         apr_thread_mutex_create(mutex, APR_THREAD_MUTEX_DEFAULT, pool);
 
     return rv == APR_SUCCESS ? 0 : -1;
+}
+
+/*
+ * Microseconds on the monotonic clock, which every process of the host
+ * shares: request ages and durations are measured on it, never on the
+ * wall clock, which may step.  No GIL needed.
+ */
+static inline apr_time_t
+apwsgi_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (apr_time_t)ts.tv_sec * APR_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
 /*

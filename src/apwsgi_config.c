@@ -15,12 +15,17 @@
 #define KEY_RELOAD "mod_wsgi.reload"
 #define KEY_MAX_INTERPRETERS "mod_wsgi.max_interpreters"
 #define KEY_IDLE_TIMEOUT "mod_wsgi.idle_timeout"
+#define KEY_REQUEST_TIMEOUT "mod_wsgi.request_timeout"
+#define KEY_SLOW_REQUEST "mod_wsgi.slow_request"
 
 /* Limits of the numeric keys. */
 #define MAX_POOL_SIZE 64
 #define DEFAULT_MAX_INTERPRETERS 32
 #define MAX_MAX_INTERPRETERS 1000
 #define MAX_IDLE_TIMEOUT 86400
+#define MAX_REQUEST_TIMEOUT 86400
+/* From this age on, the status page shows a request's Python stack. */
+#define DEFAULT_SLOW_REQUEST 5
 
 /* The longest interpreter name, in bytes, and how much of an
  * over-long one is looked for in the request (check_interpreter). */
@@ -412,6 +417,24 @@ read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
     return OK;
 }
 
+/* The keys of a request's time limits.  OK, or 500 after logging. */
+static int
+read_request_keys(request_rec *r, apwsgi_config_t *cfg)
+{
+    int timeout = 0;
+    int slow = 0;
+
+    if (!int_key(r, APWSGI_APLOGNO(00701), KEY_REQUEST_TIMEOUT, 0,
+                 MAX_REQUEST_TIMEOUT, 0, &timeout)
+        || !int_key(r, APWSGI_APLOGNO(00702), KEY_SLOW_REQUEST, 0,
+                    MAX_REQUEST_TIMEOUT, DEFAULT_SLOW_REQUEST, &slow)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cfg->request_timeout = apr_time_from_sec(timeout);
+    cfg->slow_request = apr_time_from_sec(slow);
+    return OK;
+}
+
 int
 apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
 {
@@ -465,6 +488,9 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
     }
     if (status == OK) {
         status = read_interpreter_keys(r, cfg);
+    }
+    if (status == OK) {
+        status = read_request_keys(r, cfg);
     }
     return status;
 }

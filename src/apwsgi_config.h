@@ -10,6 +10,10 @@
  *   mod_wsgi.interpreter  sub-interpreter name ("" or unset: main; no
  *                         '#' or control character, <= 255 bytes)
  *   mod_wsgi.script_name  SCRIPT_NAME, where no <Location> gives it
+ *
+ * and the keys of docs/configuration.rst that shape interpreters
+ * (pools, GIL, reloading, bounds) and requests (timeout, the age from
+ * which the status page shows a request's stack).
  */
 #ifndef APWSGI_CONFIG_H
 #define APWSGI_CONFIG_H
@@ -37,6 +41,9 @@ typedef struct {
     int reload;              /* mod_wsgi.reload on */
     int max_interpreters;    /* mod_wsgi.max_interpreters */
     apr_time_t idle_timeout; /* mod_wsgi.idle_timeout; 0: never */
+    /* Read when the request starts: */
+    apr_time_t request_timeout; /* mod_wsgi.request_timeout; 0: none */
+    apr_time_t slow_request;    /* mod_wsgi.slow_request; 0: never */
 } apwsgi_config_t;
 
 /*

@@ -3,6 +3,7 @@
  */
 #include "apwsgi_environ.h"
 #include "apwsgi_filewrapper.h"
+#include "apwsgi_timeout.h"
 
 #define ENV_CACHE_MAX 256
 #define ENV_POSITIONS 64
@@ -309,6 +310,14 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
         || set_at(part, environ, pos++, "apwsgi.interpreter", interp) < 0
         || set_obj_at(part, environ, pos++, "wsgi.input", input) < 0
         || set_obj_at(part, environ, pos++, "wsgi.errors", errors) < 0) {
+        goto failed;
+    }
+    /* Only where it can be raised: one entry more in every environ
+     * costs a hello world 0.4% of its instructions. */
+    if (cfg->request_timeout
+        && set_obj_at(part, environ, pos++, "apwsgi.RequestTimeout",
+                      apwsgi_timeout_type(st))
+               < 0) {
         goto failed;
     }
     return environ;

@@ -28,8 +28,9 @@ void apwsgi_environ_part_free(apwsgi_state_t *st);
  * A new environ dict for `r`.  ap_add_common_vars(r) must have run.
  * `input` and `errors` become wsgi.input and wsgi.errors; `interp` (the
  * name of the interpreter serving it, "NAME#i" in a pool, "" for the
- * main one) becomes apwsgi.interpreter.  Returns a new reference, or
- * NULL with an exception set.  GIL held.
+ * main one) becomes apwsgi.interpreter; with a mod_wsgi.request_timeout,
+ * apwsgi.RequestTimeout is the class the timeout raises.  Returns a new
+ * reference, or NULL with an exception set.  GIL held.
  */
 PyObject *apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
                              const apwsgi_config_t *cfg, const char *interp,

@@ -139,6 +139,7 @@ raw_read(apwsgi_input_object *self, char *dst, apr_size_t want, int fill)
         input_raise(self, rv);
         return -1;
     }
+    self->req->bytes_read += got;
     if (self->remaining > 0) {
         self->remaining -= got;
     }

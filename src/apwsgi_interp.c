@@ -19,6 +19,7 @@
  */
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
+#include "apwsgi_metrics.h"
 #include "apwsgi_modpython.h"
 #include "apwsgi_reaper.h"
 #include "apwsgi_state.h"
@@ -173,6 +174,7 @@ interp_borrow(interp_slot_t *slot, request_rec *r)
         return -1;
     }
     in->state = st;
+    apwsgi_metrics_interp_event(in->name, APWSGI_INTERP_CREATED);
     ap_log_rerror(
         APLOG_MARK, APLOG_INFO, 0, r,
         APWSGI_APLOGNO(00612) "interpreter '%s' for %s is mod_python's",
@@ -288,6 +290,7 @@ interp_create(interp_slot_t *slot, request_rec *r, const apwsgi_config_t *cfg)
     in->interp = PyThreadState_GetInterpreter(ts);
     in->state = st;
     slot->gil_requested = cfg->own_gil;
+    apwsgi_metrics_interp_event(in->name, APWSGI_INTERP_CREATED);
     PyEval_SaveThread();
     if (cfg->own_gil && !in->own_gil) {
         ap_log_rerror(
@@ -416,6 +419,9 @@ interp_end(interp_slot_t *slot, const char *why)
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
                      APWSGI_APLOGNO(00017) "ended interpreter '%s' (%s)",
                      slot->pub.name, why);
+    }
+    if (ts) {
+        apwsgi_metrics_interp_event(slot->pub.name, APWSGI_INTERP_ENDED);
     }
     apr_thread_mutex_lock(table_mutex);
     slot_free(slot);
@@ -548,9 +554,10 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     apr_thread_mutex_lock(table_mutex);
     apr_atomic_dec32(&in->active);
     slot->last_used = apr_time_now();
-    if (empty && !slot->failed) {
+    if (empty && !slot->failed && !slot->retired) {
         slot->visible = 0;
         slot->retired = 1;
+        apwsgi_metrics_interp_event(in->name, APWSGI_INTERP_RETIRED);
     }
     if (in->active == 0 && !slot->ending) {
         if (slot->failed) {
@@ -564,6 +571,23 @@ apwsgi_interp_release(apwsgi_interp_t *in, int empty)
     if (wake) {
         apwsgi_reaper_wake();
     }
+}
+
+int
+apwsgi_interp_hold(apwsgi_interp_t *in, unsigned long generation)
+{
+    interp_slot_t *slot = (interp_slot_t *)in;
+    int rc = -1;
+
+    apr_thread_mutex_lock(table_mutex);
+    if (slot->used && in->generation == generation && !slot->ending
+        && !slot->failed
+        && apr_atomic_casptr((volatile void **)&in->state, NULL, NULL)) {
+        apr_atomic_inc32(&in->active);
+        rc = 0;
+    }
+    apr_thread_mutex_unlock(table_mutex);
+    return rc;
 }
 
 int
@@ -616,6 +640,7 @@ apwsgi_interp_swap(apwsgi_interp_t *old, apwsgi_interp_t *fresh)
     prev->retired = 1;
     ((interp_slot_t *)fresh)->visible = 1;
     apr_thread_mutex_unlock(table_mutex);
+    apwsgi_metrics_interp_event(old->name, APWSGI_INTERP_RETIRED);
 }
 
 /* Note once per interpreter that a request asked for a GIL mode that
@@ -721,6 +746,7 @@ reap(void)
             slot->visible = 0;
             slot->retired = 1;
             why[n] = "idle past mod_wsgi.idle_timeout";
+            apwsgi_metrics_interp_event(slot->pub.name, APWSGI_INTERP_EVICTED);
         }
         if (slot->retired) {
             slot->ending = 1;
@@ -762,6 +788,7 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
         || apwsgi_tstate_adopt(&main_slot->pub, main_ts) < 0) {
         return -1;
     }
+    apwsgi_metrics_interp_event("", APWSGI_INTERP_CREATED);
     return 0;
 }
 

@@ -62,6 +62,15 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg, int *status);
 void apwsgi_interp_release(apwsgi_interp_t *in, int empty);
 
 /*
+ * Hold `in` alive, as a request does, if it is still the interpreter
+ * of `generation` and not being ended: 0, or -1 when it is gone (its
+ * slot may hold another one by now).  For a thread that looks into an
+ * interpreter without serving a request there (the monitor); pair with
+ * apwsgi_interp_release(in, 0).  No GIL needed.
+ */
+int apwsgi_interp_hold(apwsgi_interp_t *in, unsigned long generation);
+
+/*
  * Replacing an interpreter (apwsgi_reload.c): a hidden interpreter of
  * the same name is made and loaded, then swapped in.
  */

@@ -104,6 +104,17 @@ log_lines(request_rec *r, server_rec *s, int level, const char *tag,
     }
 }
 
+void
+apwsgi_log_text(server_rec *s, int level, const char *tag, const char *text)
+{
+    apr_size_t n = strlen(text);
+
+    while (n > 0 && text[n - 1] == '\n') {
+        n--;
+    }
+    log_lines(NULL, s, level, tag, text, (Py_ssize_t)n, 0);
+}
+
 /*
  * Log the first `len` bytes of the buffer (whole lines) and keep the
  * rest.  GIL held.

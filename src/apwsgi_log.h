@@ -71,4 +71,11 @@ void apwsgi_log_set_current(request_rec *r);
 void apwsgi_log_exception(request_rec *r, server_rec *s, const char *tag,
                           const char *headline);
 
+/*
+ * Log each line of `text` at `level` with `tag`, against `s`, the
+ * lines together (as a traceback's are).  No GIL held or needed.
+ */
+void apwsgi_log_text(server_rec *s, int level, const char *tag,
+                     const char *text);
+
 #endif /* APWSGI_LOG_H */

@@ -2,9 +2,11 @@
  * apwsgi_python.c: initialise and finalise CPython in a child.
  */
 #include "apwsgi_python.h"
+#include "apwsgi_inflight.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
 #include "apwsgi_modpython.h"
+#include "apwsgi_monitor.h"
 #include "apwsgi_tstate.h"
 
 #ifndef APWSGI_PYTHON_HOME
@@ -42,6 +44,7 @@ python_cleanup(void *data)
         return APR_SUCCESS;
     }
     python_ready = 0;
+    apwsgi_monitor_stop();
     rc = apwsgi_interp_shutdown();
     if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
         return APR_SUCCESS;
@@ -121,7 +124,7 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     PyObject *threading = NULL;
 
     main_server = s;
-    if (apwsgi_log_init(pchild) < 0) {
+    if (apwsgi_log_init(pchild) < 0 || apwsgi_inflight_init(pchild) < 0) {
         return -1;
     }
     if (Py_IsInitialized()) {
@@ -176,6 +179,14 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
                                   "replaced interpreters could not "
                                   "start: they stay until the process "
                                   "exits");
+    }
+    if (apwsgi_monitor_start(pchild, s) < 0) {
+        ap_log_error(
+            APLOG_MARK, APLOG_WARNING, 0, s,
+            APWSGI_APLOGNO(00708) "the thread that watches requests in "
+                                  "flight could not start: no "
+                                  "mod_wsgi.request_timeout and no stacks "
+                                  "of slow requests in this process");
     }
     python_ready = 1;
     apr_pool_pre_cleanup_register(pchild, NULL, python_cleanup);

@@ -9,6 +9,7 @@
  * published atomically, and `checking` lets one thread at a time in.
  */
 #include "apwsgi_reload.h"
+#include "apwsgi_metrics.h"
 #include "apwsgi_app.h"
 #include "apwsgi_log.h"
 #include "apwsgi_state.h"
@@ -261,6 +262,7 @@ replace(request_rec *r, const apwsgi_config_t *cfg, apwsgi_interp_t *old)
         return NULL;
     }
     apwsgi_interp_swap(old, fresh);
+    apwsgi_metrics_interp_event(old->name, APWSGI_INTERP_RELOADED);
     ap_log_rerror(
         APLOG_MARK, APLOG_INFO, 0, r,
         APWSGI_APLOGNO(00016) "interpreter '%s' reloaded for %s: its "

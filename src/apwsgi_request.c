@@ -14,12 +14,52 @@
 #include "apwsgi_input.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
+#include "apwsgi_metrics.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_response.h"
 #include "apwsgi_state.h"
+#include "apwsgi_timeout.h"
 #include "apwsgi_tstate.h"
 
 static const char tag_errors[] = APWSGI_APLOGNO(00501);
+
+/* Whether the exception set is the request's own timeout (raised by
+ * the monitor thread, not by the application's own code).  GIL held;
+ * an exception is set. */
+static int
+timed_out(apwsgi_request_t *req)
+{
+    return apwsgi_inflight_raised(req->inflight)
+           && PyErr_ExceptionMatches(apwsgi_timeout_type(req->state));
+}
+
+/* The request reached mod_wsgi.request_timeout: 504 when nothing went
+ * out, else cut the response.  GIL held; the exception is set. */
+static int
+request_timed_out(apwsgi_request_t *req, const apwsgi_config_t *cfg)
+{
+    request_rec *r = req->r;
+    long secs = (long)apr_time_sec(cfg->request_timeout);
+
+    if (!req->headers_sent) {
+        apwsgi_log_exception(
+            r, NULL, APWSGI_APLOGNO(00709),
+            apr_psprintf(r->pool,
+                         "%s reached mod_wsgi.request_timeout of %ld s: 504; "
+                         "where apwsgi.RequestTimeout ended it:",
+                         r->uri, secs));
+        return HTTP_GATEWAY_TIME_OUT;
+    }
+    apwsgi_log_exception(
+        r, NULL, APWSGI_APLOGNO(00710),
+        apr_psprintf(r->pool,
+                     "%s reached mod_wsgi.request_timeout of %ld s after its "
+                     "response started: connection cut; where "
+                     "apwsgi.RequestTimeout ended it:",
+                     r->uri, secs));
+    apwsgi_response_abort(req);
+    return OK;
+}
 
 /* Log the application's exception and decide the handler status:
  * 500 (or the status of a failed body read) when nothing went out,
@@ -51,11 +91,25 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
     return OK;
 }
 
+/* The application raised (or its response broke a rule): its own
+ * exception, or the request's timeout.  Returns the handler status.
+ * GIL held; an exception is set. */
+static int
+app_raised(apwsgi_request_t *req, const apwsgi_config_t *cfg)
+{
+    if (!req->answered && timed_out(req)) {
+        return request_timed_out(req, cfg);
+    }
+    req->exception = 1;
+    return app_failed(req, cfg);
+}
+
 /* Call result.close() if it has one (PEP 3333: always).  GIL held; no
  * exception set on entry or exit. */
 static void
-close_result(request_rec *r, PyObject *result)
+close_result(apwsgi_request_t *req, PyObject *result)
 {
+    request_rec *r = req->r;
     PyObject *close = NULL;
     PyObject *res = NULL;
 
@@ -63,6 +117,7 @@ close_result(request_rec *r, PyObject *result)
         res = PyObject_CallNoArgs(close);
     }
     if (PyErr_Occurred()) {
+        req->exception = 1;
         apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00303),
                              apr_psprintf(r->pool,
                                           "close() of the response to %s "
@@ -84,12 +139,12 @@ call_application(apwsgi_request_t *req, const apwsgi_config_t *cfg,
     int status = OK;
 
     if (!result) {
-        return app_failed(req, cfg);
+        return app_raised(req, cfg);
     }
     if (apwsgi_response_send(req, result) < 0) {
-        status = app_failed(req, cfg);
+        status = app_raised(req, cfg);
     }
-    close_result(req->r, result);
+    close_result(req, result);
     Py_DECREF(result);
     /* Where Apache answered (a body error), say so as its filters do. */
     return req->answered ? AP_FILTER_ERROR : status;
@@ -168,9 +223,13 @@ done:
     return status;
 }
 
-int
-apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
+/* apwsgi_request_run, once the request is in the registry as `fl`
+ * and counted as `m`; what the figures need goes to `done`. */
+static int
+run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl,
+    apwsgi_metrics_req_t *m, apwsgi_metrics_done_t *done)
 {
+    apr_time_t before = 0;
     apwsgi_request_t *req = NULL;
     apwsgi_interp_t *in = NULL;
     PyThreadState *ts = NULL;
@@ -185,8 +244,13 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
     if (!in) {
         return status;
     }
+    apwsgi_inflight_set_interp(fl, in);
+    apwsgi_metrics_interp(m, in);
     req = request_new(r, in->state);
+    req->inflight = fl;
+    before = apwsgi_now();
     ts = apwsgi_tstate_enter(in);
+    done->gil_wait = apwsgi_now() - before;
     if (!ts) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, APR_ENOMEM, r,
                       APWSGI_APLOGNO(00021) "interpreter '%s' for %s: no "
@@ -195,9 +259,13 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
         apwsgi_interp_release(in, 0);
         return status;
     }
+    apwsgi_inflight_enter(fl, ts);
     apwsgi_log_set_current(r);
     status = serve(req, cfg, in->name, &empty, &body_left);
     apwsgi_log_set_current(NULL);
+    done->timeout = apwsgi_inflight_leave(fl);
+    done->exception = req->exception;
+    done->bytes_in = req->bytes_read;
     apwsgi_tstate_leave(ts);
     apwsgi_interp_release(in, empty);
     /* A body the application left unread must go before the next
@@ -206,5 +274,26 @@ apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
     if (status == OK && body_left && !req->client_gone) {
         ap_discard_request_body(r);
     }
+    return status;
+}
+
+int
+apwsgi_request_run(request_rec *r, const apwsgi_config_t *cfg)
+{
+    apwsgi_inflight_t *fl =
+        apwsgi_inflight_add(r, cfg->request_timeout, cfg->slow_request);
+    apwsgi_metrics_req_t m;
+    apwsgi_metrics_done_t done = {0};
+    int status = OK;
+
+    apwsgi_metrics_begin(&m, r, apwsgi_inflight_id(fl),
+                         apwsgi_inflight_start(fl));
+    status = run(r, cfg, fl, &m, &done);
+    /* Where Apache answers (an error status, a failed body read), what
+     * it answers. */
+    done.code = status == OK || status == AP_FILTER_ERROR ? r->status : status;
+    done.bytes_out = r->bytes_sent;
+    apwsgi_metrics_end(&m, cfg->interpreter, &done);
+    apwsgi_inflight_remove(fl);
     return status;
 }

@@ -7,6 +7,7 @@
 
 #include "apwsgi.h"
 #include "apwsgi_config.h"
+#include "apwsgi_inflight.h"
 #include "apwsgi_state.h"
 
 /*
@@ -19,9 +20,10 @@
  */
 typedef struct {
     request_rec *r;
-    apwsgi_state_t *state;  /* the interpreter's Python state */
-    apr_bucket_brigade *bb; /* reused for every pass */
-    apr_os_thread_t thread; /* the thread that serves the request */
+    apwsgi_state_t *state;       /* the interpreter's Python state */
+    apr_bucket_brigade *bb;      /* reused for every pass */
+    apr_os_thread_t thread;      /* the thread that serves the request */
+    apwsgi_inflight_t *inflight; /* its entry in the registry, or NULL */
     /* apwsgi_response.c: what start_response recorded, applied to r
      * when the headers go, and how the body went. */
     int status;               /* 0 until start_response */
@@ -37,9 +39,12 @@ typedef struct {
     int client_gone;          /* a write failed: stop iterating
                                  (input too: Apache answered) */
     int finished;             /* the end of the body went out */
-    /* apwsgi_input.c: a failed body read. */
-    int answered;     /* Apache answered it (body error) */
-    int input_status; /* HTTP status of a failed body read */
+    /* apwsgi_input.c: the body read, and a failed read. */
+    apr_off_t bytes_read; /* body bytes the application read */
+    int answered;         /* Apache answered it (body error) */
+    int input_status;     /* HTTP status of a failed body read */
+    /* apwsgi_request.c: for the figures. */
+    int exception; /* the application (or its close()) raised */
 } apwsgi_request_t;
 
 /*

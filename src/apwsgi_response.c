@@ -327,6 +327,7 @@ apply_headers(apwsgi_request_t *req)
         apr_table_addn(r->headers_out, e[i].key, e[i].val);
     }
     req->headers_sent = 1;
+    apwsgi_inflight_mark_sent(req->inflight);
     return 0;
 }
 

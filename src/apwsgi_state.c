@@ -8,14 +8,17 @@
 #include "apwsgi_input.h"
 #include "apwsgi_log.h"
 #include "apwsgi_response.h"
+#include "apwsgi_timeout.h"
 
 /*
  * The parts, in the order they are built (and freed backwards): the
  * log first, since the application's output and errors need it; the
- * file wrapper before environ, whose constant part holds its type;
- * the application loader last, as it loads code that may use all of
- * the others.  (Reload's part is made by apwsgi_reload.c at the first
- * load, in the state's pool, and holds nothing to free.)
+ * file wrapper before environ, whose constant part holds its type (and
+ * the timeout exception, whose class environ hands out); the
+ * application loader last, as it loads code that may use all of the
+ * others.  (Reload's part is made by
+ * apwsgi_reload.c at the first load, in the state's pool, and holds nothing to
+ * free.)
  */
 static const struct {
     int (*init)(apwsgi_state_t *st, const apwsgi_state_setup_t *setup);
@@ -25,6 +28,7 @@ static const struct {
     {apwsgi_input_part_init, apwsgi_input_part_free},
     {apwsgi_response_part_init, apwsgi_response_part_free},
     {apwsgi_filewrapper_part_init, apwsgi_filewrapper_part_free},
+    {apwsgi_timeout_part_init, apwsgi_timeout_part_free},
     {apwsgi_environ_part_init, apwsgi_environ_part_free},
     {apwsgi_app_part_init, apwsgi_app_part_free},
 };

@@ -5,8 +5,9 @@
  * A part's struct is complete only in its owner's .c file, which alone
  * reads and writes it; the compiler keeps everyone else out.  The parts
  * hold the interpreter's own heap types (log, input, response, file
- * wrapper), the constant part of environ and its key cache (environ),
- * the loaded applications (app), and what reloading watches (reload).
+ * wrapper, the RequestTimeout exception), the constant part of environ and its
+ * key cache (environ), the loaded applications (app), and what reloading
+ * watches (reload).
  *
  * apwsgi_state.c builds the parts in the order of its table, calling
  * each owner's init, and frees them in the reverse order; it knows
@@ -32,6 +33,7 @@ struct apwsgi_state {
     struct apwsgi_input_part *input;             /* apwsgi_input.c */
     struct apwsgi_response_part *response;       /* apwsgi_response.c */
     struct apwsgi_filewrapper_part *filewrapper; /* apwsgi_filewrapper.c */
+    struct apwsgi_timeout_part *timeout;         /* apwsgi_timeout.c */
     struct apwsgi_environ_part *environ;         /* apwsgi_environ.c */
     struct apwsgi_app_part *app;                 /* apwsgi_app.c */
     struct apwsgi_reload_part *reload;           /* apwsgi_reload.c,

@@ -11,9 +11,11 @@
 #define APWSGI_MODULE_FILE
 #include "apwsgi.h"
 #include "apwsgi_config.h"
+#include "apwsgi_metrics.h"
 #include "apwsgi_python.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_request.h"
+#include "apwsgi_status.h"
 
 /*
  * The CGI variables of the request (HTTP_* headers as Apache filters
@@ -45,17 +47,24 @@ apwsgi_handler(request_rec *r)
     apwsgi_config_t cfg;
     int status = OK;
 
-    if (!r->handler || strcmp(r->handler, APWSGI_HANDLER) != 0) {
+    if (!r->handler) {
         return DECLINED;
+    }
+    if (strcmp(r->handler, APWSGI_HANDLER) != 0) {
+        return strcmp(r->handler, APWSGI_STATUS_HANDLER) == 0
+                   ? apwsgi_status_handle(r)
+                   : DECLINED;
     }
     status = apwsgi_config_read(r, &cfg);
     if (status != OK) {
+        apwsgi_metrics_refused(cfg.interpreter, status);
         return status;
     }
     /* Checks the body's framing and LimitRequestBody (413) before any
      * Python runs. */
     status = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
     if (status != OK) {
+        apwsgi_metrics_refused(cfg.interpreter, status);
         return status;
     }
     cfg.common = apwsgi_common_vars(r);
@@ -67,6 +76,7 @@ apwsgi_handler(request_rec *r)
                                   "see the APW00001 line logged when "
                                   "the process started",
             r->uri);
+        apwsgi_metrics_refused(cfg.interpreter, HTTP_INTERNAL_SERVER_ERROR);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return apwsgi_request_run(r, &cfg);
@@ -75,6 +85,7 @@ apwsgi_handler(request_rec *r)
 static void
 apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    apwsgi_metrics_child_init(pchild, s);
     apwsgi_reload_init();
     apwsgi_python_init(pchild, s);
 }
@@ -86,7 +97,7 @@ apwsgi_register_hooks(apr_pool_t *p)
      * apwsgi uses that Python rather than start a second one. */
     static const char *const after[] = {"mod_python.c", NULL};
 
-    (void)p;
+    apwsgi_metrics_setup(p);
     ap_hook_child_init(apwsgi_child_init, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(apwsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

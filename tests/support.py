@@ -1,8 +1,9 @@
-"""Shared helpers for the apwsgi test suite (imported by conftest and tests).
+"""Shared helpers for the apwsgi test suite.
 
-Paths, the session server's configuration, error-log windows and bounded
-polling.  Nothing here sleeps for a fixed time to wait for readiness: every
-wait polls a condition until a deadline.
+Paths, the session server's configuration, error-log windows, bounded
+polling and raw-socket requests.  Nothing here sleeps for a fixed time to
+wait for readiness: every wait polls a condition until a deadline.  The
+life of servers and the log check are tests/harness.py's.
 """
 
 import functools
@@ -12,8 +13,8 @@ import pathlib
 import re
 import secrets
 import shutil
-import sys
 import subprocess
+import tempfile
 import time
 
 import requests
@@ -39,8 +40,6 @@ THREADS = 1 if MPM == 'prefork' else 25
 TIMEOUT = 10        # seconds: bound of every single HTTP request
 POLL = 0.02         # seconds between two looks at a polled condition
 
-CRASH_RE = re.compile(r'exit signal|Segmentation fault|Fatal Python error'
-                      r'|AddressSanitizer|child pid \d+ exit signal')
 TAG_RE = re.compile(r'\b(APW\d{5}):')
 LEVEL_RE = re.compile(r'\[(?:[\w.-]*):(emerg|alert|crit|error)\]')
 PID_RE = re.compile(r'\[pid (\d+)')
@@ -48,6 +47,16 @@ PID_RE = re.compile(r'\[pid (\d+)')
 # Environment for every Apache we start: the runner's PYTHONPATH (the
 # Makefile sets it for the tooling) and PYTHONHOME must not leak into it.
 APACHE_ENV = {'PYTHONPATH': None, 'PYTHONHOME': None}
+
+
+def tooling_env(extra=None):
+    """Environment for running the tooling (python -m apwsgi) from this
+    checkout."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = str(REPO / 'python')
+    env.pop('PYTHONHOME', None)
+    env.update(extra or {})
+    return env
 
 
 class Client(requests.Session):
@@ -189,50 +198,6 @@ class LogWindow:
                 tags.add(tag.group(1))
         return tags
 
-    def crash_lines(self):
-        """Crash lines, less Apache's own stop-time crash (see below)."""
-        lines = self.text().splitlines()
-        crashes = [line for line in lines if CRASH_RE.search(line)]
-        known = known_event_stop_crashes(lines)
-        for line in known:
-            print('warning: tolerated Apache event-MPM stop crash: ' + line,
-                  file=sys.stderr)
-        return [line for line in crashes if line not in known]
-
-
-# Apache 2.4.71's event MPM (Debian 12) segfaults a child now and then
-# when the server is stopped with SIGTERM, with no apwsgi loaded at all:
-# 1 in 400 start/request/stop cycles measured here (crash in
-# apr_os_sock_get, called from mod_mpm_event; no Python frame).  Such a
-# crash, and only such a one, is tolerated: a SIGSEGV of a child of an
-# event-MPM server that was being stopped (the parent logs it just before
-# or after its "caught SIGTERM, shutting down", with no request of a
-# client logged in between), in a log with no Python fatal error and no
-# sanitizer report.  The prefork runs, where apwsgi's finalisation runs
-# the same way, still fail on any crash (tools/run-tests).
-_EVENT_STOP = re.compile(r'\[mpm_event:notice\].*AH00491: caught SIGTERM')
-_PLAIN_SEGV = re.compile(r'AH00052: child pid \d+ exit signal '
-                         r'Segmentation fault \(11\)')
-_PYTHON_CRASH = re.compile(r'Fatal Python error|AddressSanitizer|'
-                           r'UndefinedBehaviorSanitizer|runtime error:')
-
-
-def known_event_stop_crashes(lines):
-    """The crash lines of `lines` that are Apache's stop-time crash."""
-    if any(_PYTHON_CRASH.search(line) for line in lines):
-        return []
-    stops = [i for i, line in enumerate(lines) if _EVENT_STOP.search(line)]
-    known = []
-    for i, line in enumerate(lines):
-        if not _PLAIN_SEGV.search(line):
-            continue
-        after = [s for s in stops if s > i]
-        if any(s < i for s in stops) or (
-                after and not any('[client ' in lines[j]
-                                  for j in range(i + 1, after[0]))):
-            known.append(line)
-    return known
-
 
 def log_pid(line):
     """The pid that wrote an error-log line (default ErrorLogFormat)."""
@@ -358,7 +323,7 @@ def session_config(state):
         '# Where apps write what the tests read back.',
         'SetEnv APWSGI_TEST_STATE "%s"' % state,
         '',
-        '# Per-user interpreters chosen by mod_rewrite (issue 2).',
+        '# Per-user interpreters chosen by mod_rewrite.',
         'RewriteEngine On',
         'RewriteRule ^/~([a-z0-9_]+)/ - [E=mod_wsgi.interpreter:user-$1,'
         'E=mod_wsgi.directory:%s/$1/wsgi]' % USERS,
@@ -464,7 +429,7 @@ def session_config(state):
     ]
     if os.environ.get('APWSGI_TEST_COREDUMPS'):
         # Debugging aid: with `ulimit -c unlimited`, crashed children leave
-        # a core file in the state directory (kept, see conftest._KEEP).
+        # a core file in the state directory (kept: see harness.py).
         blocks.append('CoreDumpDirectory "%s"' % state)
     return '\n'.join(blocks) + '\n'
 
@@ -482,8 +447,9 @@ def prepare_state(state):
     fixable = pathlib.Path(state) / 'fixable'
     fixable.mkdir(exist_ok=True)
     fixable.chmod(0o1777)
-    write_world_readable(fixable / 'fixable_app.py',
-                         "raise ImportError('apwsgi-test: broken on purpose')\n")
+    write_world_readable(
+        fixable / 'fixable_app.py',
+        "raise ImportError('apwsgi-test: broken on purpose')\n")
 
 
 def write_world_readable(path, text):
@@ -494,11 +460,19 @@ def write_world_readable(path, text):
     os.replace(tmp, path)
 
 
+def scratch_dir(prefix='apwsgi-test-'):
+    """A new directory under /tmp that Apache's user can traverse (mode
+    755); pytest's tmp_path is not readable by www-data."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
 def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
-# ---- helpers of the interpreter tests (issue 4) ----
+# ---- helpers of the interpreter tests ----
 
 @functools.lru_cache(maxsize=None)
 def module_python_version():

@@ -14,7 +14,7 @@ import socket
 
 import pytest
 
-import conftest
+import harness
 import support
 import wire
 
@@ -40,7 +40,7 @@ def bad_config(state):
 
 @pytest.fixture(scope='module')
 def srv():
-    yield from conftest._session_server(bad_config)
+    yield from harness.shared(bad_config)
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def still_serving(srv):
     """After the test: the same children, and each of them serves."""
     before = set(srv.child_pids())
     yield
-    for attempt in range(2 * len(before)):
+    for _ in range(2 * len(before)):
         with support.Client() as client:
             r = client.get(srv.url('/bad/ok'))
         assert (r.status_code, r.content) == (200, b'still serving')
@@ -232,7 +232,7 @@ def test_recursion_error_in_close(srv, log):
 
 @pytest.mark.expect_log('APW00301')
 def test_sys_exit_in_named_interpreter(srv, log):
-    for attempt in range(3):
+    for _ in range(3):
         assert_500(srv, '/errors-bad/sys-exit')
     log.wait('/errors-bad/sys-exit', tag='APW00301')
     log.wait('SystemExit: 3', tag='APW00301')

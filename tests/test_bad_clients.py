@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-import conftest
+import harness
 import support
 import wire
 
@@ -47,7 +47,7 @@ def client_config(state):
 
 @pytest.fixture(scope='module')
 def srv():
-    yield from conftest._session_server(client_config)
+    yield from harness.shared(client_config)
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def log(srv):
 
 
 def assert_serving(srv, before):
-    for attempt in range(2 * len(before)):
+    for _ in range(2 * len(before)):
         with support.Client() as client:
             r = client.get(srv.url('/who/whoami'))
         assert r.status_code == 200
@@ -322,7 +322,7 @@ def slow_config(state):
 
 @pytest.fixture(scope='module')
 def slow_srv():
-    yield from conftest._session_server(slow_config)
+    yield from harness.shared(slow_config)
 
 
 @pytest.mark.expect_log('APW00301')

@@ -9,11 +9,11 @@ needs no network.
 """
 
 import json
+import pathlib
 import shutil
 import subprocess
 import sys
 import tempfile
-import pathlib
 
 import pytest
 

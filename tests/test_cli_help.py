@@ -1,8 +1,9 @@
 """`apwsgi --help` (python -m apwsgi): the user's commands, one line each.
 
 The package ships in the wheel, so its command line offers only what
-works wherever it is installed: `serve` and `module-config`.  Help text
-speaks of the product: no issue numbers, no development history.
+works wherever it is installed: `serve`, `module-config` and `top`.
+Help text speaks of the product: no issue numbers, no development
+history.
 Independent of the MPM: runs in the event-MPM step of `make test` only.
 """
 
@@ -13,12 +14,12 @@ import sys
 import pytest
 
 import support
-from ecosystem import tooling_env
+from support import tooling_env
 
 pytestmark = pytest.mark.skipif(
     support.MPM != 'event', reason='MPM-independent: runs under event only')
 
-COMMANDS = ('serve', 'module-config')
+COMMANDS = ('serve', 'module-config', 'top')
 # Words that tell of how the tree was built rather than what it does.
 HISTORY_RE = re.compile(r'\bissues?\b|\bround \d|#\d|\bticket\b|\bTODO\b',
                         re.I)
@@ -51,10 +52,11 @@ def test_help_lists_the_user_commands_one_line_each():
     out = apwsgi('--help')
     assert (out.returncode, out.stderr) == (0, ''), out
     assert out.stdout.startswith(
-        'usage: apwsgi [-h] [--version] {serve,module-config} ...\n')
+        'usage: apwsgi [-h] [--version] {serve,module-config,top} ...\n')
     assert listed_commands(out.stdout) == {
         'serve': ['run a WSGI application in a throw-away Apache httpd'],
         'module-config': ['print the Apache lines that load mod_apwsgi.so'],
+        'top': ["show a running server's figures, like top"],
     }
 
 

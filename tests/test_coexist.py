@@ -16,15 +16,11 @@ Skipped, saying why, when mod_python or the system Python's headers are
 missing.
 """
 
-import pathlib
 import re
-import tempfile
 
 import pytest
 
-import conftest
 import support
-from apwsgi.apache import ApacheServer
 
 APPS = support.APPS / 'coexist'
 
@@ -46,29 +42,12 @@ def coexist_config(state):
 
 
 @pytest.fixture
-def srv(request):
-    """One Apache process with mod_python and apwsgi (system Python);
-    its whole log is checked like make_server's."""
-    module = support.system_module()
-    root = pathlib.Path(tempfile.mkdtemp(prefix='apwsgi-coexist-'))
-    root.chmod(0o755)
-    server = ApacheServer(str(module), coexist_config(root / 'state'),
-                          mpm=support.MPM, processes=1,
-                          threads=1 if support.MPM == 'prefork' else 25,
-                          root=root, modules=('python',),
-                          env=dict(support.APACHE_ENV,
-                                   PATH=support.SYSTEM_PATH,
-                                   VIRTUAL_ENV=None))
-    server.start()
-    try:
-        yield server
-    finally:
-        conftest._stop(server)
-    problems = conftest._log_problems(server, 0,
-                                      conftest._allowed_tags(request))
-    if problems:
-        pytest.fail('\n'.join(problems), pytrace=False)
-    support.remove_tree(root)
+def srv(make_server):
+    """One Apache process with mod_python and apwsgi (system Python)."""
+    return make_server(coexist_config, module=support.system_module(),
+                       processes=1, modules=('python',),
+                       env={'PATH': support.SYSTEM_PATH,
+                            'VIRTUAL_ENV': None})
 
 
 def get(client, srv, path):

@@ -1,9 +1,9 @@
 """Applications loaded by many requests at once: every request waits for
 the one load and gets the application, never a half-run module.
 
-A script whose top level releases the GIL (time.sleep, I/O) used to be
-visible in sys.modules before it had defined its callable, so concurrent
-first requests got 500 with APW00202.
+A script whose top level releases the GIL (time.sleep, I/O) is in
+sys.modules before it has defined its callable: a module that handed it
+to a concurrent first request would answer 500 with APW00202.
 """
 
 from concurrent.futures import ThreadPoolExecutor

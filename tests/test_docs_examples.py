@@ -21,6 +21,7 @@ Independent of the MPM: runs in the event-MPM step of `make test` only.
 import http.client
 import json
 import os
+import pathlib
 import re
 import shlex
 import shutil
@@ -31,11 +32,17 @@ import time
 
 import pytest
 
+import harness
 import support
 from apwsgi.apache import ApacheServer, find_free_port
-from ecosystem import (Launcher, make_readable, make_venv, module_python_exe,
-                       own_server, scratch_dir, tooling_env,
-                       venv_site_packages)
+from ecosystem import (
+    make_readable,
+    make_venv,
+    module_python_exe,
+    venv_site_packages,
+)
+from harness import Launcher, running
+from support import scratch_dir, tooling_env
 
 pytestmark = pytest.mark.skipif(
     support.MPM != 'event', reason='MPM-independent: runs under event only')
@@ -130,7 +137,7 @@ def srv():
 
 
 def apache_example(name, srv, replace=None, **kw):
-    """An own_server running the example's block (paths, and what
+    """A server running the example's block (paths, and what
     `replace` maps, substituted)."""
     language, text = EXAMPLES_TEXT[name]
     assert language == 'apache', (name, language)
@@ -140,7 +147,7 @@ def apache_example(name, srv, replace=None, **kw):
         text = text.replace(old, new)
     port = find_free_port()
     text = text.replace('*:80>', '*:%d>' % port)
-    return own_server(DEBIAN_DEFAULTS + text, port=port, **kw)
+    return running(DEBIAN_DEFAULTS + text, port=port, **kw)
 
 
 def get_json(server, path, **kw):
@@ -297,9 +304,13 @@ def check_deploy_vhost(srv):
 def check_deploy_scale_out(srv):
     argv = shell_command('deploy-scale-out', 'python3')
     assert argv[1] == 'examples/scale-out/scale_out.py', argv
+    roots = scratch_dir('apwsgi-scale-out-')
+    harness.adopt(*(harness.LogFile(roots / name / 'logs' / 'error.log',
+                                    'event')
+                    for name in ('front', 'b1', 'b2', 'b3')), root=roots)
     out = subprocess.run(
         [sys.executable, *argv[1:], '--port', str(find_free_port()),
-         '--module', str(support.MODULE)],
+         '--module', str(support.MODULE), '--root', str(roots)],
         cwd=support.REPO, env=tooling_env(), capture_output=True, text=True,
         timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -410,11 +421,20 @@ EXAMPLES = {
     'migrate-trusted-proxies': check_migrate_trusted_proxies,
     'migrate-express': check_migrate_express,
 }
+# Examples that need a server this file does not make, run by another
+# test file: name -> that file.
+CHECKED_ELSEWHERE = {
+    'modpython-migration': 'test_modpython_mode.py',
+}
 EXAMPLES_TEXT = marked_examples()
 
 
 def test_every_example_has_a_check():
-    assert sorted(EXAMPLES_TEXT) == sorted(EXAMPLES)
+    assert sorted(EXAMPLES_TEXT) == sorted(
+        set(EXAMPLES) | set(CHECKED_ELSEWHERE))
+    for name, test_file in CHECKED_ELSEWHERE.items():
+        text = (pathlib.Path(__file__).parent / test_file).read_text()
+        assert "doc_example(%r)" % name in text, (name, test_file)
 
 
 @pytest.mark.parametrize('name', sorted(EXAMPLES))
@@ -460,8 +480,11 @@ def test_pages_have_apache_blocks():
 @pytest.mark.parametrize('text', APACHE_BLOCKS)
 def test_doc_apache_block_is_valid_config(text):
     """An apache block of the pages passes `apache2 -t` in a generated
-    server that loads apwsgi and mod_remoteip."""
-    config_test(DEBIAN_DEFAULTS + text, modules=('remoteip',))
+    server that loads apwsgi, mod_remoteip and the Basic authentication
+    modules Debian enables by default."""
+    config_test(DEBIAN_DEFAULTS + text,
+                modules=('remoteip', 'auth_basic', 'authn_core',
+                         'authn_file', 'authz_user'))
 
 
 CONF_FILES = sorted(p.name for p in (support.REPO / 'conf').iterdir()

@@ -187,6 +187,7 @@ def test_https_variables(make_server):
     """Over TLS (mod_ssl): wsgi.url_scheme 'https' and HTTPS 'on'."""
     import shutil
     import subprocess
+
     import urllib3
     if not shutil.which('openssl'):
         pytest.skip('openssl is needed to make a test certificate')

@@ -1,7 +1,8 @@
 """Every error case: the status the client gets and the tagged log lines.
 
-Tags are those of docs/errors.rst.  A 500 error logs its tag with the request URI;
-tracebacks are logged one line per entry, each with the same tag.
+Tags are those of docs/errors.rst.  A 500 error logs its tag with the
+request URI; tracebacks are logged one line per entry, each with the same
+tag.
 """
 
 import pytest
@@ -71,7 +72,7 @@ def test_import_failure_module_not_found(http, url, log):
 @pytest.mark.expect_log('APW00201')
 def test_import_failure_retried_on_next_request(http, url, server):
     """No poisoned cache: every request tries the import again."""
-    for attempt in range(3):
+    for _ in range(3):
         log = support.LogWindow(server)
         assert http.get(url('/err/import-raises/')).status_code == 500
         assert_traceback(log, 'APW00201', '/err/import-raises/',
@@ -119,7 +120,7 @@ def test_import_failure_then_fixed(url, log, state):
     support.write_world_readable(state / 'fixable' / 'fixable_app.py',
                                  FIXED_APP)
     pids = []
-    for attempt in range(60):   # prefork: new connections reach any child
+    for _ in range(60):   # prefork: new connections reach any child
         with support.Client() as client:
             r = client.get(url('/err/fixable/'))
         assert (r.status_code, r.content) == (200, b'fixed now')
@@ -261,7 +262,7 @@ def test_exc_info_without_exception_is_a_type_error(server, log):
 @pytest.mark.expect_log('APW00301')
 def test_sys_exit_is_a_500_and_process_survives(server, log):
     before = set(server.child_pids())
-    for attempt in range(3):
+    for _ in range(3):
         with support.Client() as client:
             assert client.get(server.url('/errors/sys-exit')).status_code \
                 == 500

@@ -15,7 +15,6 @@ decides.
 """
 
 import hashlib
-import pathlib
 import re
 import subprocess
 

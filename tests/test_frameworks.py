@@ -18,9 +18,9 @@ import sys
 
 import pytest
 
+import harness
 import support
-from ecosystem import make_readable, module_python_exe, own_server, \
-    scratch_dir
+from ecosystem import make_readable, module_python_exe
 
 DJANGO_USER = 'apwsgi-admin'
 DJANGO_PASSWORD = 'apwsgi-' + support.token()
@@ -120,14 +120,14 @@ def frameworks():
 @pytest.fixture(scope='module')
 def fw(frameworks):
     """(server, django project dir, state dir)."""
-    scratch = scratch_dir('apwsgi-fw-')
+    scratch = support.scratch_dir('apwsgi-fw-')
     try:
         project = make_django_project(scratch)
-        state = scratch / 'state'
-        state.mkdir()
-        state.chmod(0o1777)
-        with own_server(server_config(project, state)) as server:
-            yield server, project, state
+        # The generator's end (after the loop's one turn) stops the
+        # server and checks its shutdown.
+        for server in harness.shared(
+                lambda state: server_config(project, state)):
+            yield server, project, server.state_dir
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

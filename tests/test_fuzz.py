@@ -29,7 +29,7 @@ hypothesis = pytest.importorskip('hypothesis')
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-import conftest  # noqa: E402
+import harness  # noqa: E402
 import support  # noqa: E402
 import wire  # noqa: E402
 
@@ -283,7 +283,7 @@ def expected(case):
 def srv():
     def config(state):
         return support.location('/fuzz', 'fuzz_app')
-    yield from conftest._session_server(config)
+    yield from harness.shared(config)
 
 
 def replay(srv, case):

@@ -18,7 +18,7 @@ import support
 pytestmark = pytest.mark.core
 
 
-def loc(path, app='interp4_app', interpreter=None, **keys):
+def loc(path, app='interp_app', interpreter=None, **keys):
     """A Location; keys become `SetEnv mod_wsgi.KEY VALUE` lines."""
     extra = '\n'.join('SetEnv mod_wsgi.%s %s' % item
                       for item in keys.items())
@@ -33,7 +33,7 @@ def by_url(**keys):
         'RewriteEngine On',
         'RewriteRule ^/t/([a-z0-9]+)/ - [E=mod_wsgi.interpreter:t-$1,'
         'E=mod_wsgi.script_name:/t/$1]',
-        support.location('^/t/', 'interp4_app', match=True, extra=extra)])
+        support.location('^/t/', 'interp_app', match=True, extra=extra)])
 
 
 start = support.start_interp_server
@@ -139,14 +139,14 @@ def test_failed_application_does_not_hold_a_place(make_server):
     of 1 another name can then be created, and after that the failing
     name is refused like any new one."""
     srv = start(make_server,
-                loc('/broken', 'interp4_broken', interpreter='broken',
+                loc('/broken', 'import_error_app', interpreter='broken',
                     max_interpreters=1),
                 loc('/ok', interpreter='ok', max_interpreters=1))
     log = support.LogWindow(srv, 0)
     with support.Client() as client:
         get(client, srv, '/broken/x', status=500)
         assert log.tagged('APW00201', '/broken/x')
-        assert 'interp4_broken fails to import on purpose' in log.text()
+        assert 'import_error_app fails to import on purpose' in log.text()
         ended = log.wait("ended interpreter 'broken' (replaced, or left "
                          "without an application)", tag='APW00017',
                          timeout=10)
@@ -223,8 +223,8 @@ def test_worker_thread_serves_on_after_its_interpreter_ended(make_server,
     per request: with one worker, the event MPM may close idle
     keep-alive connections.)"""
     srv = start(make_server,
-                loc('/gone', 'interp4_app' if end == 'idle' else
-                    'interp4_broken', interpreter='gone', idle_timeout=1),
+                loc('/gone', 'interp_app' if end == 'idle' else
+                    'import_error_app', interpreter='gone', idle_timeout=1),
                 loc('/main'), loc('/other', interpreter='other'),
                 threads=1)
     log = support.LogWindow(srv, 0)
@@ -237,8 +237,9 @@ def test_worker_thread_serves_on_after_its_interpreter_ended(make_server,
     for cycle in range(1, 3):
         fresh_get('/gone/whoami', status=200 if end == 'idle' else 500)
         support.wait_for(
-            lambda: len(log.tagged('APW00017', "'gone' (%s)" % why))
-            == cycle, 10, 'APW00017 for gone, cycle %d' % cycle)
+            lambda cycle=cycle: len(log.tagged('APW00017', "'gone' (%s)"
+                                               % why)) == cycle,
+            10, 'APW00017 for gone, cycle %d' % cycle)
         assert fresh_get('/main/whoami')['counter'] == cycle
         assert fresh_get('/other/whoami')['counter'] == cycle
 

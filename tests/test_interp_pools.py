@@ -2,7 +2,7 @@
 
 A request goes to an idle existing member first, else to a member not
 created yet, else to the least busy one.  Concurrent requests are held
-together by a barrier (interp4_app's /barrier waits until N requests
+together by a barrier (interp_app's /barrier waits until N requests
 arrived), so which member each one got is deterministic.  Also here:
 the values every interpreter key accepts (APW00106 .. APW00110).
 
@@ -25,7 +25,7 @@ SPIN_ROUNDS = 20
 own_gil_supported = support.own_gil_supported
 
 
-def loc(path, app='interp4_app', interpreter=None, **keys):
+def loc(path, app='interp_app', interpreter=None, **keys):
     """A Location; keys become `SetEnv mod_wsgi.KEY VALUE` lines."""
     extra = '\n'.join('SetEnv mod_wsgi.%s %s' % item
                       for item in keys.items())
@@ -99,9 +99,9 @@ def test_concurrent_requests_spread_over_members(make_server):
 def test_pool_of_own_gil_members(make_server):
     """With mod_wsgi.gil own (3.12+) the members of one pool run Python at
     the same time: two GIL-holding requests play ping-pong (see
-    interp4_spin).  On 3.11 the members share the GIL (one APW00014 per
+    interp_spin).  On 3.11 the members share the GIL (one APW00014 per
     member) and cannot."""
-    srv = start(make_server, loc('/pool', 'interp4_spin', interpreter='pg',
+    srv = start(make_server, loc('/pool', 'interp_spin', interpreter='pg',
                                  interpreters=2, gil='own'), concurrent=True)
     log = support.LogWindow(srv, 0)
     shared = srv.state_dir / ('pingpong-' + support.token())

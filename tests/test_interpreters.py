@@ -147,7 +147,7 @@ def test_per_user_without_app_fails_cleanly(http, url, log):
 def test_concurrent_requests_across_interpreters(server):
     """Parallel requests to three interpreters each get their own."""
     paths = ['/interp/main/whoami', '/interp/a/whoami', '/interp/b/whoami']
-    expect = {p: n for p, n in zip(paths, (None, 'alpha', 'beta'))}
+    expect = dict(zip(paths, (None, 'alpha', 'beta'), strict=True))
 
     def one(i):
         path = paths[i % 3]

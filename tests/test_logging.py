@@ -1,6 +1,8 @@
 """wsgi.errors, sys.stdout and sys.stderr go to the Apache error log, one
 entry per line, tagged APW00501 / APW00502 / APW00503."""
 
+import concurrent.futures
+
 import pytest
 
 import support
@@ -43,9 +45,23 @@ def test_one_write_two_lines(http, url, log, mount):
 
 
 @pytest.mark.parametrize('mount', MOUNTS)
-def test_flush_writes_partial_line(http, url, log, mount):
-    tok = call(http, url, mount, '/flush')
-    line, = log.wait('werr-%s unterminated' % tok, tag='APW00501')
+def test_flush_writes_partial_line(http, url, log, state, mount):
+    """flush() logs the partial line at once: the line is in the log
+    while the request still runs (the app waits for the test's marker
+    after its flush), and once only (not again at the request's end)."""
+    tok = support.token()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        request = pool.submit(http.get, url('%s/flush?token=%s'
+                                            % (mount, tok)))
+        try:
+            log.wait('werr-%s unterminated' % tok, tag='APW00501')
+            assert not request.done(), 'the request ended before the line'
+        finally:
+            (state / ('flushed-' + tok)).write_text('go')
+        r = request.result()
+    assert (r.status_code, r.content) == (200, b'logged')
+    line, = log.tagged('APW00501', tok)
+    assert message(line, 'APW00501').rstrip() == 'werr-%s unterminated' % tok
 
 
 @pytest.mark.parametrize('mount', MOUNTS)

@@ -26,6 +26,7 @@ import time
 
 import pytest
 
+import harness
 import support
 
 APPS = support.APPS / 'modpython_shared'
@@ -310,7 +311,7 @@ def test_stop_ends_nothing_mod_python_owns(shared):
     assert not main.exists(), 'apwsgi finalised mod_python\'s Python'
     log = support.LogWindow(shared, mark)
     assert log.tagged('APW00017') == []
-    assert log.crash_lines() == []
+    assert harness.crash_lines(shared, mark) == []
 
 
 @pytest.mark.expect_log(*sorted(tag for _, tag in REFUSED.values()))

@@ -3,6 +3,7 @@ graceful restarts start fresh children that initialise Python again."""
 
 import pytest
 
+import harness
 import support
 
 pytestmark = pytest.mark.core
@@ -12,12 +13,13 @@ def env_config(state):
     return support.location('/env', 'environ_app')
 
 
-@pytest.mark.parametrize('mpm, processes, threads, multithread, multiprocess', [
-    ('event', 1, 25, True, False),
-    ('worker', 2, 4, True, True),
-    ('prefork', 2, 1, False, True),
-    ('prefork', 1, 1, False, False),
-])
+@pytest.mark.parametrize(
+    'mpm, processes, threads, multithread, multiprocess', [
+        ('event', 1, 25, True, False),
+        ('worker', 2, 4, True, True),
+        ('prefork', 2, 1, False, True),
+        ('prefork', 1, 1, False, False),
+    ])
 def test_flags_follow_mpm(make_server, mpm, processes, threads, multithread,
                           multiprocess):
     srv = make_server(env_config, mpm=mpm, processes=processes,
@@ -39,8 +41,7 @@ def test_graceful_restart(make_server):
         r = client.get(srv.url('/env/'))
     assert r.status_code == 200
     assert r.json()['pid'] not in old
-    log = support.LogWindow(srv, mark)
-    assert log.crash_lines() == []
+    assert harness.crash_lines(srv, mark) == []
 
 
 def test_graceful_restart_runs_atexit_in_old_children(make_server):

@@ -69,7 +69,7 @@ def assert_created(log, name, uri):
 @core
 def test_own_gil_interpreter_created(make_server):
     srv = start(make_server,
-                loc('/own', 'interp4_app', interpreter='own1', gil='own'))
+                loc('/own', 'interp_app', interpreter='own1', gil='own'))
     log = support.LogWindow(srv, 0)
     with support.Client() as client:
         first = [get(client, srv, '/own/whoami') for _ in range(3)]
@@ -83,10 +83,10 @@ def test_own_gil_interpreter_created(make_server):
 @core
 def test_own_gil_interpreters_isolated(make_server):
     srv = start(make_server,
-                loc('/a', 'interp4_app', interpreter='iso-a', gil='own'),
-                loc('/b', 'interp4_app', interpreter='iso-b', gil='own'),
-                loc('/s', 'interp4_app', interpreter='iso-s'),
-                loc('/m', 'interp4_app'))
+                loc('/a', 'interp_app', interpreter='iso-a', gil='own'),
+                loc('/b', 'interp_app', interpreter='iso-b', gil='own'),
+                loc('/s', 'interp_app', interpreter='iso-s'),
+                loc('/m', 'interp_app'))
     value = support.token()
     with support.Client() as client:
         first = get(client, srv, '/a/set?value=' + value)
@@ -108,7 +108,7 @@ def test_own_gil_interpreters_isolated(make_server):
 @core
 def test_main_interpreter_keeps_process_gil(make_server):
     """The main interpreter is never re-created: gil own there is moot."""
-    srv = start(make_server, loc('/m', 'interp4_app', gil='own'))
+    srv = start(make_server, loc('/m', 'interp_app', gil='own'))
     with support.Client() as client:
         out = [get(client, srv, '/m/whoami') for _ in range(2)]
     assert [r['interpreter'] for r in out] == ['', '']
@@ -123,8 +123,8 @@ def test_main_interpreter_keeps_process_gil(make_server):
                                          ('own', 'shared')])
 def test_existing_name_keeps_its_gil_mode(make_server, first, later):
     srv = start(make_server,
-                loc('/first', 'interp4_app', interpreter='mixed', gil=first),
-                loc('/later', 'interp4_app', interpreter='mixed', gil=later))
+                loc('/first', 'interp_app', interpreter='mixed', gil=first),
+                loc('/later', 'interp_app', interpreter='mixed', gil=later))
     log = support.LogWindow(srv, 0)
     with support.Client() as client:
         a = get(client, srv, '/first/whoami')
@@ -175,10 +175,10 @@ def test_own_gil_interpreters_run_in_parallel(make_server):
     deadline is a bound).  On 3.12+ two shared-GIL interpreters are the
     control that cannot; on 3.11 the own-GIL request itself is."""
     srv = start(make_server,
-                loc('/o0', 'interp4_spin', interpreter='spin-o0', gil='own'),
-                loc('/o1', 'interp4_spin', interpreter='spin-o1', gil='own'),
-                loc('/s0', 'interp4_spin', interpreter='spin-s0'),
-                loc('/s1', 'interp4_spin', interpreter='spin-s1'),
+                loc('/o0', 'interp_spin', interpreter='spin-o0', gil='own'),
+                loc('/o1', 'interp_spin', interpreter='spin-o1', gil='own'),
+                loc('/s0', 'interp_spin', interpreter='spin-s0'),
+                loc('/s1', 'interp_spin', interpreter='spin-s1'),
                 concurrent=True)
     with support.Client() as client:     # create them, import the app
         for path in ('/o0', '/o1', '/s0', '/s1'):
@@ -201,8 +201,8 @@ def test_own_gil_interpreters_each_get_a_core(make_server):
     if not own_gil_supported():
         pytest.skip('own GIL needs Python 3.12+')
     srv = start(make_server,
-                loc('/o0', 'interp4_spin', interpreter='burn-0', gil='own'),
-                loc('/o1', 'interp4_spin', interpreter='burn-1', gil='own'),
+                loc('/o0', 'interp_spin', interpreter='burn-0', gil='own'),
+                loc('/o1', 'interp_spin', interpreter='burn-1', gil='own'),
                 concurrent=True)
 
     def one(path):
@@ -233,11 +233,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef def = {
-    PyModuleDef_HEAD_INIT, "apw4_singlephase", NULL, -1, methods,
+    PyModuleDef_HEAD_INIT, "single_phase_ext", NULL, -1, methods,
 };
 
 PyMODINIT_FUNC
-PyInit_apw4_singlephase(void)
+PyInit_single_phase_ext(void)
 {
     return PyModule_Create(&def);
 }
@@ -245,19 +245,19 @@ PyInit_apw4_singlephase(void)
 
 
 def build_single_phase_extension(directory):
-    """Compile apw4_singlephase.so (single-phase init, so no declared
+    """Compile single_phase_ext.so (single-phase init, so no declared
     sub-interpreter support) against the module's Python headers into
-    directory, next to a copy of interp4_ext.py."""
+    directory, next to a copy of ext_single_phase.py."""
     version, prefix = support.module_python()
     include = pathlib.Path(prefix) / 'include' / ('python' + version)
     assert (include / 'Python.h').is_file(), include
     directory.mkdir(mode=0o755)
-    source = directory / 'apw4_singlephase.c'
+    source = directory / 'single_phase_ext.c'
     source.write_text(EXTENSION_C)
     subprocess.run(['gcc', '-shared', '-fPIC', '-O0', '-I', str(include),
-                    '-o', str(directory / 'apw4_singlephase.so'),
+                    '-o', str(directory / 'single_phase_ext.so'),
                     str(source)], check=True, timeout=60)
-    shutil.copy(support.APPS / 'interp4_ext.py', directory)
+    shutil.copy(support.APPS / 'ext_single_phase.py', directory)
     for path in directory.iterdir():
         path.chmod(0o755 if path.suffix == '.so' else 0o644)
 
@@ -270,9 +270,9 @@ def test_single_phase_extension_refused_in_own_gil(make_server):
         build_single_phase_extension(ext)
         return '\n'.join([
             'SetEnv APWSGI_TEST_STATE "%s"' % state,
-            loc('/own', 'interp4_ext', interpreter='ext-own', gil='own',
+            loc('/own', 'ext_single_phase', interpreter='ext-own', gil='own',
                 directory=ext),
-            loc('/shared', 'interp4_ext', interpreter='ext-shared',
+            loc('/shared', 'ext_single_phase', interpreter='ext-shared',
                 directory=ext)]) + '\n'
     srv = make_server(config, mpm=support.MPM, processes=1)
     log = support.LogWindow(srv, 0)
@@ -294,8 +294,8 @@ def test_single_phase_extension_refused_in_own_gil(make_server):
     hints = log.tagged('APW00209')
     assert len(hints) == 1, hints
     assert ':error]' in hints[0]
-    assert ("extension module 'apw4_singlephase' cannot be loaded in "
-            "interpreter ext-own (module apw4_singlephase does not support "
+    assert ("extension module 'single_phase_ext' cannot be loaded in "
+            "interpreter ext-own (module single_phase_ext does not support "
             "loading in subinterpreters): run it in the main interpreter"
             in hints[0]), hints[0]
     assert "loads with 'SetEnv mod_wsgi.gil shared'" in hints[0]
@@ -307,7 +307,7 @@ def test_single_phase_extension_refused_in_own_gil(make_server):
 @core
 @pytest.mark.expect_log('APW00107')
 def test_bad_gil_value(make_server):
-    srv = start(make_server, loc('/bad', 'interp4_app', interpreter='g',
+    srv = start(make_server, loc('/bad', 'interp_app', interpreter='g',
                                  gil='maybe'))
     with support.Client() as client:
         get(client, srv, '/bad/', status=500)

@@ -18,8 +18,9 @@ import pytest
 
 import support
 from apwsgi.apache import find_free_port
-from ecosystem import (Launcher, make_readable, make_venv, own_server,
-                       scratch_dir, wait_gone)
+from ecosystem import make_readable, make_venv
+from harness import Launcher, wait_gone
+from support import scratch_dir
 
 pytestmark = pytest.mark.skipif(
     support.MPM != 'event', reason='MPM-independent: runs under event only')
@@ -110,14 +111,14 @@ def test_wheel_ships_the_module(installed):
     assert (module.parent / 'templates' / 'serve.conf.in').is_file()
 
 
-def test_apache_loads_the_installed_module(installed):
+def test_apache_loads_the_installed_module(installed, make_server):
     venv, module = installed
     config = support.location('/pip', 'serve_app')
-    with own_server(config, module=module) as server:
-        with support.Client() as client:
-            r = client.get(server.url('/pip/'))
-        assert (r.status_code, r.content) == (200, b'serve-app')
-        assert support.LogWindow(server, 0).tagged('APW00004')
+    server = make_server(config, module=module)
+    with support.Client() as client:
+        r = client.get(server.url('/pip/'))
+    assert (r.status_code, r.content) == (200, b'serve-app')
+    assert support.LogWindow(server, 0).tagged('APW00004')
 
 
 def clean_env():
@@ -205,3 +206,17 @@ def test_make_install_never_touches_mod_wsgi():
             'LoadModule wsgi_module x\n'
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_top_from_the_venv(installed, make_server):
+    """`apwsgi top` runs from the wheel, with no checkout on its path."""
+    venv, module = installed
+    server = make_server('<Location /status>\n    SetHandler apwsgi-status\n'
+                         '</Location>', module=module)
+    out = subprocess.run([str(venv / 'bin' / 'apwsgi'), 'top', '--once',
+                          '--url', server.url('/status')],
+                         capture_output=True, text=True, timeout=60,
+                         env=clean_env(), cwd='/')
+    assert (out.returncode, out.stderr) == (0, ''), out
+    assert out.stdout.startswith('apwsgi top - %s - ' % server.url('/status'))
+    assert '\nPROCESSES (%d)\n' % support.PROCESSES in out.stdout

@@ -101,7 +101,7 @@ def test_stop_with_daemon_threads_alive(make_server):
             assert client.get(srv.url(
                 mount + '/atexit?file=' + names[mount])).status_code == 200
     srv.stop()
-    for mount, name in names.items():
+    for name in names.values():
         support.wait_file(srv.state_dir / name, timeout=10)
 
 

@@ -1,10 +1,10 @@
 """mod_wsgi.reload on: a named interpreter is replaced by a fresh one when
 its application's files change.
 
-The application (a copy of apps/interp4_reload_app.py and the helper
-module it imports, in a directory of the server's state dir) reports
-the VERSION of both; the tests rewrite them and watch which version
-answers.  The module looks at modification times at most once a second
+The application (a copy of apps/reload_app.py, the helper module it
+imports and apps/apphelpers.py, in a directory of the server's state
+dir) reports the VERSION of both; the tests rewrite them and watch which
+version answers.  The module looks at modification times at most once a second
 per interpreter, so every wait here polls with a deadline.
 
 Each test starts its own single-process server, under APWSGI_MPM; the
@@ -50,14 +50,14 @@ def deploy(code, version, keep_helper_mtime=False):
     the old application, and a response that mixes versions is the
     module's fault, not the writer's.
     """
-    helper = code / 'interp4_reload_helper.py'
+    helper = code / 'reload_helper.py'
     before = helper.stat() if keep_helper_mtime else None
-    support.write_world_readable(helper, code_text('interp4_reload_helper',
+    support.write_world_readable(helper, code_text('reload_helper',
                                                    version))
     if before is not None:
         os.utime(helper, ns=(before.st_atime_ns, before.st_mtime_ns))
-    support.write_world_readable(code / 'interp4_reload_app.py',
-                                 code_text('interp4_reload_app', version))
+    support.write_world_readable(code / 'reload_app.py',
+                                 code_text('reload_app', version))
 
 
 def start(make_server, blocks, version=1, concurrent=False):
@@ -66,6 +66,9 @@ def start(make_server, blocks, version=1, concurrent=False):
     def config(state):
         code = state / 'code'
         code.mkdir(mode=0o755)
+        support.write_world_readable(
+            code / 'apphelpers.py',
+            (support.APPS / 'apphelpers.py').read_text())
         deploy(code, version)
         return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
                           *blocks(code)]) + '\n'
@@ -74,7 +77,7 @@ def start(make_server, blocks, version=1, concurrent=False):
     return srv, srv.state_dir / 'code'
 
 
-def loc(path, code, interpreter=NAME, app='interp4_reload_app', **keys):
+def loc(path, code, interpreter=NAME, app='reload_app', **keys):
     keys.setdefault('reload', 'on')
     extra = '\n'.join('SetEnv mod_wsgi.%s %s' % item
                       for item in keys.items())
@@ -141,7 +144,7 @@ def test_reload_under_concurrent_load(make_server):
     try:
         written = time.monotonic()
         for version in range(2, 6):
-            def ready():
+            def ready(version=version, written=written):
                 assert failures == []
                 served = any(out['app'] == version - 1
                              for answers in list(results.values())
@@ -198,11 +201,11 @@ def test_reload_when_an_imported_module_changes(make_server):
     """A module imported from mod_wsgi.directory is watched too."""
     srv, code = start(make_server, lambda code: [loc('/r', code)])
     log = support.LogWindow(srv, 0)
-    helper = code / 'interp4_reload_helper.py'
+    helper = code / 'reload_helper.py'
     with support.Client() as client:
         first = get(client, srv, '/r/')
         support.write_world_readable(helper,
-                                     code_text('interp4_reload_helper', 2))
+                                     code_text('reload_helper', 2))
 
         def look():
             out = get(client, srv, '/r/')
@@ -217,11 +220,10 @@ def test_reload_of_a_script_file(make_server):
     def blocks(code):
         script = code / 'app.wsgi'
         # The application alone, its "helper" a class in the same file.
-        text = code_text('interp4_reload_app', 1).replace(
-            'import interp4_reload_helper as helper\n', '')
+        text = code_text('reload_app', 1).replace(
+            'import reload_helper as helper\n', '')
         support.write_world_readable(script, text + (
-            '\n\nclass helper:\n    VERSION = VERSION\n'
-            '    interp_id = staticmethod(lambda: None)\n'))
+            '\n\nclass helper:\n    VERSION = VERSION\n'))
         return [loc('/s', code, interpreter='script', app=script)]
     srv, code = start(make_server, blocks)
     script = code / 'app.wsgi'
@@ -243,7 +245,7 @@ def test_reload_ignores_stale_bytecode(make_server):
     python = pathlib.Path(prefix) / 'bin' / ('python' + version)
     second = int(time.time()) - 10
     srv, code = start(make_server, lambda code: [loc('/r', code)])
-    helper = code / 'interp4_reload_helper.py'
+    helper = code / 'reload_helper.py'
     os.utime(helper, ns=(second * 10**9 + 10**8,) * 2)
     subprocess.run([str(python), '-c', 'import py_compile, sys; '
                     'py_compile.compile(sys.argv[1], doraise=True)',
@@ -253,14 +255,14 @@ def test_reload_ignores_stale_bytecode(make_server):
         assert first['helper'] == 1
         size = helper.stat().st_size
         support.write_world_readable(helper,
-                                     code_text('interp4_reload_helper', 2))
+                                     code_text('reload_helper', 2))
         assert helper.stat().st_size == size
         os.utime(helper, ns=(second * 10**9 + 6 * 10**8,) * 2)
         # The trap is real: the module's Python, reading caches, gets the
         # old code.
         stale = subprocess.run(
             [str(python), '-B', '-c', 'import sys; sys.path.insert(0, '
-             'sys.argv[1]); import interp4_reload_helper as h; '
+             'sys.argv[1]); import reload_helper as h; '
              'print(h.VERSION)', str(code)],
             check=True, timeout=60, capture_output=True, text=True)
         assert stale.stdout.strip() == '1'
@@ -297,10 +299,10 @@ def test_failed_reload_keeps_the_old_code(make_server):
     then picked up."""
     srv, code = start(make_server, lambda code: [loc('/r', code)])
     log = support.LogWindow(srv, 0)
-    app = code / 'interp4_reload_app.py'
+    app = code / 'reload_app.py'
     with support.Client() as client:
         first = get(client, srv, '/r/')
-        support.write_world_readable(app, code_text('interp4_reload_app', 2)
+        support.write_world_readable(app, code_text('reload_app', 2)
                                      + '\ndef broken(:\n')
 
         def failed():

@@ -1,28 +1,39 @@
 """Scale-out (examples/scale-out): three apwsgi Apache backends behind an
-Apache mod_proxy_balancer front end on loopback.  A bounded load goes
-through the front end while backend b2 is stopped; the balancer must route
-around it.  The per-backend counts and the failures are printed.
+Apache mod_proxy_balancer front end on loopback (scale_out.Cluster, its
+servers the harness's, with tests/apps/hold_app.py mounted at /hold on
+each backend beside the example's application).
 
-Expected, and asserted:
-- before the stop every backend serves requests;
-- a stop at once (SIGTERM, what a crash looks like) fails only requests
-  that were in flight on b2 or queued in its listen backlog while it died
-  (the front end closes the client connection for them, so a browser
-  would retry): per client at most one cut mid-request and one queued,
-  so at most 2 x CLIENTS in all (in practice about one per client);
-- every request that starts after the stop has ended succeeds, on b1 or
-  b3, both of which keep serving;
-- a graceful stop (graceful-stop) fails no more than that either, usually
-  none or one;
-- a backend that comes back is used again after the member's `retry`.
+The two ways a backend goes away are told apart by requests it holds:
+each test first makes the application hold HELD requests sent through
+the front end (which spreads them over the three backends, by
+requests), then ends backend b2, and only then lets the held requests
+go.
+
+- A graceful stop (graceful-stop, SIGWINCH; scale_out's stop_backend):
+  b2 refuses new connections at once, the front end sends every new
+  request to b1 and b3, the requests b2 holds are answered, by b2, and
+  then b2 exits.  No request fails.
+- A crash (b2's processes killed): exactly the requests b2 held fail,
+  each with the front end's 502; every other request succeeds, on b1 or
+  b3, including every one sent after the crash.
+- A stopped backend that starts again is used again after the member's
+  `retry`.
 Independent of the MPM under test (all four servers use event): runs in
 the event-MPM step of `make test` only.
 """
 
+import collections
+import concurrent.futures
+import http.client
+import os
+import signal
+import socket
 import sys
+import threading
 
 import pytest
 
+import harness
 import support
 from apwsgi.apache import find_free_port
 
@@ -32,85 +43,135 @@ import scale_out  # noqa: E402
 pytestmark = pytest.mark.skipif(
     support.MPM != 'event', reason='MPM-independent: runs under event only')
 
-TOTAL = 600
-CLIENTS = 6
-RETRY = 2  # seconds before the front end tries a failed member again
-MAX_FAILED = 2 * CLIENTS  # see the docstring
+HELD = 9     # requests held at once, three per backend
+AFTER = 6    # requests sent once b2 is gone (or going)
+RETRY = 2    # seconds before the front end tries a failed member again
+
+
+class Cluster(scale_out.Cluster):
+    """The example's cluster, with /hold on each backend."""
+
+    server_class = harness.Server
+
+    def __init__(self, module, state, **kw):
+        self.state = state
+        super().__init__(module, **kw)
+
+    def backend_config(self, name):
+        return '\n'.join([super().backend_config(name),
+                          'SetEnv APWSGI_TEST_STATE "%s"' % self.state,
+                          support.location('/hold', 'hold_app')])
 
 
 @pytest.fixture
 def cluster():
+    """A started cluster; stopped at the end, its logs checked after the
+    test."""
+    state = support.scratch_dir('apwsgi-scale-out-')
+    state.chmod(0o1777)
     ports = [find_free_port() for _ in range(4)]
-    c = scale_out.Cluster(str(support.MODULE), port=ports[0],
-                          backend_ports=ports[1:], retry=RETRY)
+    c = Cluster(str(support.MODULE), state, port=ports[0],
+                backend_ports=ports[1:], retry=RETRY, root=state / 'roots')
+    harness.adopt(c.front, *c.backends.values(), root=state)
+    c.start()
+    yield c
+    c.stop()
+
+
+def get(cluster, path):
+    """GET path through the front end on a connection of its own; ->
+    (status or the error's name, X-Backend, body)."""
+    conn = http.client.HTTPConnection('127.0.0.1', cluster.front.port,
+                                      timeout=support.TIMEOUT)
     try:
-        c.start()
-        yield c
+        conn.request('GET', path)
+        resp = conn.getresponse()
+        return resp.status, resp.getheader('X-Backend'), resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        return type(exc).__name__, None, b''
     finally:
-        c.stop()
-        crashes = [line for srv in [c.front, *c.backends.values()]
-                   for line in support.LogWindow(srv, 0).crash_lines()]
-        c.remove()
-        assert not crashes, crashes
+        conn.close()
 
 
-@pytest.fixture
-def say(capsys):
-    """Print a report on the terminal, past pytest's output capture."""
-    def write(text):
-        with capsys.disabled():
-            print('\n' + '\n'.join('    ' + line
-                                    for line in text.splitlines()))
-    return write
+class Held:
+    """HELD requests to /hold in threads, held by the application until
+    release()."""
+
+    def __init__(self, cluster):
+        self.token = support.token()
+        self.state = cluster.state
+        self.pool = concurrent.futures.ThreadPoolExecutor(HELD)
+        self.futures = [self.pool.submit(get, cluster,
+                                         '/hold?token=' + self.token)
+                        for _ in range(HELD)]
+        record = self.state / ('held-' + self.token)
+
+        def all_held():
+            names = record.read_text().split() if record.exists() else []
+            return collections.Counter(names) if len(names) == HELD \
+                else None
+        self.where = support.wait_for(all_held, support.TIMEOUT,
+                                      '%d held requests' % HELD)
+
+    def release(self):
+        """Let the held requests go; -> their (status, backend, body)."""
+        (self.state / ('release-' + self.token)).write_text('go')
+        try:
+            return [f.result(support.TIMEOUT) for f in self.futures]
+        finally:
+            self.pool.shutdown()
 
 
-def split(results, window):
-    begin, end = window
-    return ([r for r in results if r[0] < begin],
-            [r for r in results if begin <= r[0] < end],
-            [r for r in results if r[0] >= end])
+def refuses(srv):
+    try:
+        socket.create_connection((srv.host, srv.port), timeout=1).close()
+    except OSError:
+        return True
+    return False
 
 
-def served(rows, name):
-    return sum(1 for r in rows if r[2] == name)
+def check_after(cluster):
+    """AFTER requests, one at a time: all answered, by b1 and b3."""
+    after = [get(cluster, '/') for _ in range(AFTER)]
+    assert [(s, b) for s, b, _ in after if s != 200] == [], after
+    assert {b for _, b, _ in after} == {'b1', 'b3'}, after
 
 
-def check_routed_around(results, window, report):
-    assert len(results) == TOTAL, report
-    before, during, after = split(results, window)
-    failed = [r for r in results if r[2] is None]
-    for name in ('b1', 'b2', 'b3'):
-        assert served(before, name) > 0, report
-    # Bounded: only requests that could be in flight on or queued at b2.
-    assert len(failed) <= MAX_FAILED, report
-    assert all(r[0] < window[1] for r in failed), report
-    assert after, report
-    assert not [r for r in after if r[2] not in ('b1', 'b3')], report
-    assert served(after, 'b1') > 0 and served(after, 'b3') > 0, report
-    # The survivors served everything b2 did not serve and that did not
-    # fail.
-    assert served(results, 'b1') + served(results, 'b3') == \
-        TOTAL - served(results, 'b2') - len(failed), report
+def test_graceful_stop_answers_what_the_backend_holds(cluster):
+    held = Held(cluster)
+    assert held.where['b2'] >= 1, held.where
+    b2 = cluster.backends['b2']
+    stopping = threading.Thread(target=cluster.stop_backend,
+                                args=('b2', True))
+    stopping.start()
+    try:
+        support.wait_for(lambda: refuses(b2), support.TIMEOUT,
+                         'b2 to stop listening')
+        check_after(cluster)
+        assert b2.running, 'b2 exited with requests in hand'
+    finally:
+        results = held.release()
+        stopping.join(support.TIMEOUT)
+    assert not stopping.is_alive() and not b2.running
+    assert [r for r in results if r[0] != 200] == [], results
+    assert collections.Counter(b for _, b, _ in results) == held.where
+    assert all(body == b'released by %s' % b.encode()
+               for _, b, body in results), results
 
 
-def test_balancer_routes_around_a_stopped_backend(cluster, say):
-    results, window = scale_out.demo(cluster, TOTAL, CLIENTS, 'b2')
-    report = scale_out.report(results, cluster.names, 'b2', window)
-    say('scale-out, b2 stopped at once (SIGTERM):\n' + report)
-    check_routed_around(results, window, report)
-
-
-def test_graceful_stop_of_a_backend(cluster, say):
-    results, window = scale_out.demo(cluster, TOTAL, CLIENTS, 'b2',
-                                     graceful=True)
-    report = scale_out.report(results, cluster.names, 'b2', window)
-    say('scale-out, b2 stopped gracefully (SIGWINCH):\n' + report)
-    failed = [r for r in results if r[2] is None]
-    assert len(failed) <= MAX_FAILED, report
-    before, during, after = split(results, window)
-    assert served(before, 'b2') > 0, report
-    assert not [r for r in during + after if r[2] not in ('b1', 'b3')
-                and r[0] > window[0] + 1], report
+def test_crashed_backend_fails_only_what_it_held(cluster):
+    held = Held(cluster)
+    assert held.where['b2'] >= 1, held.where
+    b2 = cluster.backends['b2']
+    os.killpg(b2.pid, signal.SIGKILL)
+    support.wait_for(lambda: refuses(b2), support.TIMEOUT, 'b2 to be gone')
+    b2.stop()
+    check_after(cluster)
+    results = held.release()
+    failed = [r for r in results if r[0] != 200]
+    assert [s for s, _, _ in failed] == [502] * held.where['b2'], results
+    answered = collections.Counter(b for s, b, _ in results if s == 200)
+    assert answered == {'b1': held.where['b1'], 'b3': held.where['b3']}
 
 
 def test_backend_that_returns_is_used_again(cluster):

@@ -4,7 +4,10 @@ Each test runs the launcher in a subprocess on a free port, as a person
 would run it in a terminal, under the MPM of this test run: the generated
 configuration, requests through it, its terminal output (error log and
 access log), and how it stops (Ctrl-C, SIGTERM, and SIGKILL of the
-launcher, after which Apache must not survive).
+launcher, after which Apache must not survive).  The harness gives each
+launcher a --server-root so that the log check can read Apache's log;
+one test runs without it, as a person would, and checks that the
+temporary ServerRoot is gone at exit.
 """
 
 import os
@@ -17,7 +20,8 @@ import pytest
 
 import support
 from apwsgi.apache import find_free_port
-from ecosystem import Launcher, group_pids, tooling_env, wait_gone
+from harness import Launcher, group_pids, wait_gone
+from support import tooling_env
 
 APPS = support.APPS
 SCRIPT = APPS / 'serve_app.py'
@@ -49,10 +53,9 @@ def get(port, path):
 
 
 def assert_stopped(launcher):
-    """Apache (parent and children) is gone and its ServerRoot removed."""
+    """Apache (parent and children) is gone."""
     wait_gone(launcher.apache_pid)
     assert group_pids(launcher.apache_pid) == []
-    assert not launcher.root.exists()
 
 
 # ---- the generated configuration ----
@@ -136,6 +139,7 @@ def test_port_in_use_is_reported():
 
 # ---- serving ----
 
+@pytest.mark.expect_log('APW00502')  # the app prints on purpose
 def test_script_static_logs_and_ctrl_c():
     port = find_free_port()
     token = support.token()
@@ -171,15 +175,21 @@ def test_script_static_logs_and_ctrl_c():
 
 
 def test_module_target_named_interpreter_and_sigterm():
+    """Also: without --server-root, the temporary ServerRoot is removed
+    at exit (the log check reads the copy of the log printed)."""
     port = find_free_port()
     with serve('serve_app::application', '--directory', APPS,
-               '--interpreter', 'served', port=port) as launcher:
+               '--interpreter', 'served', port=port,
+               temporary_root=True) as launcher:
         launcher.wait_serving()
         assert "(interpreter 'served')" in launcher.output()
+        assert launcher.root.is_dir()
+        assert launcher.root.name.startswith('apwsgi-serve-')
         info = get(port, '/info').json()
         assert info['interpreter'] == 'served'
         assert launcher.stop(signal.SIGTERM) == 0
         assert_stopped(launcher)
+        assert not launcher.root.exists()
 
 
 def test_script_with_callable_name():
@@ -199,8 +209,7 @@ def test_killed_launcher_takes_apache_with_it():
         assert get(port, '/').status_code == 200
         children = group_pids(launcher.apache_pid)
         assert len(children) >= 2, children  # parent and a child
-        launcher.proc.kill()
-        launcher.proc.wait(10)
+        launcher.kill()
         wait_gone(launcher.apache_pid)
         support.wait_for(lambda: not group_pids(launcher.apache_pid), 20,
                          'the Apache children to exit')

@@ -31,19 +31,18 @@ import os
 import pathlib
 import platform
 import re
-import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-import conftest
+import harness
 import loadgen
 import support
-from apwsgi.apache import ApacheServer
+from apwsgi.apache import find_apache
 
-pytestmark = pytest.mark.soak
+# The error requests of the loads log APW00301 on purpose.
+pytestmark = [pytest.mark.soak, pytest.mark.expect_log('APW00301')]
 
 WARMUP = 1500
 ROUNDS = 6000
@@ -103,13 +102,12 @@ def test_no_growth_over_many_requests(make_server):
     assert after - before < GROWTH_LIMIT, (before, after)
 
 
-@pytest.mark.expect_log('APW00301')
 def test_no_growth_over_many_errors(make_server):
     srv = make_server(soak_config, log_level='crit', processes=1)
     with support.Client() as client:
         pid = client.get(srv.url('/named/whoami')).json()['pid']
         def errors(count):
-            for i in range(count):
+            for _ in range(count):
                 r = client.get(srv.url('/errors/raise'))
                 assert r.status_code == 500
         errors(300)
@@ -119,7 +117,7 @@ def test_no_growth_over_many_errors(make_server):
     assert rss(pid) - before < GROWTH_LIMIT
 
 
-# ---- issue 5: load and faults with figures ----
+# ---- load and faults, with figures ----
 
 K = loadgen.Kind
 HELLO = b'Hello world!'
@@ -164,51 +162,12 @@ def workload_config(state, extra=''):
     ])
 
 
-class SoakServer:
-    """An Apache for one soak part; stop() checks its whole log: no crash
-    line (but the deaths the test caused itself), no error-level tag but
-    the allowed ones."""
-
-    def __init__(self, *, processes=None, extra='', allowed=('APW00301',),
-                 env=None):
-        if processes is None:
-            processes = 4 if support.MPM == 'prefork' else 2
-        self.root = pathlib.Path(tempfile.mkdtemp(prefix='apwsgi-soak-'))
-        self.root.chmod(0o755)
-        self.allowed = set(allowed)
-        self.killed = set()
-        self.srv = ApacheServer(
-            str(support.MODULE), workload_config(self.root / 'state', extra),
-            mpm=support.MPM, processes=processes,
-            threads=1 if support.MPM == 'prefork' else 25, root=self.root,
-            env=dict(support.APACHE_ENV, **(env or {})), log_level='error')
-
-    def __enter__(self):
-        self.srv.start()
-        return self.srv
-
-    def __exit__(self, *exc):
-        conftest._stop(self.srv)
-        window = support.LogWindow(self.srv, 0)
-        killed = ['child pid %d exit signal Killed (9)' % pid
-                  for pid in self.killed]
-        crashes = [line for line in window.crash_lines()
-                   if not any(k in line for k in killed)]
-        unexpected = window.error_tags() - self.allowed
-        if exc[0] is None:
-            assert not crashes, 'crash in %s:\n%s' % (
-                self.srv.error_log, '\n'.join(crashes[:20]))
-            assert not unexpected, 'error tags %s in %s' % (
-                sorted(unexpected), self.srv.error_log)
-            support.remove_tree(self.root)
-
-
-def rss(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) * 1024
-    raise AssertionError('no VmRSS for pid %d' % pid)
+def soak_server(*, processes=None, extra='', env=None):
+    """A server for one soak part (its log checked after the test)."""
+    if processes is None:
+        processes = 4 if support.MPM == 'prefork' else 2
+    return harness.running(lambda state: workload_config(state, extra),
+                           processes=processes, env=env, log_level='error')
 
 
 def probe_objects(srv, children):
@@ -216,7 +175,7 @@ def probe_objects(srv, children):
     child and both interpreters: new connections until each was seen."""
     want = {(pid, name) for pid in children for name in ('', 'soak')}
     found = {}
-    for attempt in range(50 * len(want)):
+    for _ in range(50 * len(want)):
         if want <= set(found):
             break
         with support.Client() as client:
@@ -264,7 +223,7 @@ def figures():
 
 
 def machine():
-    apache = subprocess.run([ApacheServer(None, '').binary, '-v'],
+    apache = subprocess.run([find_apache(), '-v'],
                             capture_output=True, text=True).stdout
     return {'date': datetime.date.today().isoformat(),
             'cpus': os.cpu_count(), 'mpm': support.MPM,
@@ -356,7 +315,7 @@ def test_mixed_workload(figures, allocator):
     objects stay put.  Run with glibc's defaults and with
     MALLOC_ARENA_MAX=2 (docs/reliability.rst: with the defaults the
     RSS of a 25-thread child keeps creeping up, arena by arena)."""
-    with SoakServer(env=ALLOCATORS[allocator]) as srv:
+    with soak_server(env=ALLOCATORS[allocator]) as srv:
         warm = loadgen.run(srv, MIXED_KINDS, MIXED_WEIGHTS, workers=WORKERS,
                            count=MIXED_WARMUP, seconds=120)
         assert warm.failed() == 0, warm.summary()
@@ -382,7 +341,7 @@ def test_mixed_workload(figures, allocator):
     assert result.total == MIXED_TOTAL, 'time ran out: %r' % (
         result.summary(),)
     assert result.failed() == 0, result.summary()
-    for key, (objects, blocks) in objects_before.items():
+    for key, (objects, _) in objects_before.items():
         assert objects_after[key][0] - objects <= OBJECT_LIMIT, (
             key, objects, objects_after[key])
     for pid in children:
@@ -404,7 +363,7 @@ def test_graceful_restarts_vs_ceiling(figures):
     split), and no request that reached the application may be lost."""
     kinds = [K('apwsgi', '/soak/hello', body=HELLO),
              K('ceiling', '/ceiling', body=HELLO)]
-    with SoakServer() as srv:
+    with soak_server() as srv:
         load = loadgen.start(srv, kinds, [1, 1], workers=WORKERS,
                              count=10_000_000, seconds=GRACEFUL_SECONDS)
         pause = GRACEFUL_SECONDS / (GRACEFUL_RESTARTS + 2)
@@ -444,7 +403,7 @@ def test_max_connections_per_child(figures):
              K('hello-named', '/soak-named/hello', body=HELLO),
              K('64k', '/soak/64k', length=65536)]
     extra = 'MaxConnectionsPerChild %d' % MAX_CONNECTIONS
-    with SoakServer(extra=extra) as srv:
+    with soak_server(extra=extra) as srv:
         result = loadgen.run(srv, kinds, [6, 2, 2], workers=WORKERS,
                              count=RECYCLE_REQUESTS, seconds=240,
                              keepalive=False)
@@ -468,8 +427,7 @@ def test_sigkill_child(figures):
     fail (at most one per client connection: KILL_WORKERS)."""
     kinds = [K('hello', '/soak/hello', body=HELLO),
              K('64k', '/soak/64k', length=65536)]
-    server = SoakServer()
-    with server as srv:
+    with soak_server() as srv:
         load = loadgen.start(srv, kinds, [8, 2], workers=KILL_WORKERS,
                              count=10_000_000, seconds=KILL_SECONDS)
         support.wait_for(lambda: seen_pids(srv) >= set(srv.child_pids()),
@@ -477,8 +435,7 @@ def test_sigkill_child(figures):
                          what='every child serving')
         before = set(srv.child_pids())
         victim = min(before)
-        server.killed.add(victim)
-        os.kill(victim, signal.SIGKILL)
+        srv.kill_child(victim)
         killed_at = time.monotonic()
         new = support.wait_for(lambda: set(srv.child_pids()) - before,
                                timeout=KILL_SECONDS / 2,

@@ -1,7 +1,7 @@
 """Virtual environments: `SetEnv mod_wsgi.virtualenv /path/to/venv`, and
 `apwsgi serve` run from a venv.
 
-Issue 6, item 3.  The module's side:
+The module's side:
 - the venv's site-packages is added to each interpreter the module
   creates (site.addsitedir: its .pth files are processed), exactly once
   however many requests follow, in the main and in a named interpreter;
@@ -21,9 +21,14 @@ import pytest
 
 import support
 from apwsgi.apache import find_free_port
-from ecosystem import (Launcher, make_venv, module_python_exe, own_server,
-                       python_of_other_version, scratch_dir, tooling_env,
-                       venv_site_packages)
+from ecosystem import (
+    make_venv,
+    module_python_exe,
+    python_of_other_version,
+    venv_site_packages,
+)
+from harness import Launcher
+from support import scratch_dir, tooling_env
 
 pytestmark = pytest.mark.core
 
@@ -93,12 +98,12 @@ def check(client, server, mount):
 
 
 @pytest.mark.parametrize('mount', ['/venv', '/venv-named'])
-def test_virtualenv_packages_are_importable(venv, mount):
+def test_virtualenv_packages_are_importable(venv, mount, make_server):
     path, site, extra = venv
-    with own_server(venv_config(path)) as server:
-        with support.Client() as client:
-            for _ in range(5):
-                info = check(client, server, mount)
+    server = make_server(venv_config(path))
+    with support.Client() as client:
+        for _ in range(5):
+            info = check(client, server, mount)
     assert info['virtualenv'] == str(path)
     assert info['marker'] == str(site / 'apwsgi_venv_marker.py')
     assert info['marker_value'] == 'from-venv'
@@ -108,21 +113,22 @@ def test_virtualenv_packages_are_importable(venv, mount):
     assert info['sys_path'].count(str(extra)) == 1, info['sys_path']
 
 
-def test_virtualenv_of_another_python_is_refused(other_venv):
+@pytest.mark.expect_log('APW00111')
+def test_virtualenv_of_another_python_is_refused(other_venv, make_server):
     path, other_version = other_venv
     version, _ = support.module_python()
-    with own_server(venv_config(path), check_tags=False) as server:
-        log = support.LogWindow(server)
-        with support.Client() as client:
-            r = client.get(server.url('/venv/'))
-        if r.status_code == 200:
-            assert r.json()['marker'] is None
-        else:
-            assert r.status_code == 500
-        lines = [line for line in log.wait(str(path), timeout=5)
-                 if other_version in line and version in line]
-        assert lines, log.text()
-        assert '[apwsgi:error]' in lines[0] or '[apwsgi:crit]' in lines[0]
+    server = make_server(venv_config(path))
+    log = support.LogWindow(server)
+    with support.Client() as client:
+        r = client.get(server.url('/venv/'))
+    if r.status_code == 200:
+        assert r.json()['marker'] is None
+    else:
+        assert r.status_code == 500
+    lines = [line for line in log.wait(str(path), timeout=5)
+             if other_version in line and version in line]
+    assert lines, log.text()
+    assert '[apwsgi:error]' in lines[0] or '[apwsgi:crit]' in lines[0]
 
 
 # ---- apwsgi serve from a virtualenv ----

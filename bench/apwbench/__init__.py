@@ -1,4 +1,4 @@
-"""apwbench: the apwsgi benchmark harness (issue 3), run by `make bench`.
+"""apwbench: the apwsgi benchmark harness, run by `make bench`.
 
 One run measures WSGI servers side by side against the same Apache binary
 and MPM settings, on loopback, with wrk:

@@ -28,15 +28,16 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         prog='bench/run.py',
         description='Measure apwsgi side by side with mod_wsgi, gunicorn '
-        "and Apache's own ceilings, on loopback with wrk (issue 3).",
+        "and Apache's own ceilings, on loopback with wrk.",
         epilog='Names: families %s; scenarios %s; contenders %s; MPM '
         'settings %s.  Defaults come from the family.' % (
             ', '.join(FAMILIES), ', '.join(SCENARIOS),
             ', '.join(CONTENDERS), ', '.join(
                 '%s (%s)' % (k, m.label) for k, m in MPMS.items())))
     p.add_argument('--family', choices=sorted(FAMILIES), default='main',
-                   help='main: the issue 3 comparison (default); interp: '
-                   'CPU-bound requests on interpreter pools (issue 4)')
+                   help='main: apwsgi against mod_wsgi, gunicorn and the '
+                   'ceilings (default); interp: CPU-bound requests on '
+                   'interpreter pools')
     p.add_argument('--quick', action='store_true',
                    help='short rounds for a look, not for figures: '
                    '--duration %(duration)d --rounds %(rounds)d' % QUICK)

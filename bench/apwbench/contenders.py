@@ -67,7 +67,7 @@ CONTENDERS = {c.name: c for c in (
               'bytes (json: the same size)', role=CEILING),
     Contender('ceiling', 'ceiling', 'mod_ceiling, a minimal C handler '
               '(ap_rwrite of 12 bytes)', role=CEILING),
-    # The interp family (issue 4): pools of named interpreters.
+    # The interp family: pools of named interpreters.
     Contender('apwsgi-shared-1', 'apwsgi',
               'apwsgi, 1 interpreter "cpu", shared GIL',
               setenv=(('mod_wsgi.interpreter', 'cpu'),

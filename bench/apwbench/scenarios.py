@@ -3,7 +3,7 @@
 A scenario is one WSGI application under bench/apps/ and one kind of
 request.  A family groups scenarios with the contenders that serve them,
 the MPM settings they run under, and the targets their ratios are held
-to.  Adding a family (as ``interp`` was added for issue 4) means adding
+to.  Adding a family (such as ``interp``) means adding
 its apps to bench/apps/, its Scenario entries and one Family entry here,
 and any new contenders in contenders.py; the runner, the report and the
 chart need no change.
@@ -180,8 +180,8 @@ FAMILIES = {f.name: f for f in (
         idle_rss=('apwsgi-main', 'apwsgi-sub', 'mod_wsgi', 'static'),
     ),
     Family(
-        'interp', 'CPU-bound requests on apwsgi interpreter pools '
-        '(issue 4); needs apwsgi built for Python 3.12+',
+        'interp', 'CPU-bound requests on apwsgi interpreter pools; '
+        'needs apwsgi built for Python 3.12+',
         scenarios=('cpu',),
         contenders=('apwsgi-shared-1', 'apwsgi-own-pool-2',
                     'apwsgi-own-pool-4'),

@@ -44,7 +44,10 @@ def render(template, **values):
 
 
 class Cluster:
-    """N apwsgi backends and a balancer front end, each an ApacheServer."""
+    """N apwsgi backends and a balancer front end, each an ApacheServer
+    (or a subclass: server_class)."""
+
+    server_class = ApacheServer
 
     def __init__(self, module, *, port=8080, backends=3, host='127.0.0.1',
                  retry=10, backend_ports=None, mpm='event', root=None):
@@ -55,21 +58,23 @@ class Cluster:
         self.names = ['b%d' % (i + 1) for i in range(backends)]
         ports = backend_ports or [port + i + 1 for i in range(backends)]
         self.backends = {
-            name: ApacheServer(
-                module, render('backend.conf.in', name=name,
-                               directory=HERE),
-                mpm=mpm, processes=1, threads=16, host=host, port=p,
-                root=self.root / name)
-            for name, p in zip(self.names, ports)}
+            name: self.server_class(
+                module, self.backend_config(name), mpm=mpm, processes=1,
+                threads=16, host=host, port=p, root=self.root / name)
+            for name, p in zip(self.names, ports, strict=True)}
         members = '\n'.join(
             render('member.conf.in', host=host, port=srv.port, name=name,
                    retry=retry).rstrip('\n')
             for name, srv in self.backends.items())
-        self.front = ApacheServer(
+        self.front = self.server_class(
             None, render('front.conf.in', members=members,
                          max_attempts=backends - 1),
             mpm='event', processes=1, threads=32, host=host, port=port,
             root=self.root / 'front', modules=FRONT_MODULES)
+
+    def backend_config(self, name):
+        """The directives of backend `name` (backend.conf.in)."""
+        return render('backend.conf.in', name=name, directory=HERE)
 
     def start(self):
         for srv in self.backends.values():
@@ -217,12 +222,16 @@ def main(argv=None):
     parser.add_argument('--graceful', action='store_true',
                         help='--demo: stop b2 gracefully (graceful-stop), '
                              'not at once')
+    parser.add_argument('--root', metavar='DIR',
+                        help="keep the servers' ServerRoots (configuration "
+                             'and logs) in DIR (default: a temporary '
+                             'directory, removed at exit)')
     args = parser.parse_args(argv)
     module = config.find_module(args.module)
     free = [find_free_port() for _ in range(args.backends)] \
         if args.demo else None
     cluster = Cluster(module, port=args.port, backends=args.backends,
-                      backend_ports=free)
+                      backend_ports=free, root=args.root)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     try:
         cluster.start()
@@ -242,7 +251,8 @@ def main(argv=None):
         return 0
     finally:
         cluster.stop()
-        cluster.remove()
+        if not args.root:
+            cluster.remove()
 
 
 if __name__ == '__main__':

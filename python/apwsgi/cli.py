@@ -2,6 +2,7 @@
 
     serve          run a WSGI application in a throw-away Apache (serve.py)
     module-config  print the lines that load mod_apwsgi.so (config.py)
+    top            a running server's figures in a terminal (top.py)
 
 Only commands that work wherever the package is installed belong here;
 the ones that need a checkout live in its tools/ and Makefile.
@@ -9,18 +10,18 @@ the ones that need a checkout live in its tools/ and Makefile.
 
 import argparse
 
-from . import __version__, config, serve
+from . import __version__, config, serve, top
 
 
 def parser():
-    top = argparse.ArgumentParser(
+    cli = argparse.ArgumentParser(
         prog='apwsgi',
         description='Serve WSGI applications with Apache httpd and '
                     'mod_apwsgi.so.',
         epilog="Each command's --help lists its options.")
-    top.add_argument('--version', action='version',
+    cli.add_argument('--version', action='version',
                      version='apwsgi %s' % __version__)
-    commands = top.add_subparsers(title='commands', dest='command',
+    commands = cli.add_subparsers(title='commands', dest='command',
                                   required=True)
 
     srv = commands.add_parser(
@@ -39,7 +40,16 @@ def parser():
                        help='mod_apwsgi.so (default: $APWSGI_MODULE, else '
                             'the one pip installed)')
     mconf.set_defaults(func=config.module_config)
-    return top
+
+    watch = commands.add_parser(
+        'top', help="show a running server's figures, like top",
+        description='Read the status handler (SetHandler apwsgi-status) '
+                    'every interval and show its totals, requests in '
+                    'flight, interpreters and processes.  Keys: q quits; '
+                    'r, i, p show one panel; a shows all.')
+    top.add_arguments(watch)
+    watch.set_defaults(func=top.top)
+    return cli
 
 
 def main(argv=None):

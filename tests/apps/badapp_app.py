@@ -74,7 +74,8 @@ import os
 import sys
 import threading
 import time
-from urllib.parse import parse_qs
+
+import apphelpers
 
 BLOCK = b'n' * 65536
 CAP_BLOCKS = 40000          # 2.5 GiB: the safety net of /never-ends
@@ -83,21 +84,6 @@ THREAD_WAIT = 20.0          # seconds a thread waits for close() at most
 
 class TestError(Exception):
     pass
-
-
-def _query(environ):
-    return {k: v[0] for k, v in
-            parse_qs(environ.get('QUERY_STRING', '')).items()}
-
-
-def _recorder(environ):
-    token = _query(environ).get('token', 'none')
-    path = os.path.join(environ['APWSGI_TEST_STATE'], 'bad-%s' % token)
-
-    def record(event):
-        with open(path, 'a') as f:
-            f.write(event + '\n')
-    return record
 
 
 class Closing:
@@ -119,7 +105,7 @@ class Closing:
 
 
 def _threads(environ, start_response, record):
-    n = int(_query(environ).get('n', '4'))
+    n = int(apphelpers.query(environ).get('n', '4'))
     result = Closing([b'started'])
 
     def work(i):
@@ -175,7 +161,7 @@ def _late_writer(environ, start_response, write, result, record, token,
 
 
 def _errors_threads(environ, start_response, record):
-    query = _query(environ)
+    query = apphelpers.query(environ)
     token = query['token']
     n = int(query.get('n', '4'))
     lines = int(query.get('lines', '50'))
@@ -287,7 +273,7 @@ def _write_in_close(start_response, record):
 
 
 def _write_from_thread(environ, start_response, record):
-    n = int(_query(environ).get('n', '200'))
+    n = int(apphelpers.query(environ).get('n', '200'))
     write = start_response('200 OK', [('Content-Type', 'text/plain')])
     go = threading.Event()
 
@@ -343,7 +329,7 @@ def _read_from_thread(environ, start_response, record):
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    record = _recorder(environ)
+    record = apphelpers.recorder(environ, 'bad')
     plain = [('Content-Type', 'text/plain')]
     if path == '/ok':
         start_response('200 OK', plain + [('X-Pid', str(os.getpid()))])

@@ -17,25 +17,10 @@ Endpoints (by PATH_INFO):
 """
 
 import json
-import os
-from urllib.parse import parse_qs
+
+import apphelpers
 
 BLOCK = b's' * 65536
-
-
-def _query(environ):
-    return {k: v[0] for k, v in
-            parse_qs(environ.get('QUERY_STRING', '')).items()}
-
-
-def _recorder(environ):
-    token = _query(environ).get('token', 'none')
-    path = os.path.join(environ['APWSGI_TEST_STATE'], 'client-%s' % token)
-
-    def record(event):
-        with open(path, 'a') as f:
-            f.write(event + '\n')
-    return record
 
 
 def _read_body(inp, how):
@@ -75,7 +60,8 @@ class Stream:
         self.count = 0
 
     def __iter__(self):
-        for self.count in range(1, self.blocks + 1):
+        for count in range(1, self.blocks + 1):
+            self.count = count
             yield BLOCK
 
     def close(self):
@@ -85,8 +71,8 @@ class Stream:
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    query = _query(environ)
-    record = _recorder(environ)
+    query = apphelpers.query(environ)
+    record = apphelpers.recorder(environ, 'client')
     if path == '/read':
         how = query.get('how', 'read')
         got, exc = _read_body(environ['wsgi.input'], how)

@@ -19,23 +19,12 @@ Endpoints (by PATH_INFO):
   /head              blocks b'head', for a HEAD request
 """
 
-import os
 import time
-from urllib.parse import parse_qs
+
+from apphelpers import recorder
 
 BLOCK = b'x' * 65536
 DISCONNECT_BLOCKS = 2000
-
-
-def _recorder(environ):
-    state = environ['APWSGI_TEST_STATE']
-    token = parse_qs(environ.get('QUERY_STRING', ''))['token'][0]
-    path = os.path.join(state, 'close-%s' % token)
-
-    def record(event):
-        with open(path, 'a') as f:
-            f.write(event + '\n')
-    return record
 
 
 class Recorded:
@@ -88,7 +77,7 @@ def _generator(record):
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    record = _recorder(environ)
+    record = recorder(environ, 'close')
     plain = [('Content-Type', 'text/plain')]
     start_response('200 OK', plain)
     if path == '/normal':

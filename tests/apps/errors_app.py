@@ -92,7 +92,7 @@ def _raise_after_empty():
 
 def _raise_in_first_next():
     raise TestError('apwsgi-test-raise-in-first-next')
-    yield b'never'  # noqa: unreachable, makes this a generator
+    yield b'never'  # unreachable: it makes this function a generator
 
 
 def _raise_mid_stream():

@@ -22,8 +22,15 @@ import hashlib
 import os
 import time
 
-from flask import (Flask, Response, jsonify, redirect, request,
-                   stream_with_context, url_for)
+from flask import (
+    Flask,
+    Response,
+    jsonify,
+    redirect,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 app = Flask(__name__)
 

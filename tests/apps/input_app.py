@@ -23,7 +23,8 @@ Lines are returned decoded as latin-1.
 import hashlib
 import json
 import os
-from urllib.parse import parse_qs
+
+import apphelpers
 
 MAX_LOOPS = 10_000_000  # bound on every read loop
 
@@ -48,8 +49,7 @@ def _read_all(inp):
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    query = {k: v[0] for k, v in
-             parse_qs(environ.get('QUERY_STRING', '')).items()}
+    query = apphelpers.query(environ)
     inp = environ['wsgi.input']
     if path == '/called':
         state = environ['APWSGI_TEST_STATE']

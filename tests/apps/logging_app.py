@@ -10,7 +10,10 @@ Endpoints (by PATH_INFO):
   /print       print('pout-T hello')
   /stderr      sys.stderr.write('serr-T hello\n')
   /multi       wsgi.errors.write('werr-T a\nwerr-T b\n') (one call, 2 lines)
-  /flush       wsgi.errors.write('werr-T unterminated'), flush()
+  /flush       wsgi.errors.write('werr-T unterminated'), flush(), then
+               waits until STATE/flushed-T exists (at most FLUSH_WAIT
+               seconds) before it answers, so that the test sees the line
+               while the request still runs
   /bytes       sys.stdout.buffer.write(b'bout-T caf\xc3\xa9 \xff end\n'),
                sys.stderr.buffer.writelines([b'berr-T x', b'\n']),
                wsgi.errors.buffer.write(bytearray(b'bwerr-T y\n')),
@@ -24,7 +27,13 @@ Endpoints (by PATH_INFO):
 
 import io
 import json
+import os
 import sys
+import time
+
+from apphelpers import state_path
+
+FLUSH_WAIT = 20.0
 
 
 def _probe(stream):
@@ -107,6 +116,10 @@ def application(environ, start_response):
     elif path == '/flush':
         errors.write('werr-%s unterminated' % tok)
         errors.flush()
+        marker = state_path(environ, 'flushed-' + tok)
+        deadline = time.monotonic() + FLUSH_WAIT
+        while not os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.01)
     elif path == '/bytes':
         _bytes(environ, tok)
     elif path == '/attrs':

@@ -56,15 +56,11 @@ Endpoints (by PATH_INFO):
 import io
 import os
 import time
-from urllib.parse import parse_qs
+
+from apphelpers import query
 
 BLOCK = bytes(range(256)) * 256   # 64 KiB
 WAIT_LIMIT = 20.0                 # seconds /stream waits for its marker
-
-
-def _query(environ):
-    return {k: v[0] for k, v in
-            parse_qs(environ.get('QUERY_STRING', '')).items()}
 
 
 def _text(start_response, body, status='200 OK', extra=()):
@@ -200,7 +196,7 @@ def _no_body(environ, start_response, q, state):
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    q = _query(environ)
+    q = query(environ)
     state = environ.get('APWSGI_TEST_STATE', '/nonexistent')
     method = environ['REQUEST_METHOD']
     if path == '/single':
@@ -285,11 +281,13 @@ def application(environ, start_response):
         return environ['wsgi.file_wrapper'](f)
     if path == '/bytesio':
         data = (BLOCK * (int(q['size']) // len(BLOCK) + 1))[:int(q['size'])]
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        start_response('200 OK', [('Content-Type',
+                                   'application/octet-stream')])
         return environ['wsgi.file_wrapper'](io.BytesIO(data), 8192)
     if path == '/fileno-only':
         f = FdOnly(os.path.join(state, q['name']), int(q.get('pos', 0)))
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+        start_response('200 OK', [('Content-Type',
+                                   'application/octet-stream')])
         return environ['wsgi.file_wrapper'](f)
     if path == '/file-iterate':
         with open(os.path.join(state, q['name']), 'rb') as f:
@@ -302,9 +300,11 @@ def application(environ, start_response):
     if path == '/no-body':
         return _no_body(environ, start_response, q, state)
     if path == '/fw':
-        start_response('200 OK', [('Content-Type', 'application/octet-stream')])
-        return environ['wsgi.file_wrapper'](_fw_object(q['kind'], os.path.join(
-            state, q.get('name', ''))))
+        filelike = _fw_object(q['kind'],
+                              os.path.join(state, q.get('name', '')))
+        start_response('200 OK', [('Content-Type',
+                                   'application/octet-stream')])
+        return environ['wsgi.file_wrapper'](filelike)
     if path == '/sleep':
         time.sleep(float(q['s']))
         return _text(start_response, b'slept')

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import sys
-from urllib.parse import parse_qs
 
 HELLO = b'Hello world!'
 BLOCK = bytes(range(256)) * 64          # 16 KiB

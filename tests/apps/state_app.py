@@ -27,7 +27,8 @@ import os
 import sys
 import threading
 import time
-from urllib.parse import parse_qs
+
+from apphelpers import interp_ids, query, state_path, write_file
 
 STATE = {'counter': 0, 'value': None}
 LOCAL = threading.local()
@@ -39,32 +40,12 @@ def _linger(seconds):
         time.sleep(0.05)
 
 
-def interp_ids():
-    """(current interpreter id, main interpreter id), or (None, None)."""
-    try:
-        try:
-            import _interpreters as mod          # 3.13
-        except ImportError:
-            import _xxsubinterpreters as mod     # 3.11, 3.12
-        cur, main = mod.get_current(), mod.get_main()
-    except Exception:
-        return None, None
-    cur = cur[0] if isinstance(cur, tuple) else cur
-    main = main[0] if isinstance(main, tuple) else main
-    return int(cur), int(main)
-
-
-def _write_file(path, text):
-    with open(path, 'w') as f:
-        f.write(text)
-
-
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
+    q = query(environ)
     if path == '/sleep':
         if 'file' in q:
-            _write_file(os.path.join(environ['APWSGI_TEST_STATE'], q['file']),
+            write_file(state_path(environ, q['file']),
                         'sleeping\n')
         time.sleep(float(q['s']))
     STATE['counter'] += 1
@@ -83,8 +64,8 @@ def application(environ, start_response):
     elif path == '/syspath':
         out['path'] = list(sys.path)
     elif path == '/atexit':
-        target = os.path.join(environ['APWSGI_TEST_STATE'], q['file'])
-        atexit.register(_write_file, target, 'atexit ran in %s\n' % (
+        target = state_path(environ, q['file'])
+        atexit.register(write_file, target, 'atexit ran in %s\n' % (
             environ.get('mod_wsgi.interpreter') or 'main'))
     elif path == '/thread':
         LOCAL.count = getattr(LOCAL, 'count', 0) + 1

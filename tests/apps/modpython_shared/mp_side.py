@@ -16,9 +16,8 @@ import json
 import os
 from urllib.parse import parse_qs
 
-from mod_python import apache
-
 import shared_state
+from mod_python import apache
 
 
 def handler(req):

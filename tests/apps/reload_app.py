@@ -1,6 +1,6 @@
 """The application that test_reload rewrites (a copy in the state dir).
 
-VERSION here and in interp4_reload_helper are rewritten together, so a
+VERSION here and in reload_helper are rewritten together, so a
 response that shows two different versions mixed code generations.
 
 Endpoint: any path -> JSON {"app": VERSION, "helper": helper VERSION,
@@ -14,7 +14,8 @@ import atexit
 import json
 import os
 
-import interp4_reload_helper as helper
+import reload_helper as helper
+from apphelpers import interp_id
 
 VERSION = 1
 REGISTERED = []
@@ -33,7 +34,7 @@ def application(environ, start_response):
                 environ.get('mod_wsgi.interpreter') or 'main', VERSION)))
     body = json.dumps({'app': VERSION, 'helper': helper.VERSION,
                        'interpreter': environ.get('apwsgi.interpreter'),
-                       'interp': helper.interp_id(),
+                       'interp': interp_id(),
                        'pid': os.getpid()}).encode('ascii')
     start_response('200 OK', [('Content-Type', 'application/json'),
                               ('Content-Length', str(len(body)))])

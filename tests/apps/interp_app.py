@@ -1,4 +1,4 @@
-"""Which interpreter serves a request, its state, and its end (issue 4).
+"""Which interpreter serves a request, its state, and its end.
 
 Endpoints (by PATH_INFO; all return JSON with "pid", "interpreter"
 (environ apwsgi.interpreter: '' for main, 'NAME', or 'NAME#i' in a
@@ -21,34 +21,17 @@ import os
 import sys
 import time
 import uuid
-from urllib.parse import parse_qs
+
+from apphelpers import interp_id, query, write_file
 
 STATE = {'counter': 0, 'value': None}
 BARRIER_TIMEOUT = 8.0
 
 
-def interp_id():
-    """The current interpreter's id, or None."""
-    try:
-        try:
-            import _interpreters as mod          # 3.13
-        except ImportError:
-            import _xxsubinterpreters as mod     # 3.11, 3.12
-        cur = mod.get_current()
-    except Exception:
-        return None
-    return int(cur[0] if isinstance(cur, tuple) else cur)
-
-
-def _write_file(path, text):
-    with open(path, 'w') as f:
-        f.write(text)
-
-
 def _barrier(directory, n):
     """Arrive at the barrier in `directory`; wait for n arrivals."""
     os.makedirs(directory, mode=0o777, exist_ok=True)
-    _write_file(os.path.join(directory, uuid.uuid4().hex), '')
+    write_file(os.path.join(directory, uuid.uuid4().hex), '')
     deadline = time.monotonic() + BARRIER_TIMEOUT
     while True:
         arrived = len(os.listdir(directory))
@@ -59,7 +42,7 @@ def _barrier(directory, n):
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
+    q = query(environ)
     state_dir = environ['APWSGI_TEST_STATE']
     status = '200 OK'
     if path == '/sleep':
@@ -81,7 +64,7 @@ def application(environ, start_response):
         if out['arrived'] < n:
             status = '504 Gateway Timeout'
     elif path == '/atexit':
-        atexit.register(_write_file, os.path.join(state_dir, q['file']),
+        atexit.register(write_file, os.path.join(state_dir, q['file']),
                         environ.get('apwsgi.interpreter') or '(main)')
     body = json.dumps(out).encode('ascii')
     start_response(status, [('Content-Type', 'application/json'),

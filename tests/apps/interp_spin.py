@@ -25,7 +25,8 @@ import mmap
 import os
 import sys
 import time
-from urllib.parse import parse_qs
+
+from apphelpers import query, state_path
 
 DEFAULT_SWITCH_INTERVAL = 0.005
 
@@ -66,13 +67,13 @@ def burn(seconds):
 
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
-    q = {k: v[0] for k, v in parse_qs(environ.get('QUERY_STRING', '')).items()}
+    q = query(environ)
     out = {'pid': os.getpid(),
            'interpreter': environ.get('apwsgi.interpreter')}
     if path == '/pingpong':
         rounds = int(q['rounds'])
         played = pingpong(
-            os.path.join(environ['APWSGI_TEST_STATE'], q['file']),
+            state_path(environ, q['file']),
             int(q['side']), rounds, float(q['timeout']))
         out.update(rounds=played, done=played == rounds)
     elif path == '/burn':

@@ -1,19 +1,19 @@
-"""Imports apw4_singlephase, a single-phase-init C extension the test
+"""Imports single_phase_ext, a single-phase-init C extension the test
 builds next to a copy of this file (so it fails to import in an
 interpreter with its own GIL).
 
 Endpoint: any path -> JSON {"interpreter": environ apwsgi.interpreter,
-"hello": apw4_singlephase.hello()}
+"hello": single_phase_ext.hello()}
 """
 
 import json
 
-import apw4_singlephase
+import single_phase_ext
 
 
 def application(environ, start_response):
     body = json.dumps({'interpreter': environ.get('apwsgi.interpreter'),
-                       'hello': apw4_singlephase.hello()}).encode('ascii')
+                       'hello': single_phase_ext.hello()}).encode('ascii')
     start_response('200 OK', [('Content-Type', 'application/json'),
                               ('Content-Length', str(len(body)))])
     return [body]

@@ -1,0 +1,37 @@
+/*
+ * apwsgi_status.h: the status handler, `SetHandler apwsgi-status`.
+ *
+ * It answers GET and HEAD only (405 otherwise) with the figures of
+ * every live child of the server (apwsgi_metrics.h), in one of three
+ * forms chosen by the query string: `?json` (application/json, the
+ * document described in docs/operations.rst), `?metrics` (Prometheus
+ * text exposition format 0.0.4), anything else an HTML page for
+ * people, with no external asset, that refreshes itself.  It shows
+ * request paths, never query strings, headers, cookies or bodies;
+ * every string is escaped for where it goes.  Status requests are not
+ * counted as requests of any interpreter.  No Python is involved.
+ *
+ * Called by the hooks (mod_apwsgi.c); calls the metrics only.
+ */
+#ifndef APWSGI_STATUS_H
+#define APWSGI_STATUS_H
+
+#include "apwsgi.h"
+#include "apwsgi_metrics.h"
+
+/* The handler name that `SetHandler` selects. */
+#define APWSGI_STATUS_HANDLER "apwsgi-status"
+
+/* Answer `r`: OK, or an HTTP status for Apache to send (405, 503).
+ * Response memory in r->pool. */
+int apwsgi_status_handle(request_rec *r);
+
+/*
+ * The HTML page for `view` (apwsgi_status_html.c) into `bb`, its
+ * inline script marked with `nonce` (the page's Content-Security-Policy
+ * allows that script only).  Strings in r->pool.
+ */
+void apwsgi_status_html(request_rec *r, apr_bucket_brigade *bb,
+                        const apwsgi_view_t *view, const char *nonce);
+
+#endif /* APWSGI_STATUS_H */

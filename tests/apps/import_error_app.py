@@ -1,0 +1,3 @@
+"""An application that never loads: importing it raises ImportError."""
+
+raise ImportError('apwsgi-test: import_error_app fails to import on purpose')
