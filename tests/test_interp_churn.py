@@ -30,7 +30,7 @@ import time
 import pytest
 
 import support
-from ecosystem import module_python_exe, scratch_dir
+from ecosystem import module_python_exe
 
 pytestmark = pytest.mark.core
 
@@ -65,7 +65,7 @@ def cpython_keeps():
          '(v) for v in ("INCLUDEPY", "LIBDIR", "LDVERSION")))'],
         capture_output=True, text=True, check=True, timeout=60)
     include, libdir, ldversion = facts.stdout.split()
-    scratch = scratch_dir('apwsgi-churn-')
+    scratch = support.scratch_dir('apwsgi-churn-')
     try:
         exe = scratch / 'churn_probe'
         subprocess.run(['gcc', '-O1', '-I', include, '-o', str(exe),
