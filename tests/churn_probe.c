@@ -5,7 +5,7 @@
  * The same pattern as the test's Apache child, without Apache or apwsgi:
  * the main interpreter and four named ones made and ended (the warm-up),
  * then 32 interpreters alive at once, each used by THREADS threads with
- * thread states of their own and importing what tests/apps/interp4_app.py
+ * thread states of their own and importing what tests/apps/interp_app.py
  * imports, then all ended from one thread and malloc_trim(0) called (as
  * apwsgi's reaper does); then MORE such bursts.  Prints "warm KIB after
  * KIB more KIB": VmRSS after the warm-up, after the first burst ended and

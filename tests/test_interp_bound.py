@@ -254,8 +254,8 @@ def user_rules():
         'RewriteEngine On',
         'RewriteRule ^/u/([^/]+)/ - [E=mod_wsgi.interpreter:user-$1,'
         'E=mod_wsgi.script_name:/u/$1]',
-        support.location('^/u/', 'interp4_app', match=True),
-        support.location('/h', 'interp4_app',
+        support.location('^/u/', 'interp_app', match=True),
+        support.location('/h', 'interp_app',
                          extra='SetEnvIf X-Tenant "^(.*)$" '
                                'mod_wsgi.interpreter=tenant-$1'),
         loc('/pool', interpreter='user-pool', interpreters=2),

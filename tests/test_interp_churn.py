@@ -92,10 +92,10 @@ def churn_server(make_server):
         'RewriteEngine On',
         'RewriteRule ^/t/([a-z0-9]+)/ - [E=mod_wsgi.interpreter:t-$1,'
         'E=mod_wsgi.script_name:/t/$1]',
-        support.location('^/t/', 'interp4_app', match=True,
+        support.location('^/t/', 'interp_app', match=True,
                          extra='SetEnv mod_wsgi.max_interpreters 32\n'
                                'SetEnv mod_wsgi.idle_timeout 1'),
-        support.location('/main', 'interp4_app'),
+        support.location('/main', 'interp_app'),
         threads=25, concurrent=True)
 
 
