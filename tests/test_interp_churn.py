@@ -52,10 +52,21 @@ class Kept:
         return self.burst + max(0, made - 32) * self.each
 
 
+def sanitized():
+    """Whether the module under test is built with AddressSanitizer,
+    whose quarantine keeps freed memory: RSS says nothing then."""
+    out = subprocess.run(['ldd', str(support.MODULE)], capture_output=True,
+                         text=True, timeout=60).stdout
+    return 'libasan' in out
+
+
 @pytest.fixture(scope='module')
 def cpython_keeps():
     """What CPython alone keeps of churning interpreters (Kept), from
     tests/churn_probe.c built against the module's Python."""
+    if sanitized():
+        pytest.skip('the module is built with AddressSanitizer: RSS '
+                    'counts its quarantine')
     python = module_python_exe()
     if python is None or not shutil.which('gcc'):
         pytest.skip("no python binary beside the module's libpython, or "
