@@ -477,7 +477,8 @@ apwsgi_input_new(apwsgi_request_t *req)
     if (!self) {
         return NULL;
     }
-    Py_INCREF(type);
+    /* PyObject_New took the reference to the heap type that the
+     * instance holds (since 3.8); dealloc drops it. */
     self->req = req;
     self->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     self->buf = NULL;

@@ -4,7 +4,8 @@
  *
  * Locking: `table_mutex` guards the table and every slot's bookkeeping
  * (visible, retired, ending, idle times); `create_mutex` serialises
- * creating and ending interpreters (and guards `state_pool`).  A thread
+ * creating and ending interpreters (`state_pool` locks its own list of
+ * states' pools, apwsgi_state_parent_create).  A thread
  * never waits for a GIL while holding table_mutex, and takes
  * create_mutex before any GIL, so the locks cannot deadlock.  The
  * thread-state records' lock (apwsgi_tstate.c) is taken inside either,
@@ -26,6 +27,10 @@
 #include "apwsgi_tstate.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* How long after apwsgi first asked mod_python for a name every
  * interpreter mod_python was making for it is surely stored (see
@@ -814,6 +819,14 @@ reap(void)
     for (int i = 0; i < n; i++) {
         interp_end(victims[i], apwsgi_now() + apwsgi_threads_bound());
     }
+#ifdef __GLIBC__
+    /* An ended interpreter's memory is scattered over the malloc arenas
+     * of every thread that served it; glibc gives free pages in the
+     * middle of a heap back only when asked. */
+    if (n > 0) {
+        malloc_trim(0);
+    }
+#endif
 }
 
 int
@@ -825,7 +838,7 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
     main_server = s;
     own_python = own_stdio;
     if (apr_pool_create(&table_pool, pchild) != APR_SUCCESS
-        || apr_pool_create(&state_pool, pchild) != APR_SUCCESS
+        || !(state_pool = apwsgi_state_parent_create(pchild))
         || apwsgi_mutex_create(&table_mutex, pchild) < 0
         || apwsgi_mutex_create(&create_mutex, pchild) < 0
         || apwsgi_reaper_init(pchild) < 0 || !(main_slot = table_add("", 1))

@@ -71,11 +71,13 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
     request_rec *r = req->r;
 
     if (!req->headers_sent || req->answered) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
-                             apr_psprintf(r->pool,
-                                          "exception in application '%s' "
-                                          "for %s:",
-                                          cfg->application, r->uri));
+        if (!apwsgi_app_log_refusal(r, cfg)) {
+            apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
+                                 apr_psprintf(r->pool,
+                                              "exception in application "
+                                              "'%s' for %s:",
+                                              cfg->application, r->uri));
+        }
         return req->answered       ? AP_FILTER_ERROR
                : req->input_status ? req->input_status
                                    : HTTP_INTERNAL_SERVER_ERROR;

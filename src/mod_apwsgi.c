@@ -25,6 +25,9 @@
  * table of their own: given an empty r->subprocess_env it fills that
  * directly instead of merging (and sorting) into what SetEnv put there.
  * environ takes both tables, these entries last, as the merge would.
+ * The PATH that ap_add_common_vars() copies from Apache's own
+ * environment is left out, as mod_wsgi does: it is a CGI child's
+ * search path, not a fact of the request (one set with SetEnv stays).
  */
 static apr_table_t *
 apwsgi_common_vars(request_rec *r)
@@ -36,6 +39,7 @@ apwsgi_common_vars(request_rec *r)
     ap_add_common_vars(r);
     common = r->subprocess_env;
     r->subprocess_env = env;
+    apr_table_unset(common, "PATH");
     return common;
 }
 

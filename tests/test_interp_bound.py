@@ -316,3 +316,73 @@ def test_idle_end_stops_thread_pools(make_server):
         log.wait("ended interpreter 'pooled' (idle past "
                  "mod_wsgi.idle_timeout)", tag='APW00017', timeout=15)
     assert log.tagged('APW00025') == []
+
+
+# ---- names: no '#', no control character, at most 255 bytes ----
+
+def user_rules():
+    """/u/NAME/... -> interpreter user-NAME ([^/]+: anything a path
+    segment holds); X-Tenant: T -> interpreter tenant-T under /h/; a
+    pool 'user-pool' of 2 under /pool; fixed bad names under /cfg/."""
+    return '\n'.join([
+        'RewriteEngine On',
+        'RewriteRule ^/u/([^/]+)/ - [E=mod_wsgi.interpreter:user-$1,'
+        'E=mod_wsgi.script_name:/u/$1]',
+        support.location('^/u/', 'interp_app', match=True),
+        support.location('/h', 'interp_app',
+                         extra='SetEnvIf X-Tenant "^(.*)$" '
+                               'mod_wsgi.interpreter=tenant-$1'),
+        loc('/pool', interpreter='user-pool', interpreters=2),
+        loc('/cfg/hash', interpreter='site#1'),
+        loc('/cfg/long', interpreter='c' * 300),
+        loc('/cfg/max', interpreter='m' * 255),
+    ])
+
+
+@pytest.mark.expect_log('APW00115')
+def test_interpreter_names_checked(make_server):
+    srv = start(make_server, user_rules())
+    log = support.LogWindow(srv, 0)
+    with support.Client() as client:
+        member = get(client, srv, '/pool/whoami')
+        assert member['interpreter'] == 'user-pool#0'
+        assert get(client, srv, '/u/alice/whoami')['interpreter'] == \
+            'user-alice'
+        name = 'user-' + 'n' * 250            # 255 bytes: the limit
+        assert get(client, srv, '/u/%s/whoami' % name[5:])['interpreter'] \
+            == name
+        assert get(client, srv, '/cfg/max/whoami')['interpreter'] == \
+            'm' * 255
+        # Names a request makes: 400, one info line each.
+        for segment, why in [('pool%230', "contains '#'"),
+                             ('a%09b', 'control character'),
+                             ('a%0Ab', 'control character'),
+                             ('a%7Fb', 'control character'),
+                             ('n' * 251, 'is 256 bytes long'),
+                             ('x' * 4000, 'is 4005 bytes long')]:
+            r = client.get(srv.url('/u/%s/whoami' % segment))
+            assert r.status_code == 400, (segment, r.status_code, r.text)
+            line, = log.wait('/u/', why, tag='APW00114')
+            assert '[apwsgi:info]' in line
+            assert 'taken from the request' in line
+            if len(segment) > 100:    # the name is shown cut short
+                assert '"user-%s..."' % segment[:75] in line
+            log = support.LogWindow(srv)
+        for header in ['a\tb', 'y' * 300]:
+            r = client.get(srv.url('/h/whoami'), headers={'X-Tenant': header})
+            assert r.status_code == 400, (header, r.status_code)
+            log.wait('/h/whoami', tag='APW00114')
+            log = support.LogWindow(srv)
+        # The pool member was never served to a request that named it.
+        assert get(client, srv, '/pool/whoami')['counter'] == \
+            member['counter'] + 1
+        # Names the configuration makes: 500, one error line each.
+        for path, why in [('/cfg/hash/whoami', "contains '#'"),
+                          ('/cfg/long/whoami', 'is 300 bytes long')]:
+            r = client.get(srv.url(path))
+            assert r.status_code == 500, (path, r.status_code)
+            line, = log.wait(path, why, 'fix the configuration',
+                             tag='APW00115')
+            assert '[apwsgi:error]' in line
+            log = support.LogWindow(srv)
+    assert support.LogWindow(srv, 0).tagged('APW00012') == []
