@@ -37,6 +37,12 @@
 #error "apwsgi needs CPython 3.11 or newer"
 #endif
 
+/* The interpreter table, the per-thread thread states and the hand-off
+ * of a request all assume a GIL per interpreter (docs/python-versions). */
+#ifdef Py_GIL_DISABLED
+#error "apwsgi does not support free-threaded CPython builds"
+#endif
+
 /* Member types for PyMemberDef: public names since 3.12. */
 #if PY_VERSION_HEX >= 0x030C0000
 #define APWSGI_T_OBJECT Py_T_OBJECT_EX
@@ -56,7 +62,7 @@
  * checks both.  The ranges: 000xx the process and its interpreters,
  * 001xx configuration, 002xx loading the application, 003xx the request
  * and its response, 004xx the request body, 005xx what the application
- * writes.  APW00011 is retired.
+ * writes.  APW00011 and APW00204 are retired.
  */
 #define APWSGI_APLOGNO(n) "APW" #n ": "
 
@@ -153,6 +159,27 @@ apwsgi_err_restore(PyObject *exc)
         PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc,
                       PyException_GetTraceback(exc));
     }
+#endif
+}
+
+/*
+ * sys.<name>: a new reference, or NULL with RuntimeError (AttributeError
+ * on 3.15+) set when sys has no such attribute.  GIL held.
+ * (PySys_GetAttrString, CPython 3.15; PySys_GetObject, borrowed, before.)
+ */
+static inline PyObject *
+apwsgi_sys_get(const char *name)
+{
+#if PY_VERSION_HEX >= 0x030F0000
+    return PySys_GetAttrString(name);
+#else
+    PyObject *obj = PySys_GetObject(name); /* borrowed */
+
+    if (!obj) {
+        PyErr_Format(PyExc_RuntimeError, "lost sys.%s", name);
+        return NULL;
+    }
+    return Py_NewRef(obj);
 #endif
 }
 

@@ -138,7 +138,7 @@ pin_failed(request_rec *r, int err)
         cpu++;
     }
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(err), r,
-                  APWSGI_APLOGNO(00025) "this process keeps all its CPUs: "
+                  APWSGI_APLOGNO(00037) "this process keeps all its CPUs: "
                                         "its threads could not be put on "
                                         "CPU %d (mod_wsgi.cpu_affinity); "
                                         "set the key to off to leave "

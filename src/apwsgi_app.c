@@ -70,9 +70,11 @@ path_add(apwsgi_state_t *st, const char *dir)
     if (apr_hash_get(st->app->paths, dir, APR_HASH_KEY_STRING)) {
         return 0;
     }
-    sys_path = PySys_GetObject("path"); /* borrowed */
-    if (!sys_path || !PyList_Check(sys_path)) {
+    sys_path = apwsgi_sys_get("path");
+    if (sys_path && !PyList_Check(sys_path)) {
         PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+    }
+    if (!sys_path || !PyList_Check(sys_path)) {
         goto done;
     }
     entry = PyUnicode_DecodeFSDefault(dir);
@@ -84,40 +86,213 @@ path_add(apwsgi_state_t *st, const char *dir)
     rc = 0;
 done:
     Py_XDECREF(entry);
+    Py_XDECREF(sys_path);
     return rc;
 }
 
+/* The longest part of an exception's message put in a log line. */
+#define REASON_SHOWN 200
+
 /*
- * Log a failed import (an exception is set) with `headline`.  An
- * extension that does not support sub-interpreters with their own GIL
- * (PEP 684, PEP 489) gets one more line saying what to do.  GIL held.
+ * The module that the import statement `line` (in a module of package
+ * `package`, "" for none) imports: "from X import ..." or "import X",
+ * with X's leading dots resolved.  In r->pool, or NULL.
+ */
+static const char *
+statement_target(request_rec *r, const char *line, const char *package)
+{
+    const char *name = NULL;
+    apr_size_t n = 0;
+    apr_size_t dots = 0;
+    apr_size_t base = strlen(package);
+
+    line += strspn(line, " \t");
+    if (strncmp(line, "from ", 5) == 0 || strncmp(line, "import ", 7) == 0) {
+        name = line + (line[0] == 'f' ? 5 : 7);
+        name += strspn(name, " \t");
+        dots = strspn(name, ".");
+        n = strspn(name + dots, "abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.");
+    }
+    if (!name || (n == 0 && dots == 0)) {
+        return NULL;
+    }
+    if (dots == 0) {
+        return apr_pstrmemdup(r->pool, name, n);
+    }
+    /* ".x" is package.x, "..x" the parent's x, and so on. */
+    for (apr_size_t up = 1; up < dots && base > 0; up++) {
+        while (base > 0 && package[base - 1] != '.') {
+            base--;
+        }
+        base = base > 0 ? base - 1 : 0;
+    }
+    return apr_psprintf(r->pool, "%.*s%s%.*s", (int)base, package,
+                        base && n ? "." : "", (int)n, name + dots);
+}
+
+/*
+ * The name of the extension module whose loading raised `exc`, in
+ * r->pool, or NULL: the one CPython names in "module X does not
+ * support loading in subinterpreters", else the module that the import
+ * statement of the innermost frame of the traceback imports (importlib
+ * takes its own frames out of an ImportError's traceback, so that is
+ * where the import was asked for).  GIL held; sets no exception.
+ */
+static const char *
+failed_extension(request_rec *r, PyObject *exc, const char *msg)
+{
+    PyObject *tb = PyException_GetTraceback(exc);
+    PyObject *next = NULL;
+    PyObject *frame = NULL;
+    PyObject *lineno = NULL;
+    PyObject *code = NULL;
+    PyObject *file = NULL;
+    PyObject *globals = NULL;
+    PyObject *package = NULL; /* borrowed */
+    PyObject *linecache = NULL;
+    PyObject *line = NULL;
+    const char *found = NULL;
+
+    if (strncmp(msg, "module ", 7) == 0 && strchr(msg + 7, ' ')) {
+        found = apr_pstrmemdup(r->pool, msg + 7, strcspn(msg + 7, " "));
+        goto done;
+    }
+    while (tb && (next = PyObject_GetAttrString(tb, "tb_next"))
+           && next != Py_None) {
+        Py_SETREF(tb, next);
+        next = NULL;
+    }
+    frame = tb ? PyObject_GetAttrString(tb, "tb_frame") : NULL;
+    lineno = frame ? PyObject_GetAttrString(tb, "tb_lineno") : NULL;
+    code = lineno ? PyObject_GetAttrString(frame, "f_code") : NULL;
+    file = code ? PyObject_GetAttrString(code, "co_filename") : NULL;
+    globals = file ? PyObject_GetAttrString(frame, "f_globals") : NULL;
+    package = globals && PyDict_Check(globals)
+                  ? PyDict_GetItemString(globals, "__package__")
+                  : NULL;
+    linecache = globals ? PyImport_ImportModule("linecache") : NULL;
+    line = linecache
+               ? PyObject_CallMethod(linecache, "getline", "OO", file, lineno)
+               : NULL;
+    if (line && PyUnicode_Check(line)) {
+        const char *text = PyUnicode_AsUTF8(line);
+        const char *pkg = package && PyUnicode_Check(package)
+                              ? PyUnicode_AsUTF8(package)
+                              : NULL;
+
+        found = text ? statement_target(r, text, pkg ? pkg : "") : NULL;
+    }
+done:
+    PyErr_Clear();
+    Py_XDECREF(line);
+    Py_XDECREF(linecache);
+    Py_XDECREF(globals);
+    Py_XDECREF(file);
+    Py_XDECREF(code);
+    Py_XDECREF(lineno);
+    Py_XDECREF(frame);
+    Py_XDECREF(next);
+    Py_XDECREF(tb);
+    return found;
+}
+
+/* What an extension module's refusal of an interpreter says: PyO3's
+ * ("PyO3 modules do not yet support subinterpreters", before 0.20 "may
+ * only be initialized once per interpreter process"), Cython's ("can
+ * only be loaded into one interpreter per process"), CPython's in an
+ * interpreter with its own GIL ("does not support loading in
+ * subinterpreters"), and other modules' own words. */
+static const char *const refusals[] = {
+    "subinterpreter",
+    "sub-interpreter",
+    "once per interpreter process",
+    "one interpreter per process",
+    NULL,
+};
+
+/* Whether the message `msg` is such a refusal (any case). */
+static int
+refusal_message(const char *msg)
+{
+    for (const char *const *s = refusals; *s; s++) {
+        if (ap_strcasestr(msg, *s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Whether `exc` is an extension module's refusal to load in this
+ * (sub-)interpreter: an ImportError saying so, from PyO3 ("PyO3
+ * modules do not yet support subinterpreters": only the first
+ * interpreter of a process that imports one may), from CPython in an
+ * interpreter with its own GIL ("does not support loading in
+ * subinterpreters"), or from the module itself.  If so, log one line
+ * naming the module and the fix, and return 1.  GIL held.
+ */
+static int
+log_refusal(request_rec *r, const apwsgi_config_t *cfg, PyObject *exc)
+{
+    PyObject *text = NULL;
+    const char *msg = NULL;
+    const char *module = NULL;
+    int own_gil = 0;
+
+    if (!PyErr_GivenExceptionMatches(exc, PyExc_ImportError)) {
+        return 0;
+    }
+    text = PyObject_Str(exc);
+    msg = text ? PyUnicode_AsUTF8(text) : NULL;
+    PyErr_Clear();
+    if (!msg || !refusal_message(msg)) {
+        Py_XDECREF(text);
+        return 0;
+    }
+    own_gil =
+        strstr(msg, "does not support loading in subinterpreters") != NULL;
+    module = failed_extension(r, exc, msg);
+    /* In the main interpreter, a PyO3 module was taken by another
+     * interpreter first (PyO3 allows only the first). */
+    ap_log_rerror(
+        APLOG_MARK, APLOG_ERR, 0, r,
+        APWSGI_APLOGNO(00209) "mod_wsgi.application '%s' for %s: extension "
+                              "module '%s' cannot be loaded in interpreter "
+                              "%s (%.*s): %s in the main interpreter "
+                              "(leave mod_wsgi.interpreter unset or empty), "
+                              "or in an Apache of its own (the scale-out "
+                              "recipe)%s",
+        cfg->application, r->uri, module ? module : "(unknown)",
+        interp_label(cfg), REASON_SHOWN, msg,
+        *cfg->interpreter ? "run it"
+                          : "another interpreter of this process loaded it "
+                            "first: run every application that uses it only",
+        own_gil ? "; one that refuses only an interpreter with its own GIL "
+                  "loads with 'SetEnv mod_wsgi.gil shared'"
+                : "");
+    Py_DECREF(text);
+    return 1;
+}
+
+/*
+ * Log a failed import (an exception is set) with `headline` and its
+ * traceback; an extension module that refuses this interpreter gets
+ * one line instead that says what to do (log_refusal).
+ * GIL held; no exception set on return.
  */
 static void
 log_import_failure(request_rec *r, const apwsgi_config_t *cfg, const char *tag,
                    const char *headline)
 {
     PyObject *exc = apwsgi_err_take();
-    PyObject *text = exc ? PyObject_Str(exc) : NULL;
-    const char *msg = text ? PyUnicode_AsUTF8(text) : NULL;
-    int isolated = msg && PyErr_GivenExceptionMatches(exc, PyExc_ImportError)
-                   && strstr(msg, "subinterpreters");
-    char *copy = isolated ? apr_pstrdup(r->pool, msg) : NULL;
 
-    PyErr_Clear();
-    Py_XDECREF(text);
+    if (exc && log_refusal(r, cfg, exc)) {
+        Py_DECREF(exc);
+        return;
+    }
     apwsgi_err_restore(exc);
     apwsgi_log_exception(r, NULL, tag, headline);
-    if (copy) {
-        ap_log_rerror(
-            APLOG_MARK, APLOG_ERR, 0, r,
-            APWSGI_APLOGNO(00204) "interpreter %s for %s has its own "
-                                  "GIL, and an extension module "
-                                  "there cannot be loaded (%s): use "
-                                  "'SetEnv mod_wsgi.gil shared' with "
-                                  "another mod_wsgi.interpreter "
-                                  "name, or the main interpreter",
-            interp_label(cfg), r->uri, copy);
-    }
 }
 
 /* The "version" a venv's pyvenv.cfg records, or NULL (r->pool). */
@@ -185,7 +360,7 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
         return -1;
     }
     site = PyImport_ImportModule("site");
-    sys_path = PySys_GetObject("path"); /* borrowed */
+    sys_path = site ? apwsgi_sys_get("path") : NULL;
     before =
         site && sys_path ? PyList_GetSlice(sys_path, 0, PY_SSIZE_T_MAX) : NULL;
     res = before ? PyObject_CallMethod(site, "addsitedir", "s", sp) : NULL;
@@ -215,6 +390,7 @@ venv_add(apwsgi_state_t *st, request_rec *r, const char *venv)
     }
     Py_XDECREF(res);
     Py_XDECREF(before);
+    Py_XDECREF(sys_path);
     Py_XDECREF(site);
     return rc;
 }
@@ -273,6 +449,7 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
     PyObject *file = NULL;
     PyObject *res = NULL;
     PyObject *dict = NULL; /* borrowed */
+    PyObject *builtins = NULL;
     char *source = NULL;
 
     module = PyDict_GetItemString(modules, cfg->module);
@@ -296,8 +473,14 @@ script_load(request_rec *r, const apwsgi_config_t *cfg)
     module = PyModule_New(cfg->module);
     file = module ? PyUnicode_DecodeFSDefault(cfg->script) : NULL;
     dict = module ? PyModule_GetDict(module) : NULL;
-    if (!file || PyDict_SetItemString(dict, "__file__", file) < 0
-        || PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0
+    /* The builtins of the running frame (none: the interpreter's). */
+#if PY_VERSION_HEX >= 0x030D0000
+    builtins = file ? PyEval_GetFrameBuiltins() : NULL;
+#else
+    builtins = file ? Py_XNewRef(PyEval_GetBuiltins()) : NULL;
+#endif
+    if (!builtins || PyDict_SetItemString(dict, "__file__", file) < 0
+        || PyDict_SetItemString(dict, "__builtins__", builtins) < 0
         || PyDict_SetItemString(modules, cfg->module, module) < 0) {
         goto failed;
     }
@@ -322,6 +505,7 @@ failed:
                                     cfg->script, r->uri, interp_label(cfg)));
     Py_CLEAR(module);
 done:
+    Py_XDECREF(builtins);
     Py_XDECREF(code);
     Py_XDECREF(file);
     Py_XDECREF(res);
@@ -460,6 +644,19 @@ apwsgi_app_get(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg)
     }
     PyThread_release_lock(st->app->load_lock);
     return app;
+}
+
+int
+apwsgi_app_log_refusal(request_rec *r, const apwsgi_config_t *cfg)
+{
+    PyObject *exc = apwsgi_err_take();
+
+    if (exc && log_refusal(r, cfg, exc)) {
+        Py_DECREF(exc);
+        return 1;
+    }
+    apwsgi_err_restore(exc);
+    return 0;
 }
 
 void

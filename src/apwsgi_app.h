@@ -23,6 +23,17 @@ PyObject *apwsgi_app_get(apwsgi_state_t *st, request_rec *r,
                          const apwsgi_config_t *cfg);
 
 /*
+ * Where the raised exception is an extension module's refusal to load
+ * in this interpreter (an ImportError from PyO3, or from CPython in an
+ * interpreter with its own GIL): log one error line that names the
+ * module and what to do instead of a traceback, clear the exception
+ * and return 1.  Else 0, the exception still set.  For a refusal that
+ * comes later than the application's import (an import inside the
+ * callable).  GIL held; memory from r->pool.
+ */
+int apwsgi_app_log_refusal(request_rec *r, const apwsgi_config_t *cfg);
+
+/*
  * What a watcher of loads is told (apwsgi_reload.c is the one
  * watcher): `before` runs once the application's directories are on
  * sys.path, just before its code is imported or run; `after` once its

@@ -28,6 +28,12 @@
 /* From this age on, the status page shows a request's Python stack. */
 #define DEFAULT_SLOW_REQUEST 5
 
+/* The longest interpreter name, in bytes, and how much of an
+ * over-long one is looked for in the request (check_interpreter). */
+#define MAX_INTERPRETER_NAME 255
+#define NAME_PROBE 64
+#define NAME_SHOWN 80
+
 /* Default callable name, as in mod_wsgi and PEP 3333's examples. */
 #define DEFAULT_CALLABLE "application"
 
@@ -125,50 +131,88 @@ parse_application(request_rec *r, apwsgi_config_t *cfg)
 }
 
 /*
+ * The length of the part of `uri` that the path `mount` matches as a
+ * prefix ending at a segment boundary, with each run of '/' in either
+ * taken as one '/' (as ap_location_walk compares a <Location> with the
+ * URI when MergeSlashes Off keeps runs in r->uri), or -1 when it does
+ * not match.  Trailing slashes of `mount` are ignored; "/" matches
+ * nothing (it gives no SCRIPT_NAME).
+ */
+static apr_ssize_t
+mount_match(const char *uri, const char *mount)
+{
+    apr_size_t n = strlen(mount);
+    apr_size_t i = 0;
+    apr_size_t j = 0;
+
+    while (n > 0 && mount[n - 1] == '/') {
+        n--;
+    }
+    if (n == 0) {
+        return -1;
+    }
+    while (i < n) {
+        if (mount[i] == '/') {
+            if (uri[j] != '/') {
+                return -1;
+            }
+            while (i < n && mount[i] == '/') {
+                i++;
+            }
+            while (uri[j] == '/') {
+                j++;
+            }
+        }
+        else if (uri[j] == mount[i]) {
+            i++;
+            j++;
+        }
+        else {
+            return -1;
+        }
+    }
+    return uri[j] == '/' || uri[j] == '\0' ? (apr_ssize_t)j : -1;
+}
+
+/*
  * The mount point of the innermost <Location> that applies, or NULL.
  * Apache keeps the path of the last merged section in core's
  * per-directory config; <Location> sections merge last, so that is the
  * Location when one applies.  Regex and wildcard sections, and paths
  * that are not a prefix of the URI (a <Directory>), give no mount
- * point.
+ * point.  *len: how much of r->uri it matched.
  */
 static const char *
 location_prefix(request_rec *r, apr_size_t *len)
 {
     core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
-    apr_size_t n = 0;
+    apr_ssize_t n = -1;
 
     if (!d || !d->d || d->r || d->d_is_fnmatch || d->d[0] != '/') {
         return NULL;
     }
-    n = strlen(d->d);
-    while (n > 0 && d->d[n - 1] == '/') {
-        n--;
-    }
-    if (strncmp(r->uri, d->d, n) != 0
-        || (r->uri[n] != '/' && r->uri[n] != '\0')) {
+    n = mount_match(r->uri, d->d);
+    if (n < 0) {
         return NULL;
     }
-    *len = n;
-    return d->d;
+    *len = (apr_size_t)n;
+    return r->uri;
 }
 
-/* SCRIPT_NAME and PATH_INFO from r->uri (already %-decoded).  OK, or
- * 500 after logging. */
+/* SCRIPT_NAME and PATH_INFO from r->uri (already %-decoded): the part
+ * of the URI the mount point matched, in the URI's own characters, and
+ * the rest.  OK, or 500 after logging. */
 static int
 split_path(request_rec *r, apwsgi_config_t *cfg)
 {
     const char *given = apr_table_get(r->subprocess_env, KEY_SCRIPT_NAME);
     const char *prefix = NULL;
-    apr_size_t n = 0;
+    apr_ssize_t n = 0;
+    apr_size_t len = 0;
 
-    if (given && *given) {
-        n = strlen(given);
-        while (n > 0 && given[n - 1] == '/') {
-            n--;
-        }
-        if (strncmp(r->uri, given, n) != 0
-            || (r->uri[n] != '/' && r->uri[n] != '\0')) {
+    if (given && *given && strspn(given, "/") < strlen(given)) {
+        n = mount_match(r->uri, given);
+        if (n < 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           APWSGI_APLOGNO(00105) "mod_wsgi.script_name '%s' is "
                                                 "not a prefix of the request "
@@ -177,13 +221,14 @@ split_path(request_rec *r, apwsgi_config_t *cfg)
                           given, r->uri);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        prefix = given;
+        prefix = r->uri;
+        len = (apr_size_t)n;
     }
-    else {
-        prefix = location_prefix(r, &n);
+    else if (!given || !*given) {
+        prefix = location_prefix(r, &len);
     }
-    cfg->script_name = prefix ? apr_pstrmemdup(r->pool, prefix, n) : "";
-    cfg->path_info = r->uri + (prefix ? n : 0);
+    cfg->script_name = prefix ? apr_pstrmemdup(r->pool, prefix, len) : "";
+    cfg->path_info = r->uri + (prefix ? len : 0);
     return OK;
 }
 
@@ -256,19 +301,123 @@ read_process_keys(request_rec *r, apwsgi_config_t *cfg)
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  APWSGI_APLOGNO(00114) "%s '%s' for %s must be 'auto', "
+                  APWSGI_APLOGNO(00116) "%s '%s' for %s must be 'auto', "
                                         "'on' or 'off'",
                   KEY_CPU_AFFINITY, v, r->uri);
     return HTTP_INTERNAL_SERVER_ERROR;
 }
 
-/* The keys that choose and shape the interpreter (a pool, its GIL,
- * reloading, bounds).  OK, or 500 after logging. */
+/* Whether the n bytes at `needle` occur in `hay` (NULL: no). */
+static int
+holds(const char *hay, const char *needle, apr_size_t n)
+{
+    return hay && memmem(hay, strlen(hay), needle, n) != NULL;
+}
+
+/* Bytes looked for in the request's headers. */
+typedef struct {
+    const char *s;
+    apr_size_t n;
+} probe_t;
+
+/* apr_table_do callback: 0 (stop) when the value holds the probe. */
+static int
+header_lacks(void *rec, const char *key, const char *value)
+{
+    const probe_t *probe = rec;
+
+    (void)key;
+    return !holds(value, probe->s, probe->n);
+}
+
+/*
+ * Whether the n bytes at `s` occur in what the client sent: the path
+ * (decoded and as sent), the query (as sent and decoded), the host or
+ * a request header's value.  That is where a rule (mod_rewrite's
+ * back-references, SetEnvIf's) can take part of a name from.
+ */
+static int
+in_request(request_rec *r, const char *s, apr_size_t n)
+{
+    probe_t probe = {s, n};
+    char *query = r->args ? apr_pstrdup(r->pool, r->args) : NULL;
+
+    if (query) {
+        ap_unescape_urlencoded(query);
+    }
+    return holds(r->uri, s, n) || holds(r->unparsed_uri, s, n)
+           || holds(r->args, s, n) || holds(query, s, n)
+           || holds(r->hostname, s, n)
+           || !apr_table_do(header_lacks, &probe, r->headers_in, NULL);
+}
+
+/*
+ * Check mod_wsgi.interpreter: no '#' (it names the members of a pool),
+ * no control character, at most MAX_INTERPRETER_NAME bytes.  A bad
+ * name that came from the request is the client's fault: 400 and an
+ * info line.  It came from the request when what makes it bad occurs
+ * there (see in_request): the bad character, or for an over-long name
+ * its first or last NAME_PROBE bytes.  Otherwise the administrator's
+ * rule made it: 500 and an error line.  OK, or the status after
+ * logging.
+ */
+static int
+check_interpreter(request_rec *r, const char *name)
+{
+    apr_size_t n = strlen(name);
+    const char *bad = name;
+    const char *what = NULL;
+    int client = 0;
+
+    while (*bad && *bad != '#' && (unsigned char)*bad >= 0x20
+           && *bad != 0x7f) {
+        bad++;
+    }
+    if (*bad) {
+        what = *bad == '#' ? "contains '#', which names the members of a "
+                             "pool (mod_wsgi.interpreters)"
+                           : "contains a control character";
+        client = in_request(r, bad, 1);
+    }
+    else if (n > MAX_INTERPRETER_NAME) {
+        what = apr_psprintf(r->pool,
+                            "is %" APR_SIZE_T_FMT " bytes long, over the "
+                            "limit of %d",
+                            n, MAX_INTERPRETER_NAME);
+        client = in_request(r, name, NAME_PROBE)
+                 || in_request(r, name + n - NAME_PROBE, NAME_PROBE);
+    }
+    if (!what) {
+        return OK;
+    }
+    name = ap_escape_logitem(r->pool, apr_pstrndup(r->pool, name, NAME_SHOWN));
+    if (client) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APWSGI_APLOGNO(00114) "mod_wsgi.interpreter \"%s%s\" "
+                                            "for %s, taken from the request, "
+                                            "%s: 400",
+                      name, n > NAME_SHOWN ? "..." : "", r->uri, what);
+        return HTTP_BAD_REQUEST;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  APWSGI_APLOGNO(00115) "mod_wsgi.interpreter \"%s%s\" for "
+                                        "%s %s: fix the configuration that "
+                                        "sets it",
+                  name, n > NAME_SHOWN ? "..." : "", r->uri, what);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* The keys that choose and shape the interpreter (its name, a pool,
+ * its GIL, reloading, bounds).  OK, or 400 or 500 after logging. */
 static int
 read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
 {
     int idle = 0;
+    int status = check_interpreter(r, cfg->interpreter);
 
+    if (status != OK) {
+        return status;
+    }
     if (!int_key(r, APWSGI_APLOGNO(00106), KEY_INTERPRETERS, 1, MAX_POOL_SIZE,
                  1, &cfg->pool_size)
         || !word_key(r, APWSGI_APLOGNO(00107), KEY_GIL, "own", "shared", 0,

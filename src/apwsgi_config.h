@@ -7,7 +7,8 @@
  *
  *   mod_wsgi.application  module::callable, module, or /abs/script.wsgi
  *   mod_wsgi.directory    absolute directory put on sys.path
- *   mod_wsgi.interpreter  sub-interpreter name ("" or unset: main)
+ *   mod_wsgi.interpreter  sub-interpreter name ("" or unset: main; no
+ *                         '#' or control character, <= 255 bytes)
  *   mod_wsgi.script_name  SCRIPT_NAME, where no <Location> gives it
  *
  * and the keys of docs/configuration.rst that shape interpreters
@@ -52,7 +53,9 @@ typedef struct {
 /*
  * Fill `cfg` from r->subprocess_env.  Returns OK, or
  * HTTP_INTERNAL_SERVER_ERROR after logging one line that names the URI
- * and what to fix.  No Python involved; strings in r->pool.
+ * and what to fix, or HTTP_BAD_REQUEST (and an info line) where a rule
+ * took an interpreter name that is not one from the request.  No
+ * Python involved; strings in r->pool.
  */
 int apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg);
 

@@ -3,11 +3,17 @@
  */
 #include "apwsgi_filewrapper.h"
 
+#include <sys/stat.h>
+
 #define DEFAULT_BLOCK_SIZE 8192
 
-/* The file wrapper's part of an interpreter's state. */
+/* The file wrapper's part of an interpreter's state.  The io types are
+ * the interpreter's own (each has its own _io module since 3.12). */
 struct apwsgi_filewrapper_part {
-    PyTypeObject *type; /* FileWrapper, strong */
+    PyTypeObject *type;        /* FileWrapper, strong */
+    PyObject *file_io;         /* io.FileIO, strong */
+    PyObject *buffered_reader; /* io.BufferedReader, strong */
+    PyObject *buffered_random; /* io.BufferedRandom, strong */
 };
 
 typedef struct {
@@ -40,13 +46,22 @@ filewrapper_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)self;
 }
 
+/* The next block: read(block_size) of the wrapped object, bytes.  A
+ * text file's str is refused rather than encoded in a guessed way. */
 static PyObject *
 filewrapper_iternext(apwsgi_filewrapper_object *self)
 {
     PyObject *data =
         PyObject_CallMethod(self->filelike, "read", "n", self->block_size);
 
-    if (data && PyBytes_Check(data) && PyBytes_GET_SIZE(data) == 0) {
+    if (data && !PyBytes_Check(data)) {
+        PyErr_Format(PyExc_TypeError,
+                     "wsgi.file_wrapper: read() of %.200s returned %.200s, "
+                     "not bytes: open the file in binary mode ('rb')",
+                     Py_TYPE(self->filelike)->tp_name, Py_TYPE(data)->tp_name);
+        Py_CLEAR(data);
+    }
+    else if (data && PyBytes_GET_SIZE(data) == 0) {
         Py_CLEAR(data); /* NULL with no exception: StopIteration */
     }
     return data;
@@ -138,14 +153,31 @@ int
 apwsgi_filewrapper_part_init(apwsgi_state_t *st,
                              const apwsgi_state_setup_t *setup)
 {
-    st->filewrapper = apr_pcalloc(setup->pool, sizeof(*st->filewrapper));
-    st->filewrapper->type = (PyTypeObject *)PyType_FromSpec(&filewrapper_spec);
-    return st->filewrapper->type ? 0 : -1;
+    struct apwsgi_filewrapper_part *part =
+        apr_pcalloc(setup->pool, sizeof(*part));
+    PyObject *io = PyImport_ImportModule("io");
+
+    st->filewrapper = part;
+    part->type = (PyTypeObject *)PyType_FromSpec(&filewrapper_spec);
+    if (io && part->type) {
+        part->file_io = PyObject_GetAttrString(io, "FileIO");
+    }
+    if (part->file_io) {
+        part->buffered_reader = PyObject_GetAttrString(io, "BufferedReader");
+    }
+    if (part->buffered_reader) {
+        part->buffered_random = PyObject_GetAttrString(io, "BufferedRandom");
+    }
+    Py_XDECREF(io);
+    return part->buffered_random ? 0 : -1;
 }
 
 void
 apwsgi_filewrapper_part_free(apwsgi_state_t *st)
 {
+    Py_CLEAR(st->filewrapper->buffered_random);
+    Py_CLEAR(st->filewrapper->buffered_reader);
+    Py_CLEAR(st->filewrapper->file_io);
     Py_CLEAR(st->filewrapper->type);
 }
 
@@ -162,4 +194,72 @@ apwsgi_filewrapper_filelike(apwsgi_state_t *st, PyObject *obj)
         return NULL;
     }
     return ((apwsgi_filewrapper_object *)obj)->filelike;
+}
+
+/* obj.method() is True.  No exception left set. */
+static int
+call_true(PyObject *obj, const char *method)
+{
+    PyObject *res = PyObject_CallMethod(obj, method, NULL);
+    int yes = res == Py_True;
+
+    Py_XDECREF(res);
+    PyErr_Clear();
+    return yes;
+}
+
+/* The raw io.FileIO under `filelike`, borrowed, or NULL: `filelike`
+ * itself when it is exactly a FileIO, or the .raw of exactly a
+ * BufferedReader or BufferedRandom when that is exactly a FileIO.
+ * Subclasses are not trusted: their read() may differ from the disk.
+ * No exception left set. */
+static PyObject *
+raw_file(struct apwsgi_filewrapper_part *part, PyObject *filelike)
+{
+    PyObject *type = (PyObject *)Py_TYPE(filelike);
+    PyObject *raw = NULL;
+
+    if (type == part->file_io) {
+        return filelike;
+    }
+    if (type != part->buffered_reader && type != part->buffered_random) {
+        return NULL;
+    }
+    raw = PyObject_GetAttrString(filelike, "raw");
+    PyErr_Clear();
+    Py_XDECREF(raw); /* the buffered object keeps it */
+    return raw && (PyObject *)Py_TYPE(raw) == part->file_io ? raw : NULL;
+}
+
+int
+apwsgi_filewrapper_file(apwsgi_state_t *st, PyObject *filelike, int *fd,
+                        apr_off_t *pos, apr_off_t *size)
+{
+    PyObject *raw = raw_file(st->filewrapper, filelike);
+    PyObject *tell = NULL;
+    struct stat sb;
+    long long at = -1;
+
+    /* FileIO is binary by construction; it must be open for reading. */
+    if (!raw || !call_true(raw, "readable")) {
+        return 0;
+    }
+    *fd = PyObject_AsFileDescriptor(raw);
+    if (*fd < 0 || fstat(*fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        PyErr_Clear();
+        return 0;
+    }
+    /* tell() of the object itself counts what a buffer has consumed. */
+    tell = PyObject_CallMethod(filelike, "tell", NULL);
+    at = tell ? PyLong_AsLongLong(tell) : -1;
+    Py_XDECREF(tell);
+    PyErr_Clear();
+    /* A size of 0 (/proc, /sys) says nothing of what read() gives; at
+     * or past the end, read() also sees whatever was appended since. */
+    if (at < 0 || (apr_off_t)sb.st_size <= (apr_off_t)at) {
+        return 0;
+    }
+    *pos = (apr_off_t)at;
+    *size = (apr_off_t)sb.st_size;
+    return 1;
 }

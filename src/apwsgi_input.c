@@ -9,6 +9,7 @@
  * through a small buffer in r->pool.
  */
 #include "apwsgi_input.h"
+#include "apwsgi_process.h"
 
 #define LINE_BUFSIZE 8192
 
@@ -35,6 +36,14 @@ input_check(apwsgi_input_object *self)
     if (!self->req) {
         PyErr_SetString(PyExc_ValueError,
                         "wsgi.input used after its request ended");
+        return -1;
+    }
+    /* A forked child no longer has the client's connection (and its
+     * descriptor may be another file's by now). */
+    if (apwsgi_process_forked()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "wsgi.input read from a process that the "
+                        "application forked");
         return -1;
     }
     return apwsgi_request_thread_check(self->req, "wsgi.input") ? 0 : -1;
@@ -468,7 +477,8 @@ apwsgi_input_new(apwsgi_request_t *req)
     if (!self) {
         return NULL;
     }
-    Py_INCREF(type);
+    /* PyObject_New took the reference to the heap type that the
+     * instance holds (since 3.8); dealloc drops it. */
     self->req = req;
     self->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     self->buf = NULL;

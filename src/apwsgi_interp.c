@@ -4,7 +4,8 @@
  *
  * Locking: `table_mutex` guards the table and every slot's bookkeeping
  * (visible, retired, ending, idle times); `create_mutex` serialises
- * creating and ending interpreters (and guards `state_pool`).  A thread
+ * creating and ending interpreters (`state_pool` locks its own list of
+ * states' pools, apwsgi_state_parent_create).  A thread
  * never waits for a GIL while holding table_mutex, and takes
  * create_mutex before any GIL, so the locks cannot deadlock.  The
  * thread-state records' lock (apwsgi_tstate.c) is taken inside either,
@@ -22,9 +23,14 @@
 #include "apwsgi_modpython.h"
 #include "apwsgi_reaper.h"
 #include "apwsgi_state.h"
+#include "apwsgi_threads.h"
 #include "apwsgi_tstate.h"
 #include "apr_atomic.h"
 #include "apr_portable.h"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* How long after apwsgi first asked mod_python for a name every
  * interpreter mod_python was making for it is surely stored (see
@@ -51,7 +57,18 @@ typedef struct {
     volatile apr_uint32_t settle; /* SETTLE_*: that second answer */
     apr_time_t last_used;
     apr_time_t idle_timeout;
+    /* Set once the slot is ending, by the one thread that ends it: */
+    const char *why;        /* why it ends, for the log */
+    int draining;           /* its threads were asked to stop */
+    apr_time_t drain_from;  /* when (apwsgi_now()) */
+    apr_time_t drain_until; /* how long they are waited for */
 } interp_slot_t;
+
+/* What came of one try to end an interpreter (interp_end). */
+enum { END_DONE, END_LEFT, END_WAIT };
+
+/* How often the child's exit looks again at threads it waits for. */
+#define EXIT_POLL apr_time_from_msec(20)
 
 static interp_slot_t *table[APWSGI_MAX_SLOTS];
 static int table_count;
@@ -62,9 +79,12 @@ static apr_thread_mutex_t *table_mutex;
 static apr_thread_mutex_t *create_mutex;
 static server_rec *main_server;
 
-/* An interpreter was left alive (daemon threads): Python cannot be
- * finalised at exit. */
+/* An interpreter was left alive (its threads still run): Python cannot
+ * be finalised at exit. */
 static int stranded;
+
+/* This module started Python (not mod_python), and finalises it. */
+static int own_python;
 
 /*
  * A new sub-interpreter, current on return with its GIL held; NULL
@@ -304,50 +324,6 @@ interp_create(interp_slot_t *slot, request_rec *r, const apwsgi_config_t *cfg)
     return 0;
 }
 
-/*
- * Delete the thread states this module made for `slot`, except
- * `keep`.  Returns whether daemon threads of the application still
- * run there (then the interpreter cannot be ended).  Its GIL held.
- */
-static int
-delete_thread_states(interp_slot_t *slot, PyThreadState *keep)
-{
-    PyObject *name = PyUnicode_FromString("threading");
-    PyObject *threading = NULL;
-    PyObject *res = NULL;
-    PyThreadState *t = NULL;
-    int daemons = 0;
-
-    apwsgi_tstate_delete(&slot->pub, keep);
-    t = PyInterpreterState_ThreadHead(slot->pub.interp);
-    if (t == keep && PyThreadState_Next(t) == NULL) {
-        goto done;
-    }
-    /* Threads of the application remain.  Py_EndInterpreter waits for
-     * non-daemon ones; a daemon one makes it abort.  Count those
-     * (threading's _DummyThread entries stand for foreign threads, such
-     * as Apache's, and are no threads of the application). */
-    threading = name ? PyImport_GetModule(name) : NULL;
-    res = threading ? PyObject_CallMethod(threading, "enumerate", NULL) : NULL;
-    for (Py_ssize_t i = 0;
-         res && PyList_Check(res) && i < PyList_GET_SIZE(res); i++) {
-        PyObject *thread = PyList_GET_ITEM(res, i);
-        PyObject *daemon = PyObject_GetAttrString(thread, "daemon");
-
-        if (daemon && PyObject_IsTrue(daemon)
-            && strcmp(Py_TYPE(thread)->tp_name, "_DummyThread") != 0) {
-            daemons++;
-        }
-        Py_XDECREF(daemon);
-    }
-    PyErr_Clear();
-done:
-    Py_XDECREF(res);
-    Py_XDECREF(threading);
-    Py_XDECREF(name);
-    return daemons > 0;
-}
-
 /* Run the current interpreter's atexit handlers now, for one that
  * cannot be ended.  GIL held. */
 void
@@ -376,51 +352,136 @@ slot_free(interp_slot_t *slot)
     memset(slot, 0, sizeof(*slot));
 }
 
+/* Free the slot of an interpreter that ended or is left alive.  No
+ * lock held. */
+static void
+slot_release(interp_slot_t *slot)
+{
+    apr_thread_mutex_lock(table_mutex);
+    slot_free(slot);
+    apr_thread_mutex_unlock(table_mutex);
+}
+
+/* APW00025's text: name, why, seconds waited, the threads left. */
+#define LEFT_ALIVE                                                            \
+    "interpreter '%s' (%s) is not ended: threads of the application did "     \
+    "not end within %.1f s of being asked to, so it stays, and Python is "    \
+    "not finalised at exit; its atexit handlers ran.  Threads left:\n%s"
+
 /*
- * End the interpreter of `slot` (which no request uses and no lookup
- * finds) and free the slot: its atexit handlers run, then it is ended.
- * One with daemon threads still running cannot be ended (CPython
- * aborts): its atexit handlers run and it is left as it is.  No GIL
- * held; any thread.
+ * The interpreter of `slot` is left alive: its threads still run.
+ * Its atexit handlers run now (nothing else would run them), and the
+ * log says once which threads kept it.  Its thread state `ts` current
+ * on entry; no GIL on return.
  */
 static void
-interp_end(interp_slot_t *slot, const char *why)
+interp_leave_alive(interp_slot_t *slot, PyThreadState *ts,
+                   const apwsgi_threads_left_t *left)
 {
-    PyThreadState *main_ts = apwsgi_tstate_get(&table[0]->pub);
-    PyThreadState *ts = NULL;
-    int left = 0;
+    apr_pool_t *tmp = NULL;
+    const char *threads = NULL;
 
-    apr_thread_mutex_lock(create_mutex);
-    ts = main_ts ? apwsgi_tstate_enter(&slot->pub) : NULL;
-    if (ts && delete_thread_states(slot, ts)) {
-        apwsgi_interp_run_atexit();
-        apwsgi_tstate_leave(ts);
-        left = 1;
-        stranded = 1;
+    if (!left->daemon && apr_pool_create(&tmp, NULL) == APR_SUCCESS) {
+        threads = apwsgi_threads_describe(tmp);
     }
-    else if (ts) {
-        apwsgi_state_free(slot->pub.state);
-        end_interpreter(ts, main_ts);
-    }
-    apr_thread_mutex_unlock(create_mutex);
-    if (left) {
+    apwsgi_interp_run_atexit();
+    apwsgi_tstate_leave(ts);
+    stranded = 1;
+    if (left->daemon) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
                      APWSGI_APLOGNO(00007) "interpreter '%s' (%s) still runs "
                                            "daemon threads: its atexit "
                                            "handlers ran, but it is not ended",
-                     slot->pub.name, why);
+                     slot->pub.name, slot->why);
     }
-    else if (ts) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
-                     APWSGI_APLOGNO(00017) "ended interpreter '%s' (%s)",
-                     slot->pub.name, why);
+    else {
+        double waited =
+            (double)(apwsgi_now() - slot->drain_from) / APR_USEC_PER_SEC;
+        char brief[512];
+        const char *text = brief;
+
+        /* Without memory for the list of threads, the line without it. */
+        if (tmp) {
+            text = apr_psprintf(tmp, LEFT_ALIVE, slot->pub.name, slot->why,
+                                waited, threads);
+        }
+        else {
+            apr_snprintf(brief, sizeof(brief), LEFT_ALIVE, slot->pub.name,
+                         slot->why, waited, "(unknown)");
+        }
+        apwsgi_log_text(main_server, APLOG_WARNING, APWSGI_APLOGNO(00025),
+                        text);
     }
-    if (ts) {
+    if (tmp) {
+        apr_pool_destroy(tmp);
+    }
+}
+
+/*
+ * One try to end the interpreter of `slot`, which no request uses and
+ * no lookup finds.  The first try asks the application's threads to
+ * stop (apwsgi_threads_stop) and gives them until `until`.  Once none
+ * is left, the atexit handlers run and the interpreter is ended
+ * (END_DONE).  While threads remain, the interpreter is kept for a
+ * later try (END_WAIT), until their time is up; then, or at once where
+ * daemon threads run (CPython cannot end it: it would abort), it is
+ * left alive (END_LEFT).  The slot is freed unless END_WAIT.
+ *
+ * Nothing here waits for the application while holding a lock:
+ * create_mutex is taken only for the last step, with nothing left in
+ * the interpreter that Py_EndInterpreter would wait for, so creating
+ * interpreters and serving requests go on meanwhile.  No GIL, no lock
+ * held; the reaper, or the child's exit once the reaper stopped.
+ */
+static int
+interp_end(interp_slot_t *slot, apr_time_t until)
+{
+    PyThreadState *main_ts = apwsgi_tstate_get(&table[0]->pub);
+    PyThreadState *ts = main_ts ? apwsgi_tstate_enter(&slot->pub) : NULL;
+    apwsgi_threads_left_t left;
+
+    if (!ts) {
+        /* No memory for a thread state: the interpreter stays. */
+        stranded = 1;
+        slot_release(slot);
+        return END_LEFT;
+    }
+    if (!slot->draining) {
+        slot->draining = 1;
+        slot->drain_from = apwsgi_now();
+        slot->drain_until = until;
+        apwsgi_tstate_delete(&slot->pub, ts);
+        apwsgi_threads_stop(main_server);
+    }
+    until = until < slot->drain_until ? until : slot->drain_until;
+    apwsgi_threads_left(&left);
+    if (left.others && !left.daemon && apwsgi_now() < until) {
+        apwsgi_tstate_leave(ts);
+        return END_WAIT;
+    }
+    if (!left.others) {
+        apwsgi_interp_run_atexit();
+        apwsgi_threads_left(&left); /* a handler may start a thread */
+    }
+    if (left.others) {
+        interp_leave_alive(slot, ts, &left);
         apwsgi_metrics_interp_event(slot->pub.name, APWSGI_INTERP_ENDED);
+        slot_release(slot);
+        return END_LEFT;
     }
-    apr_thread_mutex_lock(table_mutex);
-    slot_free(slot);
-    apr_thread_mutex_unlock(table_mutex);
+    /* create_mutex comes before any GIL. */
+    apwsgi_tstate_leave(ts);
+    apr_thread_mutex_lock(create_mutex);
+    ts = apwsgi_tstate_enter(&slot->pub);
+    apwsgi_state_free(slot->pub.state);
+    end_interpreter(ts, main_ts);
+    apr_thread_mutex_unlock(create_mutex);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, main_server,
+                 APWSGI_APLOGNO(00017) "ended interpreter '%s' (%s)",
+                 slot->pub.name, slot->why);
+    apwsgi_metrics_interp_event(slot->pub.name, APWSGI_INTERP_ENDED);
+    slot_release(slot);
+    return END_DONE;
 }
 
 /* The live interpreter named `name`, or NULL.  table_mutex held. */
@@ -718,12 +779,12 @@ apwsgi_interp_acquire(request_rec *r, const apwsgi_config_t *cfg, int *status)
 }
 
 /* End retired interpreters nobody uses, and retire those idle past
- * their mod_wsgi.idle_timeout.  Reaper thread; no lock held. */
+ * their mod_wsgi.idle_timeout; try again those whose threads are
+ * still ending.  Reaper thread; no lock held. */
 static void
 reap(void)
 {
     interp_slot_t *victims[APWSGI_MAX_SLOTS];
-    const char *why[APWSGI_MAX_SLOTS];
     apr_time_t now = apr_time_now();
     int n = 0;
 
@@ -731,27 +792,41 @@ reap(void)
     for (int i = 1; i < table_count; i++) {
         interp_slot_t *slot = table[i];
 
-        if (!slot->used || !slot->pub.state || slot->ending || slot->pub.active
+        if (!slot->used || !slot->pub.state || slot->pub.active
             || slot->borrowed) {
             continue;
         }
-        why[n] = "replaced, or left without an application";
+        if (slot->ending) {
+            victims[n++] = slot; /* its threads are still ending */
+            continue;
+        }
         if (slot->visible && slot->idle_timeout > 0
             && now - slot->last_used >= slot->idle_timeout) {
             slot->visible = 0;
             slot->retired = 1;
-            why[n] = "idle past mod_wsgi.idle_timeout";
+            slot->why = "idle past mod_wsgi.idle_timeout";
             apwsgi_metrics_interp_event(slot->pub.name, APWSGI_INTERP_EVICTED);
         }
         if (slot->retired) {
             slot->ending = 1;
+            slot->why = slot->why ? slot->why
+                                  : "replaced, or left without an "
+                                    "application";
             victims[n++] = slot;
         }
     }
     apr_thread_mutex_unlock(table_mutex);
     for (int i = 0; i < n; i++) {
-        interp_end(victims[i], why[i]);
+        interp_end(victims[i], apwsgi_now() + apwsgi_threads_bound());
     }
+#ifdef __GLIBC__
+    /* An ended interpreter's memory is scattered over the malloc arenas
+     * of every thread that served it; glibc gives free pages in the
+     * middle of a heap back only when asked. */
+    if (n > 0) {
+        malloc_trim(0);
+    }
+#endif
 }
 
 int
@@ -761,8 +836,9 @@ apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
     interp_slot_t *main_slot = NULL;
 
     main_server = s;
+    own_python = own_stdio;
     if (apr_pool_create(&table_pool, pchild) != APR_SUCCESS
-        || apr_pool_create(&state_pool, pchild) != APR_SUCCESS
+        || !(state_pool = apwsgi_state_parent_create(pchild))
         || apwsgi_mutex_create(&table_mutex, pchild) < 0
         || apwsgi_mutex_create(&create_mutex, pchild) < 0
         || apwsgi_reaper_init(pchild) < 0 || !(main_slot = table_add("", 1))
@@ -785,10 +861,53 @@ apwsgi_interp_reaper_start(apr_pool_t *pchild)
     return apwsgi_reaper_start(pchild, reap);
 }
 
+/*
+ * Ask the main interpreter's threads to stop and wait until `until`
+ * for its non-daemon ones (Py_FinalizeEx would wait for them without
+ * a bound).  0 when none is left, 1 when some still run (logged with
+ * their stacks).  Main GIL held, released while waiting.
+ */
+static int
+main_threads_end(apr_time_t until)
+{
+    apwsgi_threads_left_t left;
+    apr_time_t from = apwsgi_now();
+    apr_pool_t *tmp = NULL;
+
+    apwsgi_threads_stop(main_server);
+    for (;;) {
+        apwsgi_threads_left(&left);
+        if (!left.nondaemon || apwsgi_now() >= until) {
+            break;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        apr_sleep(EXIT_POLL);
+        Py_END_ALLOW_THREADS
+    }
+    if (!left.nondaemon) {
+        return 0;
+    }
+    if (apr_pool_create(&tmp, NULL) == APR_SUCCESS) {
+        apwsgi_log_text(
+            main_server, APLOG_WARNING, APWSGI_APLOGNO(00027),
+            apr_psprintf(tmp,
+                         "threads of the main interpreter did not end "
+                         "within %.1f s of being asked to as the process "
+                         "stops, so Python is not finalised (its atexit "
+                         "handlers run).  Threads left:\n%s",
+                         (double)(apwsgi_now() - from) / APR_USEC_PER_SEC,
+                         apwsgi_threads_describe(tmp)));
+        apr_pool_destroy(tmp);
+    }
+    return 1;
+}
+
 int
-apwsgi_interp_shutdown(void)
+apwsgi_interp_shutdown(apr_time_t until)
 {
     apr_uint32_t active = 0;
+    PyThreadState *ts = NULL;
+    int waiting = 0;
 
     apwsgi_reaper_stop();
     for (int i = 0; i < table_count; i++) {
@@ -803,13 +922,34 @@ apwsgi_interp_shutdown(void)
                      active);
         return -1;
     }
-    /* mod_python's interpreters, and apwsgi's state in them, stay:
-     * mod_python still runs its own clean-ups there after this. */
-    for (int i = table_count - 1; i > 0; i--) {
-        if (table[i]->used && table[i]->pub.state && !table[i]->borrowed) {
-            table[i]->ending = 1;
-            interp_end(table[i], "process exit");
+    /* Every interpreter's threads are asked to stop in the first round,
+     * then all are waited for together.  mod_python's interpreters, and
+     * apwsgi's state in them, stay: mod_python still runs its own
+     * clean-ups there after this. */
+    do {
+        waiting = 0;
+        for (int i = table_count - 1; i > 0; i--) {
+            interp_slot_t *slot = table[i];
+
+            if (!slot->used || !slot->pub.state || slot->borrowed) {
+                continue;
+            }
+            if (!slot->ending) {
+                slot->ending = 1;
+                slot->why = "process exit";
+            }
+            waiting += interp_end(slot, until) == END_WAIT;
         }
+        if (waiting) {
+            apr_sleep(EXIT_POLL);
+        }
+    } while (waiting);
+    /* Python is finalised only where this module started it, and only
+     * with no interpreter left alive. */
+    if (own_python && !stranded
+        && (ts = apwsgi_tstate_enter(&table[0]->pub))) {
+        stranded = main_threads_end(until);
+        apwsgi_tstate_leave(ts);
     }
     return stranded ? 1 : 0;
 }

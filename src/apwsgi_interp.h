@@ -117,12 +117,16 @@ int apwsgi_interp_table_init(apr_pool_t *pchild, server_rec *s,
 int apwsgi_interp_reaper_start(apr_pool_t *pchild);
 
 /*
- * At child exit: stop the reaper and end every sub-interpreter.
- * Returns 0 when all ended, 1 when one had to be left alive (daemon
- * threads; its atexit handlers ran), -1 when requests still run (then
- * nothing was touched).  No GIL held.
+ * At child exit: stop the reaper and end every sub-interpreter, the
+ * threads of the application in each (and in the main interpreter,
+ * where this module finalises Python) given until `until` (on the
+ * apwsgi_now() clock) to end.
+ * Returns 0 when all ended (Python may be finalised), 1 when one had
+ * to be left alive (its atexit handlers ran; Python must not be
+ * finalised), -1 when requests still run (then nothing was touched).
+ * No GIL held.
  */
-int apwsgi_interp_shutdown(void);
+int apwsgi_interp_shutdown(apr_time_t until);
 
 /* Free the table's own memory (names, thread-state records) once
  * Python is finalised.  No GIL; at child exit only. */

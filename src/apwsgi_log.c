@@ -1,32 +1,50 @@
 /*
- * apwsgi_log.c: Log objects (wsgi.errors, sys.stdout, sys.stderr) and
- * traceback logging.
+ * apwsgi_log.c: Log objects (wsgi.errors, sys.stdout, sys.stderr),
+ * their binary side (.buffer), and traceback logging.
  *
  * A line is logged only once it is complete (or on flush()), so that
  * print("a", "b") gives one log entry, not three.  Lines written from
  * the thread that serves the request are logged with the GIL released;
  * other threads keep it, because the request they point at may end as
  * soon as they let go of it.
+ *
+ * A Log object looks like the text stream code expects sys.stdout to
+ * be (io.TextIOBase): encoding "utf-8", errors "backslashreplace",
+ * line_buffering, isatty() False, fileno() and the reading and seeking
+ * methods raising io.UnsupportedOperation, close() only flushing (the
+ * error log stays open for everyone else).  Its .buffer is a binary
+ * stream (io.BufferedIOBase) whose bytes are decoded as UTF-8 (bad
+ * bytes as \xNN) and go into the same lines, with the same tag.
  */
 #include "apwsgi_log.h"
 
 typedef struct {
     PyObject_HEAD
-    request_rec *r;        /* NULL once detached, or for sys.std* */
-    server_rec *s;         /* for lines with no request */
-    const char *tag;       /* "APWnnnnn: " */
-    int follow_current;    /* sys.std*: use the thread's request */
-    apr_os_thread_t owner; /* the thread that serves r */
-    char *buf;             /* pending partial line, PyMem */
+    request_rec *r;            /* NULL once detached, or for sys.std* */
+    server_rec *s;             /* for lines with no request */
+    const char *tag;           /* "APWnnnnn: " */
+    const char *name;          /* "<stdout>", "<stderr>", "wsgi.errors" */
+    PyTypeObject *buffer_type; /* for .buffer, strong */
+    int follow_current;        /* sys.std*: use the thread's request */
+    apr_os_thread_t owner;     /* the thread that serves r */
+    char *buf;                 /* pending partial line, PyMem */
     Py_ssize_t len;
     Py_ssize_t cap;
 } apwsgi_log_object;
 
+/* A Log object's .buffer: made on each access (the Log is not a GC
+ * object, so it keeps no reference back). */
+typedef struct {
+    PyObject_HEAD
+    apwsgi_log_object *log; /* strong */
+} apwsgi_log_buffer_object;
+
 /* The log's part of an interpreter's state. */
 struct apwsgi_log_part {
-    PyTypeObject *type; /* Log, strong */
-    server_rec *server; /* for lines with no request */
-    int logging_routed; /* Python's logging is ours, or left alone */
+    PyTypeObject *type;        /* Log, strong */
+    PyTypeObject *buffer_type; /* LogBuffer, strong */
+    server_rec *server;        /* for lines with no request */
+    int logging_routed;        /* Python's logging is ours, or left alone */
 };
 
 static const char tag_stdout[] = APWSGI_APLOGNO(00502);
@@ -38,16 +56,42 @@ static _Thread_local request_rec *apwsgi_current_r;
  * stays on consecutive lines of the log (within this process). */
 static apr_thread_mutex_t *log_mutex;
 
+/* pthread_atfork's handlers: the lock is held across a fork, so that
+ * a process forked while another thread wrote a record finds it free
+ * (log_mutex is never held while waiting for anything). */
+static void
+log_fork_prepare(void)
+{
+    apr_thread_mutex_lock(log_mutex);
+}
+
+static void
+log_fork_done(void)
+{
+    apr_thread_mutex_unlock(log_mutex);
+}
+
 int
 apwsgi_log_init(apr_pool_t *pchild)
 {
-    return apwsgi_mutex_create(&log_mutex, pchild);
+    if (apwsgi_mutex_create(&log_mutex, pchild) < 0) {
+        return -1;
+    }
+    return pthread_atfork(log_fork_prepare, log_fork_done, log_fork_done) == 0
+               ? 0
+               : -1;
 }
 
 void
 apwsgi_log_set_current(request_rec *r)
 {
     apwsgi_current_r = r;
+}
+
+request_rec *
+apwsgi_log_current(void)
+{
+    return apwsgi_current_r;
 }
 
 /*
@@ -136,28 +180,20 @@ log_emit(apwsgi_log_object *self, Py_ssize_t len)
     }
 }
 
-static PyObject *
-log_write(apwsgi_log_object *self, PyObject *arg)
+/* Add n bytes of UTF-8 text to the pending line and log what is
+ * complete.  0, or -1 with an exception set.  GIL held. */
+static int
+log_add(apwsgi_log_object *self, const char *u, Py_ssize_t n)
 {
-    Py_ssize_t n = 0;
     Py_ssize_t last = -1;
-    const char *u = NULL;
 
-    if (!PyUnicode_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "write() argument must be str, not %s",
-                     Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
-    u = PyUnicode_AsUTF8AndSize(arg, &n);
-    if (!u) {
-        return NULL;
-    }
     if (self->len + n > self->cap) {
         Py_ssize_t cap = Py_MAX(256, 2 * (self->len + n));
         char *buf = PyMem_Realloc(self->buf, cap);
 
         if (!buf) {
-            return PyErr_NoMemory();
+            PyErr_NoMemory();
+            return -1;
         }
         self->buf = buf;
         self->cap = cap;
@@ -173,11 +209,54 @@ log_write(apwsgi_log_object *self, PyObject *arg)
     if (last >= 0) {
         log_emit(self, last + 1);
     }
-    return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(arg));
+    return 0;
+}
+
+/* Add str `text`: its UTF-8, with lone surrogates as \\udcNN (the
+ * stream's errors, "backslashreplace").  0, or -1 with an exception
+ * set. */
+static int
+log_add_str(apwsgi_log_object *self, PyObject *text)
+{
+    Py_ssize_t n = 0;
+    const char *u = PyUnicode_AsUTF8AndSize(text, &n);
+    PyObject *encoded = NULL;
+    int rc = -1;
+
+    if (u) {
+        return log_add(self, u, n);
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        return -1;
+    }
+    PyErr_Clear();
+    encoded = PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace");
+    if (encoded) {
+        rc = log_add(self, PyBytes_AS_STRING(encoded),
+                     PyBytes_GET_SIZE(encoded));
+    }
+    Py_XDECREF(encoded);
+    return rc;
 }
 
 static PyObject *
-log_writelines(apwsgi_log_object *self, PyObject *seq)
+log_write(PyObject *self, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "write() argument must be str, not %s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    if (log_add_str((apwsgi_log_object *)self, arg) < 0) {
+        return NULL;
+    }
+    return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(arg));
+}
+
+/* writelines(lines): write() each, through `write` (text or binary). */
+static PyObject *
+writelines_with(PyObject *self, PyObject *seq,
+                PyObject *(*write)(PyObject *, PyObject *))
 {
     PyObject *iter = NULL;
     PyObject *item = NULL;
@@ -188,7 +267,7 @@ log_writelines(apwsgi_log_object *self, PyObject *seq)
         goto done;
     }
     while ((item = PyIter_Next(iter))) {
-        PyObject *n = log_write(self, item);
+        PyObject *n = write(self, item);
 
         Py_CLEAR(item);
         if (!n) {
@@ -205,10 +284,73 @@ done:
 }
 
 static PyObject *
+log_writelines(PyObject *self, PyObject *seq)
+{
+    return writelines_with(self, seq, log_write);
+}
+
+static PyObject *
 log_flush(apwsgi_log_object *self, PyObject *Py_UNUSED(ignored))
 {
     log_emit(self, self->len);
     Py_RETURN_NONE;
+}
+
+/* reconfigure(**kwargs): accepted and ignored; the log is always UTF-8
+ * and written line by line.  Programs that run as scripts too call it
+ * on sys.stdout. */
+static PyObject *
+log_reconfigure(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) > 0) {
+        PyErr_SetString(PyExc_TypeError,
+                        "reconfigure() takes keyword arguments only");
+        return NULL;
+    }
+    (void)kwargs;
+    Py_RETURN_NONE;
+}
+
+/* Raise io.UnsupportedOperation("<what>") (an OSError and a
+ * ValueError).  Always NULL. */
+static PyObject *
+unsupported(const char *what)
+{
+    PyObject *io = PyImport_ImportModule("io");
+    PyObject *exc =
+        io ? PyObject_GetAttrString(io, "UnsupportedOperation") : NULL;
+
+    if (exc) {
+        PyErr_SetString(exc, what);
+    }
+    Py_XDECREF(exc);
+    Py_XDECREF(io);
+    return NULL;
+}
+
+static PyObject *
+log_fileno(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return unsupported("fileno: the Apache error log has no descriptor "
+                       "of its own");
+}
+
+static PyObject *
+log_not_readable(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args))
+{
+    return unsupported("not readable");
+}
+
+static PyObject *
+log_not_seekable(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(args))
+{
+    return unsupported("not seekable");
+}
+
+static PyObject *
+log_detach(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return unsupported("detach: the error log stream cannot be detached");
 }
 
 static PyObject *
@@ -224,15 +366,47 @@ log_true(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
-log_get_closed(PyObject *Py_UNUSED(self), void *Py_UNUSED(closure))
+log_get_false(PyObject *Py_UNUSED(self), void *Py_UNUSED(closure))
 {
     Py_RETURN_FALSE;
 }
 
 static PyObject *
-log_get_encoding(PyObject *Py_UNUSED(self), void *Py_UNUSED(closure))
+log_get_true(PyObject *Py_UNUSED(self), void *Py_UNUSED(closure))
 {
-    return PyUnicode_FromString("utf-8");
+    Py_RETURN_TRUE;
+}
+
+static PyObject *
+log_get_none(PyObject *Py_UNUSED(self), void *Py_UNUSED(closure))
+{
+    Py_RETURN_NONE;
+}
+
+/* A str attribute whose value is `closure` (a C string). */
+static PyObject *
+log_get_const(PyObject *Py_UNUSED(self), void *closure)
+{
+    return PyUnicode_FromString((const char *)closure);
+}
+
+static PyObject *
+log_get_name(apwsgi_log_object *self, void *Py_UNUSED(closure))
+{
+    return PyUnicode_FromString(self->name);
+}
+
+static PyObject *
+log_get_buffer(apwsgi_log_object *self, void *Py_UNUSED(closure))
+{
+    apwsgi_log_buffer_object *buffer =
+        PyObject_New(apwsgi_log_buffer_object, self->buffer_type);
+
+    if (!buffer) {
+        return NULL;
+    }
+    buffer->log = (apwsgi_log_object *)Py_NewRef(self);
+    return (PyObject *)buffer;
 }
 
 static void
@@ -241,24 +415,45 @@ log_dealloc(apwsgi_log_object *self)
     PyTypeObject *type = Py_TYPE(self);
 
     PyMem_Free(self->buf);
+    Py_XDECREF(self->buffer_type);
     type->tp_free((PyObject *)self);
     Py_DECREF(type);
 }
 
 static PyMethodDef log_methods[] = {
-    {"write", (PyCFunction)log_write, METH_O, "Log complete lines."},
-    {"writelines", (PyCFunction)log_writelines, METH_O, "write() each."},
+    {"write", log_write, METH_O, "Log complete lines."},
+    {"writelines", log_writelines, METH_O, "write() each."},
     {"flush", (PyCFunction)log_flush, METH_NOARGS, "Log a partial line."},
+    {"close", (PyCFunction)log_flush, METH_NOARGS,
+     "Log a partial line; the error log itself stays open."},
+    {"reconfigure", (PyCFunction)(void (*)(void))log_reconfigure,
+     METH_VARARGS | METH_KEYWORDS, "Accepted; changes nothing."},
     {"isatty", log_false, METH_NOARGS, NULL},
     {"readable", log_false, METH_NOARGS, NULL},
     {"seekable", log_false, METH_NOARGS, NULL},
     {"writable", log_true, METH_NOARGS, NULL},
+    {"fileno", log_fileno, METH_NOARGS, NULL},
+    {"detach", log_detach, METH_NOARGS, NULL},
+    {"read", log_not_readable, METH_VARARGS, NULL},
+    {"readline", log_not_readable, METH_VARARGS, NULL},
+    {"readlines", log_not_readable, METH_VARARGS, NULL},
+    {"seek", log_not_seekable, METH_VARARGS, NULL},
+    {"tell", log_not_seekable, METH_VARARGS, NULL},
+    {"truncate", log_not_seekable, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef log_getset[] = {
-    {"closed", log_get_closed, NULL, NULL, NULL},
-    {"encoding", log_get_encoding, NULL, NULL, NULL},
+    {"closed", log_get_false, NULL, NULL, NULL},
+    {"encoding", log_get_const, NULL, NULL, "utf-8"},
+    {"errors", log_get_const, NULL, NULL, "backslashreplace"},
+    {"mode", log_get_const, NULL, NULL, "w"},
+    {"name", (getter)log_get_name, NULL, NULL, NULL},
+    {"newlines", log_get_none, NULL, NULL, NULL},
+    {"line_buffering", log_get_true, NULL, NULL, NULL},
+    {"write_through", log_get_true, NULL, NULL, NULL},
+    {"buffer", (getter)log_get_buffer, NULL,
+     "The binary side: bytes decoded as UTF-8, into the same lines.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -277,22 +472,126 @@ static PyType_Spec log_spec = {
     .slots = log_slots,
 };
 
-/* A new Log object of `type`; see apwsgi_log_new().  Without `r`, it
- * logs against the request the calling thread serves, if any, else
- * against `s`. */
+/* write(b): any bytes-like object, decoded as UTF-8 (bad bytes as
+ * \\xNN) into the Log's lines.  Returns the number of bytes. */
 static PyObject *
-log_new(PyTypeObject *type, request_rec *r, server_rec *s, const char *tag)
+buffer_write(PyObject *self, PyObject *arg)
 {
-    apwsgi_log_object *self = PyObject_New(apwsgi_log_object, type);
+    apwsgi_log_object *log = ((apwsgi_log_buffer_object *)self)->log;
+    Py_buffer view;
+    PyObject *text = NULL;
+    Py_ssize_t n = 0;
+    int rc = -1;
+
+    if (PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "a bytes-like object is required, not 'str'");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    n = view.len;
+    text = PyUnicode_DecodeUTF8(view.buf, n, "backslashreplace");
+    if (text) {
+        rc = log_add_str(log, text);
+    }
+    Py_XDECREF(text);
+    PyBuffer_Release(&view);
+    return rc < 0 ? NULL : PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+buffer_writelines(PyObject *self, PyObject *seq)
+{
+    return writelines_with(self, seq, buffer_write);
+}
+
+static PyObject *
+buffer_flush(apwsgi_log_buffer_object *self, PyObject *Py_UNUSED(ignored))
+{
+    return log_flush(self->log, NULL);
+}
+
+static PyObject *
+buffer_get_name(apwsgi_log_buffer_object *self, void *Py_UNUSED(closure))
+{
+    return PyUnicode_FromString(self->log->name);
+}
+
+static void
+buffer_dealloc(apwsgi_log_buffer_object *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+
+    Py_XDECREF(self->log);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static PyMethodDef buffer_methods[] = {
+    {"write", buffer_write, METH_O, "Log complete lines."},
+    {"writelines", buffer_writelines, METH_O, "write() each."},
+    {"flush", (PyCFunction)buffer_flush, METH_NOARGS, "Log a partial line."},
+    {"close", (PyCFunction)buffer_flush, METH_NOARGS,
+     "Log a partial line; the error log itself stays open."},
+    {"isatty", log_false, METH_NOARGS, NULL},
+    {"readable", log_false, METH_NOARGS, NULL},
+    {"seekable", log_false, METH_NOARGS, NULL},
+    {"writable", log_true, METH_NOARGS, NULL},
+    {"fileno", log_fileno, METH_NOARGS, NULL},
+    {"detach", log_detach, METH_NOARGS, NULL},
+    {"read", log_not_readable, METH_VARARGS, NULL},
+    {"readline", log_not_readable, METH_VARARGS, NULL},
+    {"readlines", log_not_readable, METH_VARARGS, NULL},
+    {"seek", log_not_seekable, METH_VARARGS, NULL},
+    {"tell", log_not_seekable, METH_VARARGS, NULL},
+    {"truncate", log_not_seekable, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef buffer_getset[] = {
+    {"closed", log_get_false, NULL, NULL, NULL},
+    {"mode", log_get_const, NULL, NULL, "wb"},
+    {"name", (getter)buffer_get_name, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot buffer_slots[] = {
+    {Py_tp_dealloc, buffer_dealloc},
+    {Py_tp_methods, buffer_methods},
+    {Py_tp_getset, buffer_getset},
+    {Py_tp_doc, "The binary side of a Log: bytes into the error log."},
+    {0, NULL},
+};
+
+static PyType_Spec buffer_spec = {
+    .name = "apwsgi.LogBuffer",
+    .basicsize = sizeof(apwsgi_log_buffer_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = buffer_slots,
+};
+
+/* A new Log object of `part`'s type; see apwsgi_log_new().  Without
+ * `r`, it logs against the request the calling thread serves, if any,
+ * else against `s`. */
+static PyObject *
+log_new(struct apwsgi_log_part *part, request_rec *r, server_rec *s,
+        const char *tag, const char *name)
+{
+    apwsgi_log_object *self = PyObject_New(apwsgi_log_object, part->type);
 
     if (!self) {
         return NULL;
     }
-    /* PyObject_New does not take the heap type's reference for us. */
-    Py_INCREF(type);
+    /* PyObject_New took the instance's reference to its heap type;
+     * another one would keep the type, and so every object of the
+     * interpreter's that it reaches, alive past the interpreter's end. */
     self->r = r;
     self->s = s;
     self->tag = tag;
+    self->name = name;
+    self->buffer_type = (PyTypeObject *)Py_NewRef(part->buffer_type);
     self->follow_current = (r == NULL);
     self->owner = apr_os_thread_current();
     self->buf = NULL;
@@ -304,7 +603,7 @@ log_new(PyTypeObject *type, request_rec *r, server_rec *s, const char *tag)
 PyObject *
 apwsgi_log_new(apwsgi_state_t *st, request_rec *r, const char *tag)
 {
-    return log_new(st->log->type, r, r->server, tag);
+    return log_new(st->log, r, r->server, tag, "wsgi.errors");
 }
 
 /* Point sys.stdout and sys.stderr at the error log.  0, or -1 with an
@@ -316,8 +615,9 @@ redirect_stdio(struct apwsgi_log_part *part)
     PyObject *err = NULL;
     int rc = -1;
 
-    out = log_new(part->type, NULL, part->server, tag_stdout);
-    err = out ? log_new(part->type, NULL, part->server, tag_stderr) : NULL;
+    out = log_new(part, NULL, part->server, tag_stdout, "<stdout>");
+    err =
+        out ? log_new(part, NULL, part->server, tag_stderr, "<stderr>") : NULL;
     if (err && PySys_SetObject("stdout", out) == 0
         && PySys_SetObject("stderr", err) == 0) {
         rc = 0;
@@ -336,11 +636,12 @@ apwsgi_log_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
     /* Where another module owns Python, its logging is left alone. */
     part->logging_routed = !setup->own_python;
     part->type = (PyTypeObject *)PyType_FromSpec(&log_spec);
+    part->buffer_type =
+        part->type ? (PyTypeObject *)PyType_FromSpec(&buffer_spec) : NULL;
     st->log = part;
-    if (!part->type) {
-        return -1;
-    }
-    if (setup->own_python && redirect_stdio(part) < 0) {
+    if (!part->buffer_type
+        || (setup->own_python && redirect_stdio(part) < 0)) {
+        Py_CLEAR(part->buffer_type);
         Py_CLEAR(part->type);
         return -1;
     }
@@ -350,6 +651,7 @@ apwsgi_log_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
 void
 apwsgi_log_part_free(apwsgi_state_t *st)
 {
+    Py_CLEAR(st->log->buffer_type);
     Py_CLEAR(st->log->type);
 }
 

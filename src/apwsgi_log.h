@@ -38,7 +38,8 @@ PyObject *apwsgi_log_new(apwsgi_state_t *st, request_rec *r, const char *tag);
  */
 void apwsgi_log_detach(PyObject *log);
 
-/* Set up the log lock, in `pchild`.  0 or -1.  Child init, no GIL. */
+/* Set up the log lock, in `pchild`, and have a process forked from
+ * this one get it free.  0 or -1.  Child init, no GIL. */
 int apwsgi_log_init(apr_pool_t *pchild);
 
 /*
@@ -60,6 +61,9 @@ void apwsgi_log_route_logging(apwsgi_state_t *st);
  * the sys.stdout and sys.stderr of every interpreter.  No GIL needed.
  */
 void apwsgi_log_set_current(request_rec *r);
+
+/* The request the calling thread serves, or NULL.  No GIL needed. */
+request_rec *apwsgi_log_current(void);
 
 /*
  * Log the raised exception, then clear it: one line `tag` + `headline`

@@ -192,7 +192,9 @@ round_run(apr_pool_t *p)
             info->stack_after > 0 && now - info->start >= info->stack_after;
         job->want_timeout =
             info->deadline && now >= info->deadline && !info->raised;
-        job->want_stuck = info->raised && now >= info->deadline + STUCK_AFTER
+        /* A timeout's raise only: the child's exit raises too. */
+        job->want_stuck = info->raised && info->deadline
+                          && now >= info->deadline + STUCK_AFTER
                           && !stuck_known(info->id);
         njobs += job->want_stack || job->want_timeout || job->want_stuck;
     }

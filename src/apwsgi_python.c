@@ -2,12 +2,16 @@
  * apwsgi_python.c: initialise and finalise CPython in a child.
  */
 #include "apwsgi_python.h"
+#include "apwsgi_exit.h"
 #include "apwsgi_inflight.h"
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
 #include "apwsgi_modpython.h"
 #include "apwsgi_monitor.h"
+#include "apwsgi_process.h"
 #include "apwsgi_tstate.h"
+
+#include <unistd.h>
 
 #ifndef APWSGI_PYTHON_HOME
 #error "APWSGI_PYTHON_HOME must name the prefix of the Python built against"
@@ -37,6 +41,7 @@ python_cleanup(void *data)
 {
     PyThreadState *ts = NULL;
     apwsgi_interp_t *main_in = apwsgi_interp_main();
+    apr_time_t until = 0;
     int rc = 0;
 
     (void)data;
@@ -44,10 +49,41 @@ python_cleanup(void *data)
         return APR_SUCCESS;
     }
     python_ready = 0;
+    /* The watchdog (apwsgi_exit.h) bounds all that follows. */
+    until = apwsgi_exit_begin();
+    if (apwsgi_tstate_interrupted_python()) {
+        /* Prefork's SIGTERM handler came in while this thread ran
+         * Python, a request's or another module's: that GIL is this
+         * thread's and is never released.  Nothing that needs Python
+         * can go on, nor can the module's own threads be stopped (they
+         * may wait for it) before the pool they use goes: the process
+         * ends here, as it was about to. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
+                     APWSGI_APLOGNO(00036) "the process exits from a signal "
+                                           "that interrupted Python code on "
+                                           "its main thread: Python is left "
+                                           "as it is (no atexit handler "
+                                           "runs) and the process ends at "
+                                           "once");
+        _exit(0);
+    }
+    apwsgi_exit_phase("stopping the monitor thread", NULL);
     apwsgi_monitor_stop();
-    rc = apwsgi_interp_shutdown();
+    apwsgi_exit_phase("ending the interpreters and waiting for their threads",
+                      NULL);
+    rc = apwsgi_interp_shutdown(until);
     if (rc < 0 || !(ts = apwsgi_tstate_enter(main_in))) {
-        return APR_SUCCESS;
+        goto done;
+    }
+    /* The main interpreter's atexit handlers run here rather than in
+     * Py_FinalizeEx, so that the watchdog can tell where they are. */
+    if (python_owned) {
+        apwsgi_exit_phase("running the main interpreter's atexit handlers",
+                          ts);
+        apwsgi_interp_run_atexit();
+        apwsgi_exit_phase(rc == 0 ? "finalising Python"
+                                  : "leaving Python unfinalised",
+                          NULL);
     }
     if (python_owned && rc == 0) {
         apwsgi_interp_main_clear();
@@ -58,14 +94,13 @@ python_cleanup(void *data)
                                                "above)");
         }
         apwsgi_interp_table_free();
-        return APR_SUCCESS;
+        goto done;
     }
     /* An interpreter left alive keeps Python from being finalised (it
-     * would abort); the main interpreter's atexit handlers still run. */
-    if (python_owned) {
-        apwsgi_interp_run_atexit();
-    }
+     * would abort); the main interpreter's atexit handlers ran. */
     apwsgi_tstate_leave(ts);
+done:
+    apwsgi_exit_end();
     return APR_SUCCESS;
 }
 
@@ -127,6 +162,7 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
     if (apwsgi_log_init(pchild) < 0 || apwsgi_inflight_init(pchild) < 0) {
         return -1;
     }
+    apwsgi_process_init(pchild, s);
     if (Py_IsInitialized()) {
         /* Another module (mod_python) started Python: use it as it is
          * and leave its finalisation to that module. */
@@ -187,6 +223,12 @@ apwsgi_python_init(apr_pool_t *pchild, server_rec *s)
                                   "flight could not start: no "
                                   "mod_wsgi.request_timeout and no stacks "
                                   "of slow requests in this process");
+    }
+    if (apwsgi_exit_start(s) < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     APWSGI_APLOGNO(00035) "the watchdog of this process "
+                                           "could not start: nothing bounds "
+                                           "the time it takes to stop");
     }
     python_ready = 1;
     apr_pool_pre_cleanup_register(pchild, NULL, python_cleanup);

@@ -9,8 +9,9 @@
  * already, that Python is used and left for that module to finalise.
  *
  * Called by the hooks (mod_apwsgi.c) only.  This file drives the
- * interpreter table at the child's start and exit (apwsgi_interp.h);
- * nothing below it calls back here.
+ * interpreter table at the child's start and exit (apwsgi_interp.h),
+ * within the bound the watchdog keeps (apwsgi_exit.h); nothing below
+ * it calls back here.
  */
 #ifndef APWSGI_PYTHON_H
 #define APWSGI_PYTHON_H

@@ -115,7 +115,7 @@ file_changed(reload_part_t *part, const char *path)
 static int
 scan(reload_part_t *part)
 {
-    PyObject *modules = PySys_GetObject("modules"); /* borrowed */
+    PyObject *modules = apwsgi_sys_get("modules");
     PyObject *values = NULL;
     int changed = 0;
 
@@ -146,6 +146,7 @@ scan(reload_part_t *part)
         }
     }
     Py_XDECREF(values);
+    Py_XDECREF(modules);
     PyErr_Clear();
     return changed;
 }

@@ -15,6 +15,7 @@
 #include "apwsgi_interp.h"
 #include "apwsgi_log.h"
 #include "apwsgi_metrics.h"
+#include "apwsgi_process.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_response.h"
 #include "apwsgi_state.h"
@@ -70,11 +71,13 @@ app_failed(apwsgi_request_t *req, const apwsgi_config_t *cfg)
     request_rec *r = req->r;
 
     if (!req->headers_sent || req->answered) {
-        apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
-                             apr_psprintf(r->pool,
-                                          "exception in application '%s' "
-                                          "for %s:",
-                                          cfg->application, r->uri));
+        if (!apwsgi_app_log_refusal(r, cfg)) {
+            apwsgi_log_exception(r, NULL, APWSGI_APLOGNO(00301),
+                                 apr_psprintf(r->pool,
+                                              "exception in application "
+                                              "'%s' for %s:",
+                                              cfg->application, r->uri));
+        }
         return req->answered       ? AP_FILTER_ERROR
                : req->input_status ? req->input_status
                                    : HTTP_INTERNAL_SERVER_ERROR;
@@ -234,6 +237,7 @@ run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl,
     int status = HTTP_INTERNAL_SERVER_ERROR;
     int empty = 0;
     int body_left = 0;
+    int client = -1;
 
     in = apwsgi_interp_acquire(r, cfg, &status);
     if (in && cfg->reload) {
@@ -259,7 +263,10 @@ run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl,
     }
     apwsgi_inflight_enter(fl, ts);
     apwsgi_log_set_current(r);
+    client = apwsgi_process_set_client(ap_get_conn_socket(r->connection));
     status = serve(req, cfg, in->name, &empty, &body_left);
+    apwsgi_process_leave_if_forked(r, status != OK);
+    apwsgi_process_restore_client(client);
     apwsgi_log_set_current(NULL);
     done->timeout = apwsgi_inflight_leave(fl);
     done->exception = req->exception;

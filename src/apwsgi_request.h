@@ -34,6 +34,7 @@ typedef struct {
     int headers_sent;         /* applied to r and passed on (input
                                  too: Apache answered) */
     int truncated;            /* more than Content-Length offered */
+    int dropped;              /* a body offered with 204, 205, 304 */
     apr_off_t bytes_sent;     /* body bytes passed on */
     int client_gone;          /* a write failed: stop iterating
                                  (input too: Apache answered) */

@@ -15,6 +15,7 @@
 #include "apwsgi_response.h"
 #include "apwsgi_filewrapper.h"
 #include "apwsgi_output.h"
+#include "apwsgi_process.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -203,6 +204,14 @@ parse_header(request_rec *r, PyObject *item, apr_table_t *out,
     return 0;
 }
 
+/* Whether a response of status `code` may carry content: 204, 205 and
+ * 304 never do (RFC 9110 sections 15.3.5, 15.3.6 and 15.4.5). */
+static inline int
+status_has_body(int code)
+{
+    return code != 204 && code != 205 && code != 304;
+}
+
 /* Check and record a status and header list (start_response's work).
  * 0, or -1 with an exception set and `req` unchanged. */
 static int
@@ -233,6 +242,12 @@ record_response(apwsgi_request_t *req, PyObject *status, PyObject *headers)
             return -1;
         }
     }
+    /* No body follows: 205 says so with "Content-Length: 0" (RFC 9110
+     * section 15.3.6); 204 must not have the field, and Apache drops it
+     * from a 304 itself. */
+    if (!status_has_body(code)) {
+        content_length = code == 205 ? 0 : -1;
+    }
     req->status = code;
     req->status_line = line;
     req->headers = out;
@@ -248,20 +263,19 @@ record_response(apwsgi_request_t *req, PyObject *status, PyObject *headers)
 
 /* Pass req->bb down the output filters, then empty it.  The GIL is
  * released around the pass, unless `may_hold` (req->bb has no FLUSH
- * bucket) and the pass cannot block.  0, or -1 when the client is
- * gone.  GIL held. */
-static int
-pass_brigade(apwsgi_request_t *req, int may_hold)
+ * bucket) and the pass cannot block (apwsgi_output_cannot_block).
+ * Apache's status; APR_ECONNABORTED for a client that is gone.  GIL
+ * held; not where Apache answered (req->answered). */
+static apr_status_t
+pass_down(apwsgi_request_t *req, int may_hold)
 {
     request_rec *r = req->r;
     PyThreadState *ts = NULL;
     apr_status_t rv = APR_SUCCESS;
 
-    if (req->answered) {
-        /* Apache sent its own error response: drop the application's. */
-        apr_brigade_cleanup(req->bb);
-        return -1;
-    }
+    /* A forked child that comes back here with the response must not
+     * send it: the parent does. */
+    apwsgi_process_leave_if_forked(r, 0);
     if (!may_hold || !apwsgi_output_cannot_block(r, req->bb)) {
         ts = PyEval_SaveThread();
     }
@@ -271,9 +285,16 @@ pass_brigade(apwsgi_request_t *req, int may_hold)
     if (ts) {
         PyEval_RestoreThread(ts);
     }
-    if (rv == APR_SUCCESS && !r->connection->aborted) {
-        return 0;
-    }
+    return rv == APR_SUCCESS && r->connection->aborted ? APR_ECONNABORTED : rv;
+}
+
+/* A pass failed with `rv`: the client is taken to be gone (noted once).
+ * Always -1. */
+static int
+client_gone(apwsgi_request_t *req, apr_status_t rv)
+{
+    request_rec *r = req->r;
+
     if (!req->client_gone) {
         ap_log_rerror(
             APLOG_MARK, APLOG_INFO, rv, r,
@@ -284,6 +305,22 @@ pass_brigade(apwsgi_request_t *req, int may_hold)
     }
     req->client_gone = 1;
     return -1;
+}
+
+/* Pass req->bb down the output filters (pass_down, `may_hold` as
+ * there).  0, or -1 when the client is gone.  GIL held. */
+static int
+pass_brigade(apwsgi_request_t *req, int may_hold)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    if (req->answered) {
+        /* Apache sent its own error response: drop the application's. */
+        apr_brigade_cleanup(req->bb);
+        return -1;
+    }
+    rv = pass_down(req, may_hold);
+    return rv == APR_SUCCESS ? 0 : client_gone(req, rv);
 }
 
 /* Apply the recorded status and headers to r.  0, or -1 with an
@@ -319,22 +356,51 @@ apply_headers(apwsgi_request_t *req)
     return 0;
 }
 
-/* Whether the body is complete: Content-Length reached, or a HEAD. */
+/* Whether the body is complete: Content-Length reached, a HEAD, or a
+ * status without a body.  Never before start_response: a generator
+ * may call it at its first step. */
 static inline int
 body_done(const apwsgi_request_t *req)
 {
-    return req->r->header_only
-           || (req->content_length >= 0
-               && req->bytes_sent >= req->content_length);
+    return req->status
+           && (req->r->header_only || !status_has_body(req->status)
+               || (req->content_length >= 0
+                   && req->bytes_sent >= req->content_length));
+}
+
+/* Whether the status forbids a body, so that the `len` bytes offered
+ * are dropped (noted once per response). */
+static int
+drop_for_status(apwsgi_request_t *req, apr_off_t len)
+{
+    request_rec *r = req->r;
+
+    if (!req->status || status_has_body(req->status)) {
+        return 0;
+    }
+    if (len > 0 && !req->dropped && !r->header_only) {
+        req->dropped = 1;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      APWSGI_APLOGNO(00308) "response to %s has status %d, "
+                                            "which carries no body: the "
+                                            "body the application gave is "
+                                            "not sent",
+                      r->uri, req->status);
+    }
+    return 1;
 }
 
 /* Queue len bytes at data as a transient bucket, cut to what
- * Content-Length still allows; HEAD responses queue nothing. */
+ * Content-Length still allows; HEAD responses, and statuses without a
+ * body, queue nothing. */
 static void
 add_data(apwsgi_request_t *req, const char *data, apr_size_t len)
 {
     request_rec *r = req->r;
 
+    if (drop_for_status(req, (apr_off_t)len)) {
+        return;
+    }
     if (req->content_length >= 0
         && (apr_off_t)len > req->content_length - req->bytes_sent) {
         if (!req->truncated) {
@@ -463,13 +529,15 @@ send_sequence(apwsgi_request_t *req, PyObject *seq)
         total += PyBytes_GET_SIZE(items[i]);
     }
     if (!req->headers_sent) {
-        if (req->status && req->content_length < 0) {
+        if (req->status && req->content_length < 0
+            && status_has_body(req->status)) {
             req->content_length = total;
         }
         if (apply_headers(req) < 0) {
             return -1;
         }
     }
+    drop_for_status(req, total);
     for (Py_ssize_t i = 0; i < n && !body_done(req); i++) {
         add_data(req, PyBytes_AS_STRING(items[i]),
                  (apr_size_t)PyBytes_GET_SIZE(items[i]));
@@ -525,59 +593,87 @@ done:
 }
 
 /*
- * A wsgi.file_wrapper around a regular file: send it from its current
+ * Queue `len` bytes of the file `fd` from `pos` as file buckets.  They
+ * are read with read() or sendfile, never mapped: a file cut short
+ * while it is sent would kill the process with SIGBUS through a map.
+ */
+static void
+add_file(apwsgi_request_t *req, int fd, apr_off_t pos, apr_off_t len)
+{
+    request_rec *r = req->r;
+    apr_file_t *file = NULL;
+
+    /* The descriptor stays Python's: no pool cleanup closes it. */
+    apr_os_file_put(&file, &fd, APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED,
+                    r->pool);
+    apr_brigade_insert_file(req->bb, file, pos, len, r->pool);
+    for (apr_bucket *b = APR_BRIGADE_FIRST(req->bb);
+         b != APR_BRIGADE_SENTINEL(req->bb); b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_FILE(b)) {
+            apr_bucket_file_enable_mmap(b, 0);
+        }
+    }
+}
+
+/*
+ * A wsgi.file_wrapper around a file whose bytes on disk are what it
+ * would read (apwsgi_filewrapper_file): send it from its current
  * position as a file bucket, then flush, so Apache is done with the
- * descriptor before close() runs.  Returns 1 when `filelike` is no
- * regular file (iterate it instead), else as apwsgi_response_send.
+ * descriptor before close() runs.  A file that shrank meanwhile was
+ * sent short: the connection is cut.  Returns 1 when `filelike` must
+ * be iterated instead, else as apwsgi_response_send.
  */
 static int
 send_file(apwsgi_request_t *req, PyObject *filelike)
 {
     request_rec *r = req->r;
-    PyObject *pos_obj = NULL;
-    apr_file_t *file = NULL;
-    struct stat st;
-    apr_off_t pos = -1;
+    struct stat sb;
+    apr_off_t pos = 0;
+    apr_off_t size = 0;
     apr_off_t len = 0;
-    int fd = PyObject_AsFileDescriptor(filelike);
+    apr_status_t rv = APR_SUCCESS;
+    int fd = -1;
 
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        PyErr_Clear();
+    if (!apwsgi_filewrapper_file(req->state, filelike, &fd, &pos, &size)) {
         return 1;
     }
-    /* tell() knows what a buffered reader has consumed; lseek not. */
-    pos_obj = PyObject_CallMethod(filelike, "tell", NULL);
-    if (pos_obj) {
-        pos = (apr_off_t)PyLong_AsLongLong(pos_obj);
-        Py_DECREF(pos_obj);
-    }
-    if (pos < 0) {
-        PyErr_Clear();
-        pos = lseek(fd, 0, SEEK_CUR);
-        if (pos < 0) {
-            return 1;
-        }
-    }
-    len = st.st_size > pos ? st.st_size - pos : 0;
+    len = size - pos;
     if (!req->headers_sent) {
-        if (req->status && req->content_length < 0) {
+        if (req->status && req->content_length < 0
+            && status_has_body(req->status)) {
             req->content_length = len;
         }
         if (apply_headers(req) < 0) {
             return -1;
         }
     }
-    if (req->content_length >= 0
-        && len > req->content_length - req->bytes_sent) {
+    if (drop_for_status(req, len) || r->header_only) {
+        len = 0;
+    }
+    else if (req->content_length >= 0
+             && len > req->content_length - req->bytes_sent) {
         len = req->content_length - req->bytes_sent;
     }
-    if (len > 0 && !r->header_only) {
-        /* The descriptor stays Python's: no pool cleanup closes it. */
-        apr_os_file_put(&file, &fd,
-                        APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED, r->pool);
-        apr_brigade_insert_file(req->bb, file, pos, len, r->pool);
+    if (len > 0 && !req->answered) {
+        add_file(req, fd, pos, len);
         add_flush(req);
-        if (pass_brigade(req, 0) < 0) {
+        rv = pass_down(req, 0);
+        /* A read past the new end fails the pass (or sends short):
+         * the client must not wait for the rest. */
+        if (fstat(fd, &sb) == 0 && (apr_off_t)sb.st_size < pos + len) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                          APWSGI_APLOGNO(00309) "file sent for %s shrank "
+                                                "from %" APR_OFF_T_FMT
+                                                " to %" APR_OFF_T_FMT
+                                                " bytes while it was sent: "
+                                                "connection cut",
+                          r->uri, size, (apr_off_t)sb.st_size);
+            req->client_gone = 1;
+            apwsgi_response_abort(req);
+            return 0;
+        }
+        if (rv != APR_SUCCESS) {
+            client_gone(req, rv);
             return 0;
         }
     }
@@ -632,7 +728,8 @@ response_write(PyObject *self, PyObject *data)
                             : "the client closed the connection");
         return NULL;
     }
-    if (PyBytes_GET_SIZE(data) == 0 || body_done(req)) {
+    if (PyBytes_GET_SIZE(data) == 0
+        || drop_for_status(req, PyBytes_GET_SIZE(data)) || body_done(req)) {
         Py_RETURN_NONE;
     }
     if (!req->headers_sent && apply_headers(req) < 0) {
@@ -653,16 +750,30 @@ static PyMethodDef write_def = {
     "write(data: bytes): send data to the client now (PEP 3333).",
 };
 
-/* Re-raise the exception in exc_info (a 3-tuple).  Always NULL. */
+/* Re-raise the exception in exc_info (a 3-tuple from sys.exc_info()).
+ * Always NULL, with that exception set (TypeError when the tuple holds
+ * no exception instance).  GIL held. */
 static PyObject *
 reraise(PyObject *exc_info)
 {
-    PyObject *type = PyTuple_GET_ITEM(exc_info, 0);
     PyObject *value = PyTuple_GET_ITEM(exc_info, 1);
     PyObject *tb = PyTuple_GET_ITEM(exc_info, 2);
 
-    PyErr_Restore(Py_NewRef(type), Py_NewRef(value),
-                  tb == Py_None ? NULL : Py_NewRef(tb));
+    if (!PyExceptionInstance_Check(value)) {
+        PyErr_Format(PyExc_TypeError,
+                     "exc_info[1] must be an exception instance, not %s",
+                     Py_TYPE(value)->tp_name);
+        return NULL;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyTraceBack_Check(tb) && PyException_SetTraceback(value, tb) < 0) {
+        return NULL;
+    }
+    PyErr_SetRaisedException(Py_NewRef(value));
+#else
+    PyErr_Restore(Py_NewRef(Py_TYPE(value)), Py_NewRef(value),
+                  PyTraceBack_Check(tb) ? Py_NewRef(tb) : NULL);
+#endif
     return NULL;
 }
 
@@ -802,7 +913,7 @@ apwsgi_start_response_new(apwsgi_request_t *req)
     if (!self) {
         return NULL;
     }
-    Py_INCREF(type);
+    /* PyObject_GC_New took the reference to the heap type. */
     self->vectorcall = start_response_call;
     self->req = req;
     self->write = NULL;

@@ -55,7 +55,17 @@ typedef struct {
 } apwsgi_state_setup_t;
 
 /*
- * Build the state of the current interpreter, in a subpool of `pool`.
+ * The pool that states are made under, in `pchild`: its allocator has
+ * a mutex, so states may be made and freed on any thread.  NULL
+ * without memory.  Child init; no GIL needed.
+ */
+apr_pool_t *apwsgi_state_parent_create(apr_pool_t *pchild);
+
+/*
+ * Build the state of the current interpreter, in a subpool of `pool`
+ * (from apwsgi_state_parent_create) with an allocator of its own: the
+ * states of interpreters with their own GILs never share one, and an
+ * ended state's memory goes back to malloc.
  * With `own_python`, the module owns this Python: sys.stdout,
  * sys.stderr and Python's logging go to the error log.  Returns the
  * state, or NULL with an exception set.  GIL held.

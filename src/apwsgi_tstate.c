@@ -132,6 +132,20 @@ apwsgi_tstate_leave(PyThreadState *ts)
     PyEval_SaveThread();
 }
 
+int
+apwsgi_tstate_interrupted_python(void)
+{
+    /* The thread state holding a GIL: the process's current one
+     * before 3.12, the calling thread's own since. */
+#if PY_VERSION_HEX >= 0x030D0000
+    PyThreadState *ts = PyThreadState_GetUnchecked();
+#else
+    PyThreadState *ts = _PyThreadState_UncheckedGet();
+#endif
+
+    return ts && ts->thread_id == PyThread_get_thread_ident();
+}
+
 void
 apwsgi_tstate_rebind_main(void)
 {

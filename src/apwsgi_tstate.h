@@ -58,6 +58,14 @@ PyThreadState *apwsgi_tstate_enter(apwsgi_interp_t *in);
 void apwsgi_tstate_leave(PyThreadState *ts);
 
 /*
+ * Whether the calling thread holds a GIL now, though it should not:
+ * a signal handler (prefork ends a child from its SIGTERM handler)
+ * that interrupted Python code running on this thread.  Entering an
+ * interpreter there would wait for that GIL for ever.  No GIL needed.
+ */
+int apwsgi_tstate_interrupted_python(void);
+
+/*
  * Since 3.12 each activation of a thread state makes it the thread's
  * PyGILState one, and deleting a thread state from another thread
  * leaves that pointer dangling in its owner: the owner's next

@@ -12,12 +12,14 @@
 #include "apwsgi.h"
 #include "apwsgi_affinity.h"
 #include "apwsgi_config.h"
+#include "apwsgi_exit.h"
 #include "apwsgi_metrics.h"
 #include "apwsgi_output.h"
 #include "apwsgi_python.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_request.h"
 #include "apwsgi_status.h"
+#include "mpm_common.h"
 
 /*
  * The CGI variables of the request (HTTP_* headers as Apache filters
@@ -25,6 +27,9 @@
  * table of their own: given an empty r->subprocess_env it fills that
  * directly instead of merging (and sorting) into what SetEnv put there.
  * environ takes both tables, these entries last, as the merge would.
+ * The PATH that ap_add_common_vars() copies from Apache's own
+ * environment is left out, as mod_wsgi does: it is a CGI child's
+ * search path, not a fact of the request (one set with SetEnv stays).
  */
 static apr_table_t *
 apwsgi_common_vars(request_rec *r)
@@ -36,6 +41,7 @@ apwsgi_common_vars(request_rec *r)
     ap_add_common_vars(r);
     common = r->subprocess_env;
     r->subprocess_env = env;
+    apr_table_unset(common, "PATH");
     return common;
 }
 
@@ -91,6 +97,16 @@ apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
     apwsgi_python_init(pchild, s);
 }
 
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+/* The MPM stops this child (prefork: maybe in a signal handler). */
+static void
+apwsgi_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    (void)pchild;
+    apwsgi_exit_stopping(graceful);
+}
+#endif
+
 static void
 apwsgi_register_hooks(apr_pool_t *p)
 {
@@ -101,6 +117,9 @@ apwsgi_register_hooks(apr_pool_t *p)
     apwsgi_metrics_setup(p);
     ap_hook_child_init(apwsgi_child_init, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(apwsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+#if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
+    ap_hook_child_stopping(apwsgi_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+#endif
 }
 
 AP_DECLARE_MODULE(apwsgi) = {

@@ -348,6 +348,8 @@ def session_config(state):
             SetEnvIf X-Apwsgi-Select ^yes$ APWSGI_SELECTED=chosen'''),
         location('/env-named', 'environ_app', interpreter='envtest'),
         location('/env-auth', 'environ_app', extra='CGIPassAuth On'),
+        location('/env-path', 'environ_app',
+                 extra='SetEnv PATH /apwsgi-test/bin'),
         '',
         '# SCRIPT_NAME / PATH_INFO',
         location('/sn/app', 'environ_app'),
@@ -486,14 +488,14 @@ def own_gil_supported():
 
 
 def start_interp_server(make_server, *blocks, threads=None,
-                        concurrent=False):
+                        concurrent=False, modules=()):
     """One process serving `blocks`, with APWSGI_TEST_STATE set; the event
     MPM where the test needs concurrent requests, else the run's MPM."""
     def config(state):
         return '\n'.join(['SetEnv APWSGI_TEST_STATE "%s"' % state,
                           *blocks]) + '\n'
     return make_server(config, mpm='event' if concurrent else MPM,
-                       processes=1, threads=threads)
+                       processes=1, threads=threads, modules=modules)
 
 
 def get_json(client, srv, path, status=200):

@@ -109,14 +109,14 @@ def test_prefork_is_left_alone(make_server):
     assert seen and all(sets == {tuple(ALLOWED)} for sets in seen.values())
 
 
-@pytest.mark.expect_log('APW00114')
+@pytest.mark.expect_log('APW00116')
 def test_a_bad_value_is_refused(make_server):
     srv = start(make_server, 'yes')
     mark = srv.log_mark()
     with support.Client() as client:
         assert client.get(srv.url('/aff')).status_code == 500
     lines = [line for line in srv.log_since(mark).splitlines()
-             if 'APW00114' in line]
+             if 'APW00116' in line]
     assert len(lines) == 1
     assert "mod_wsgi.cpu_affinity 'yes' for /aff must be 'auto', 'on' " \
         "or 'off'" in lines[0]

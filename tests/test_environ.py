@@ -63,6 +63,19 @@ def test_cgi_variables_exact(server):
     assert s.get('CONTENT_LENGTH', '') in ('', '0')
 
 
+def test_apache_path_not_in_environ(http, url):
+    """Apache's own PATH (which ap_add_common_vars copies for CGI
+    children) is not a fact of the request; mod_wsgi leaves it out too."""
+    for path in ('/env/x', '/env-named/x'):
+        env = environ_of(http, url, path)
+        assert 'PATH' not in env['types'], env['str'].get('PATH')
+
+
+def test_path_set_by_setenv_is_kept(http, url):
+    env = environ_of(http, url, '/env-path/x')
+    assert env['str']['PATH'] == '/apwsgi-test/bin'
+
+
 def test_post_content_type_and_length(server):
     env, _ = raw_environ(server, '/env/post', method='POST', body=b'12345',
                          headers=[('Content-Type', 'application/x-test')])

@@ -248,6 +248,17 @@ def test_exc_info_after_headers_reraises(server, log):
                      'TestError: apwsgi-test-exc-info-after')
 
 
+@pytest.mark.expect_log('APW00302')
+def test_exc_info_without_exception_is_a_type_error(server, log):
+    status, headers, body = support.raw_get(server, '/errors/exc-info-bogus')
+    assert status == b'HTTP/1.1 200 OK'
+    assert b'must not be reached' not in body
+    assert not body.endswith(b'0\r\n\r\n')
+    assert_logged(log, 'APW00302', '/errors/exc-info-bogus',
+                  'TypeError: exc_info[1] must be an exception instance, '
+                  'not str')
+
+
 @pytest.mark.expect_log('APW00301')
 def test_sys_exit_is_a_500_and_process_survives(server, log):
     before = set(server.child_pids())

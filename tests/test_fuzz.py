@@ -63,9 +63,9 @@ DIRTY_TEXT = st.one_of(ANY_TEXT, st.builds(lambda a, b, c: a + b + c,
 
 X_NAMES = st.text(alphabet=TCHARS, max_size=6).map(lambda s: 'X-F' + s)
 GOOD_STATUS = st.builds(lambda code, reason: '%d %s' % (code, reason),
-                        st.one_of(st.sampled_from([200, 201, 203, 204, 299,
-                                                   304, 400, 404, 418, 500,
-                                                   503, 599]),
+                        st.one_of(st.sampled_from([200, 201, 203, 204, 205,
+                                                   299, 304, 400, 404, 418,
+                                                   500, 503, 599]),
                                   st.integers(200, 599)),
                         FIELD_TEXT)
 BAD_STATUS = st.one_of(
@@ -218,6 +218,8 @@ def expected(case):
         return ('500',), None
     _, length, _ = facts
     body, mode, raise_at = case['body'], case['mode'], case['raise_at']
+    if code in NO_BODY:
+        return expected_no_body(code, facts, body, mode, raise_at)
     sent = b''
     started = False     # headers (and maybe data) passed to Apache
 
@@ -277,6 +279,28 @@ def expected(case):
     return finish(length)
 
 
+# Statuses that never carry a body (RFC 9110): nothing of the body goes
+# out, and nothing of it is asked for once the status is known.
+NO_BODY = (204, 205, 304)
+
+
+def expected_no_body(code, facts, body, mode, raise_at):
+    """expected() for a status in NO_BODY: only what fails before the
+    headers go (a bad list item, a write() of no bytes, a raise in the
+    write loop) changes the answer, to 500; a generator is never
+    iterated."""
+    if mode in ('list', 'tuple'):
+        if any(type(item) is not bytes for item in body):
+            return ('500',), None
+    elif mode == 'write':
+        for i in range(len(body) + 1):
+            if i == raise_at:
+                return ('500',), None
+            if i < len(body) and type(body[i]) is not bytes:
+                return ('500',), None
+    return ('ok', b''), (code, facts)
+
+
 # ---- the test ----
 
 @pytest.fixture(scope='module')
@@ -316,12 +340,16 @@ def check(case, data):
                  if n.lower().encode('latin-1') not in SERVER_OWNED)
     on_wire = sorted((n, v) for n, v in r.headers
                      if n.lower() not in SERVER_OWNED)
-    if code in (204, 304):
+    if code in NO_BODY:
         # No body, whatever the application gives, and Apache may drop
-        # entity headers: only no header may come from elsewhere.
+        # entity headers: only no header may come from elsewhere.  205
+        # says so with "Content-Length: 0"; 204 and 304 have none.
         assert (r.body, r.complete) == (b'', True), (outcome, r)
         assert not collections.Counter(on_wire) - collections.Counter(app), \
             (outcome, r.headers)
+        assert r.header('Content-Length') == ([b'0'] if code == 205
+                                              else []), r.headers
+        assert r.header('Transfer-Encoding') == [], r.headers
         return
     assert r.body == outcome[1], (outcome, r)
     assert r.complete == (outcome[0] == 'ok'), (outcome, r)
@@ -365,6 +393,12 @@ def test_fuzz_wsgi_responses(srv):
       'body': [b'', b'a'], 'mode': 'generator', 'raise_at': 2}, 'cut'),
     ({'status': '201 ', 'headers': [], 'body': [b'', b''],
       'mode': 'write', 'raise_at': None}, 'ok'),
+    ({'status': '204 ', 'headers': [('Content-Length', '1')],
+      'body': [], 'mode': 'list', 'raise_at': None}, 'ok'),
+    ({'status': '205 Reset', 'headers': [], 'body': [b'x'],
+      'mode': 'generator', 'raise_at': 0}, 'ok'),
+    ({'status': '304 ', 'headers': [], 'body': [b'x', 'str'],
+      'mode': 'write', 'raise_at': None}, '500'),
 ])
 @pytest.mark.expect_log('APW00301', 'APW00302', 'APW00304')
 def test_fuzz_oracle_examples(srv, case, outcome):

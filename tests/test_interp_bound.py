@@ -10,6 +10,7 @@ concurrent requests use the event MPM.
 
 import collections
 import concurrent.futures
+import re
 
 import pytest
 
@@ -242,3 +243,146 @@ def test_worker_thread_serves_on_after_its_interpreter_ended(make_server,
             10, 'APW00017 for gone, cycle %d' % cycle)
         assert fresh_get('/main/whoami')['counter'] == cycle
         assert fresh_get('/other/whoami')['counter'] == cycle
+
+
+# ---- the application's threads when its interpreter ends ----
+
+def test_idle_end_does_not_wait_for_a_thread_that_never_ends(make_server):
+    """An idle interpreter whose application runs a non-daemon thread that
+    does not end is left alive once GracefulShutdownTimeout (2 s) has
+    passed, and logged once with the thread's name and stack; meanwhile
+    and afterwards, new interpreters are created and its name gets a
+    fresh one."""
+    srv = start(make_server, 'GracefulShutdownTimeout 2',
+                loc('/stuck', interpreter='stuck', idle_timeout=1),
+                by_url())
+    log = support.LogWindow(srv, 0)
+    stop = 'stop-' + support.token()
+    with support.Client() as client:
+        first = get(client, srv, '/stuck/atexit?file=stuck-atexit')
+        get(client, srv, '/stuck/thread?name=never-ends&stop=' + stop)
+        lines = log.wait("interpreter 'stuck' (idle past "
+                         "mod_wsgi.idle_timeout) is not ended",
+                         tag='APW00025', timeout=15)
+        assert ':warn]' in lines[0]
+        assert re.search(r'did not end within [23]\.\d s of being asked to',
+                         lines[0]), lines[0]
+        whole = log.tagged('APW00025')
+        assert any("thread 'never-ends' (non-daemon):" in line
+                   for line in whole), whole
+        assert any('in _spin_until' in line for line in whole), whole
+        # Left alive, not ended; its atexit handlers ran.
+        assert log.tagged('APW00017', "'stuck'") == []
+        assert support.wait_file(srv.state_dir / 'stuck-atexit') == 'stuck'
+        # Creation goes on, and the name gets a new interpreter.
+        assert get(client, srv, '/t/other/whoami')['interpreter'] == \
+            't-other'
+        again = get(client, srv, '/stuck/whoami')
+        assert (again['counter'], again['interp'] != first['interp']) == \
+            (1, True)
+    (srv.state_dir / stop).write_text('')
+    assert len(log.tagged("APW00025", "is not ended")) == 1
+
+
+def test_idle_end_waits_for_a_thread_that_ends(make_server):
+    """A non-daemon thread that ends within the bound is waited for; the
+    interpreter is then ended as usual."""
+    srv = start(make_server, 'GracefulShutdownTimeout 30',
+                loc('/ends', interpreter='ends', idle_timeout=1))
+    log = support.LogWindow(srv, 0)
+    stop = 'stop-' + support.token()
+    with support.Client() as client:
+        get(client, srv, '/ends/atexit?file=ends-atexit')
+        get(client, srv, '/ends/thread?name=ends-later&stop=' + stop)
+        # The thread is asked to stop when the interpreter starts to end,
+        # and ends a little later.
+        support.wait_file(srv.state_dir / (stop + '.asked'), timeout=15)
+        assert log.tagged('APW00017') == []
+        (srv.state_dir / stop).write_text('')
+        log.wait("ended interpreter 'ends' (idle past mod_wsgi.idle_timeout)",
+                 tag='APW00017', timeout=15)
+    assert support.wait_file(srv.state_dir / 'ends-atexit') == 'ends'
+    assert log.tagged('APW00025') == []
+
+
+def test_idle_end_stops_thread_pools(make_server):
+    """The idle workers of a concurrent.futures pool are told to stop, as
+    at interpreter exit, so the interpreter ends."""
+    srv = start(make_server, loc('/pool', interpreter='pooled',
+                                 idle_timeout=1))
+    log = support.LogWindow(srv, 0)
+    with support.Client() as client:
+        assert get(client, srv, '/pool/executor')['task'] == 3
+        log.wait("ended interpreter 'pooled' (idle past "
+                 "mod_wsgi.idle_timeout)", tag='APW00017', timeout=15)
+    assert log.tagged('APW00025') == []
+
+
+# ---- names: no '#', no control character, at most 255 bytes ----
+
+def user_rules():
+    """/u/NAME/... -> interpreter user-NAME ([^/]+: anything a path
+    segment holds); X-Tenant: T -> interpreter tenant-T under /h/; a
+    pool 'user-pool' of 2 under /pool; fixed bad names under /cfg/."""
+    return '\n'.join([
+        'RewriteEngine On',
+        'RewriteRule ^/u/([^/]+)/ - [E=mod_wsgi.interpreter:user-$1,'
+        'E=mod_wsgi.script_name:/u/$1]',
+        support.location('^/u/', 'interp_app', match=True),
+        support.location('/h', 'interp_app',
+                         extra='SetEnvIf X-Tenant "^(.*)$" '
+                               'mod_wsgi.interpreter=tenant-$1'),
+        loc('/pool', interpreter='user-pool', interpreters=2),
+        loc('/cfg/hash', interpreter='site#1'),
+        loc('/cfg/long', interpreter='c' * 300),
+        loc('/cfg/max', interpreter='m' * 255),
+    ])
+
+
+@pytest.mark.expect_log('APW00115')
+def test_interpreter_names_checked(make_server):
+    srv = start(make_server, user_rules())
+    log = support.LogWindow(srv, 0)
+    with support.Client() as client:
+        member = get(client, srv, '/pool/whoami')
+        assert member['interpreter'] == 'user-pool#0'
+        assert get(client, srv, '/u/alice/whoami')['interpreter'] == \
+            'user-alice'
+        name = 'user-' + 'n' * 250            # 255 bytes: the limit
+        assert get(client, srv, '/u/%s/whoami' % name[5:])['interpreter'] \
+            == name
+        assert get(client, srv, '/cfg/max/whoami')['interpreter'] == \
+            'm' * 255
+        # Names a request makes: 400, one info line each.
+        for segment, why in [('pool%230', "contains '#'"),
+                             ('a%09b', 'control character'),
+                             ('a%0Ab', 'control character'),
+                             ('a%7Fb', 'control character'),
+                             ('n' * 251, 'is 256 bytes long'),
+                             ('x' * 4000, 'is 4005 bytes long')]:
+            r = client.get(srv.url('/u/%s/whoami' % segment))
+            assert r.status_code == 400, (segment, r.status_code, r.text)
+            line, = log.wait('/u/', why, tag='APW00114')
+            assert '[apwsgi:info]' in line
+            assert 'taken from the request' in line
+            if len(segment) > 100:    # the name is shown cut short
+                assert '"user-%s..."' % segment[:75] in line
+            log = support.LogWindow(srv)
+        for header in ['a\tb', 'y' * 300]:
+            r = client.get(srv.url('/h/whoami'), headers={'X-Tenant': header})
+            assert r.status_code == 400, (header, r.status_code)
+            log.wait('/h/whoami', tag='APW00114')
+            log = support.LogWindow(srv)
+        # The pool member was never served to a request that named it.
+        assert get(client, srv, '/pool/whoami')['counter'] == \
+            member['counter'] + 1
+        # Names the configuration makes: 500, one error line each.
+        for path, why in [('/cfg/hash/whoami', "contains '#'"),
+                          ('/cfg/long/whoami', 'is 300 bytes long')]:
+            r = client.get(srv.url(path))
+            assert r.status_code == 500, (path, r.status_code)
+            line, = log.wait(path, why, 'fix the configuration',
+                             tag='APW00115')
+            assert '[apwsgi:error]' in line
+            log = support.LogWindow(srv)
+    assert support.LogWindow(srv, 0).tagged('APW00012') == []

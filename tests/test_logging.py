@@ -76,3 +76,68 @@ def test_stderr_goes_to_error_log(http, url, log, mount):
     tok = call(http, url, mount, '/stderr')
     line, = log.wait('serr-%s hello' % tok, tag='APW00503')
     assert message(line, 'APW00503').rstrip() == 'serr-%s hello' % tok
+
+
+@pytest.mark.parametrize('mount', MOUNTS)
+def test_binary_buffers(http, url, log, mount):
+    """sys.stdout.buffer, sys.stderr.buffer and wsgi.errors.buffer take
+    bytes: decoded as UTF-8 (a bad byte as \\xNN), into the same lines
+    with the same tags as the text streams."""
+    tok = call(http, url, mount, '/bytes')
+    log.wait('pout-%s after' % tok, tag='APW00502')
+    out = [message(line, 'APW00502').rstrip()
+           for line in log.tagged('APW00502', tok)]
+    # Apache's error log shows bytes >= 0x80 as \xNN, '\' as '\\'.
+    assert out == ['bout-%s caf\\xc3\\xa9 \\\\xff end' % tok,
+                   'bout-%s mixed tail' % tok,
+                   'pout-%s lone \\\\udcff' % tok,
+                   'tw-%s wrapped' % tok,
+                   'pout-%s after' % tok], out
+    err, = log.tagged('APW00503', 'berr-%s' % tok)
+    assert message(err, 'APW00503').rstrip() == 'berr-%s x' % tok
+    werr, = log.tagged('APW00501', 'bwerr-%s' % tok)
+    assert message(werr, 'APW00501').rstrip() == 'bwerr-%s y' % tok
+
+
+UNSUPPORTED = 'raises UnsupportedOperation (OSError ValueError)'
+
+
+@pytest.mark.parametrize('mount', MOUNTS)
+def test_stream_attributes(http, url, log, mount):
+    tok = support.token()
+    r = http.get(url('%s/attrs?token=%s' % (mount, tok)))
+    assert r.status_code == 200, r.text
+    got = r.json()
+    names = {'stdout': '<stdout>', 'stderr': '<stderr>',
+             'errors': 'wsgi.errors'}
+    for name, shown in names.items():
+        text, binary = got[name], got[name + '.buffer']
+        assert text == {
+            'encoding': 'utf-8', 'errors': 'backslashreplace',
+            'line_buffering': True, 'closed': False, 'name': shown,
+            'mode': 'w', 'newlines': None, 'write_through': True,
+            'isatty()': False, 'writable()': True, 'readable()': False,
+            'seekable()': False, 'fileno()': UNSUPPORTED,
+            'read()': UNSUPPORTED, 'readline()': UNSUPPORTED,
+            'tell()': UNSUPPORTED, 'flush()': None, 'close()': None,
+            'detach()': UNSUPPORTED, 'closed_after_close': False}, name
+        assert binary == {
+            'encoding': 'raises AttributeError',
+            'errors': 'raises AttributeError',
+            'line_buffering': 'raises AttributeError', 'closed': False,
+            'name': shown, 'mode': 'wb',
+            'newlines': 'raises AttributeError',
+            'write_through': 'raises AttributeError',
+            'isatty()': False, 'writable()': True, 'readable()': False,
+            'seekable()': False, 'fileno()': UNSUPPORTED,
+            'read()': UNSUPPORTED, 'readline()': UNSUPPORTED,
+            'tell()': UNSUPPORTED, 'flush()': None, 'close()': None,
+            'detach()': UNSUPPORTED, 'closed_after_close': False}, name
+        assert got[name + '.has_buffer_buffer'] is False
+    assert got['stdout.reconfigure'] is None
+    assert got['stdout.write'] == len('attrs-%s \xe9\n' % tok)
+    assert got['stdout.buffer.write'] == len('battrs-%s \xc3\xa9\n' % tok)
+    assert (got['text_bytes'], got['buffer_str']) == ('TypeError',
+                                                      'TypeError')
+    log.wait('battrs-%s \\xc3\\xa9' % tok, tag='APW00502')
+    log.wait('attrs-%s \\xc3\\xa9' % tok, tag='APW00502')

@@ -314,6 +314,31 @@ def test_stop_ends_nothing_mod_python_owns(shared):
     assert harness.crash_lines(shared, mark) == []
 
 
+def test_prefork_stop_while_mod_python_runs_python(make_server):
+    """Prefork ends a child from its SIGTERM handler, here while a
+    mod_python handler runs Python (holding the GIL): apwsgi's clean-up
+    must not wait for that GIL (Apache would kill the child) and nothing
+    may touch Python; the child ends at once and says so."""
+    srv = start(make_server, *SHARED, mpm='prefork')
+    log = support.LogWindow(srv, 0)
+
+    def busy():
+        try:
+            with support.Client() as client:
+                client.get(srv.url('/mp-shop/busy'), timeout=30)
+        except Exception:   # the stop cuts it
+            pass
+    thread = threading.Thread(target=busy, daemon=True)
+    thread.start()
+    support.wait_file(srv.state_dir / 'busy')
+    srv.stop()
+    thread.join(30)
+    line, = log.tagged('APW00036')
+    assert ':warn]' in line and 'the process ends at once' in line
+    assert log.lines('still did not exit') == []
+    assert harness.crash_lines(srv, 0) == []
+
+
 @pytest.mark.expect_log(*sorted(tag for _, tag in REFUSED.values()))
 @pytest.mark.parametrize('key', sorted(REFUSED))
 def test_owner_keys_refused(make_server, key):

@@ -75,14 +75,23 @@ def test_python_initialised_in_child_not_parent(make_server):
     assert parent == [], 'Python initialised in the Apache parent'
 
 
+# The tests below stop Apache while their client's keep-alive connection
+# is still open.  Apache 2.4.71's event MPM can crash a child it stops at
+# the very moment a client closes a connection (close_worker_sockets()
+# reads the socket of a connection whose pool a worker has just
+# recycled), before any module's clean-up has run, so no atexit handler
+# would run: about 1 stop in 10 right after a close, none with the
+# connection left open (60 of 60).
+
+
 @pytest.mark.parametrize('mount', ['/py', '/py-named'])
 def test_atexit_runs_at_stop(make_server, mount):
     srv = make_server(state_config)
     name = 'atexit-%s' % support.token()
     with support.Client() as client:
         r = client.get(srv.url(mount + '/atexit?file=' + name))
-    assert r.status_code == 200
-    srv.stop()
+        assert r.status_code == 200
+        srv.stop()
     text = support.wait_file(srv.state_dir / name, timeout=10)
     expected = 'exitnamed' if mount == '/py-named' else 'main'
     assert text == 'atexit ran in %s\n' % expected
@@ -100,7 +109,7 @@ def test_stop_with_daemon_threads_alive(make_server):
             names[mount] = 'atexit-%s' % support.token()
             assert client.get(srv.url(
                 mount + '/atexit?file=' + names[mount])).status_code == 200
-    srv.stop()
+        srv.stop()
     for name in names.values():
         support.wait_file(srv.state_dir / name, timeout=10)
 

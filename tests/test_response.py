@@ -267,15 +267,127 @@ def test_file_wrapper_real_file(http, url, data_file, query):
         assert r.headers['Content-Length'] == str(len(data) - pos)
 
 
-@pytest.mark.parametrize('pos', [0, 4097])
-def test_file_wrapper_uses_descriptor_of_real_file(http, url, data_file,
-                                                   pos):
-    """A file with fileno() is sent from its descriptor (an APR file
-    bucket), from its current offset, never read() in Python."""
+@pytest.mark.expect_log('APW00301')
+def test_file_wrapper_does_not_trust_fileno(http, url, data_file, log):
+    """An object that merely has fileno() is read through its read(), not
+    sent from its descriptor: read() here raises, so the client gets
+    500."""
     name, data = data_file
-    r = http.get(url('/response/fileno-only?name=%s&pos=%d' % (name, pos)))
+    r = http.get(url('/response/fileno-only?name=%s&pos=0' % name))
+    assert r.status_code == 500
+    log.wait('/response/fileno-only', tag='APW00301')
+    assert log.tagged('APW00301', 'read() of a real file was called')
+
+
+@pytest.fixture(scope='module')
+def packed_files(server, data_file):
+    """data_file's bytes gzip'ed, bz2'ed and as the tar member
+    'member.bin' (after another member), in the state directory:
+    {kind: name}."""
+    import bz2
+    import gzip
+    import io
+    import tarfile
+    name, data = data_file
+    names = {}
+    for kind, pack in (('gzip', gzip.compress), ('bz2', bz2.compress)):
+        names[kind] = '%s.%s' % (name, kind)
+        (server.state_dir / names[kind]).write_bytes(pack(data))
+    names['tar'] = name + '.tar'
+    with tarfile.open(server.state_dir / names['tar'], 'w') as tar:
+        for member, content in (('first.bin', b'f' * 5000),
+                                ('member.bin', data)):
+            info = tarfile.TarInfo(member)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    for value in names.values():
+        (server.state_dir / value).chmod(0o644)
+    return names
+
+
+@pytest.mark.parametrize('kind', ['gzip', 'bz2', 'tar'])
+def test_file_wrapper_sends_what_the_object_reads(http, url, data_file,
+                                                  packed_files, kind):
+    """gzip, bz2 and tar member objects have a fileno() of the packed file;
+    the body is what they read, not the bytes on disk."""
+    _, data = data_file
+    r = http.get(url('/response/fw?kind=%s&name=%s'
+                     % (kind, packed_files[kind])))
     assert r.status_code == 200
+    assert len(r.content) == len(data)
+    assert r.content == data
+
+
+def test_file_wrapper_proc_file(http, url):
+    """/proc files are regular files of size 0: read, not sent as 0
+    bytes."""
+    r = http.get(url('/response/fw?kind=proc'))
+    assert r.status_code == 200
+    assert r.content.startswith(b'Name:\t')
+    assert b'\nPid:\t%d\n' % int(r.content.split(b'\nPid:\t')[1]
+                                     .split(b'\n')[0]) in r.content
+    assert b'VmRSS:' in r.content
+    assert r.headers.get('Content-Length') != '0'
+
+
+def test_file_wrapper_pipe(http, url, data_file):
+    name, data = data_file
+    r = http.get(url('/response/fw?kind=pipe&name=' + name))
+    assert r.status_code == 200
+    assert r.content == data
+
+
+@pytest.mark.parametrize('kind,pos', [('readsome', 10), ('raw', 0)])
+def test_file_wrapper_real_file_kinds(http, url, data_file, kind, pos):
+    """A buffered file that already read some (its tell() counts the
+    buffer), and an unbuffered FileIO: sent from disk with their size."""
+    name, data = data_file
+    r = http.get(url('/response/fw?kind=%s&name=%s' % (kind, name)))
+    assert r.status_code == 200
+    assert r.headers['Content-Length'] == str(len(data) - pos)
     assert r.content == data[pos:]
+
+
+def test_file_wrapper_fileio_subclass_is_read(http, url, data_file):
+    """A subclass of io.FileIO may read something else than the disk."""
+    name, _ = data_file
+    r = http.get(url('/response/fw?kind=sub&name=' + name))
+    assert r.status_code == 200
+    assert r.content == b'x' * 1000
+
+
+@pytest.mark.expect_log('APW00301')
+def test_file_wrapper_text_file_refused(http, url, state, log):
+    """A text-mode file: read() gives str, which is refused (500) rather
+    than encoded in a guessed way."""
+    name = 'text-%s.txt' % support.token()
+    path = state / name
+    path.write_text('caf\xe9\n' * 100)
+    path.chmod(0o644)
+    r = http.get(url('/response/fw?kind=text&name=' + name))
+    assert r.status_code == 500
+    log.wait('/response/fw', tag='APW00301')
+    assert log.tagged('APW00301', 'TypeError: wsgi.file_wrapper: read() of '
+                      "_io.TextIOWrapper returned str, not bytes: open the "
+                      "file in binary mode ('rb')")
+
+
+@pytest.mark.parametrize('kind', ['grown', 'cut'])
+def test_file_wrapper_size_changed_before_return(http, url, state, kind):
+    """The size at the time of sending counts: a file that grew is sent
+    whole; one cut below its position is read (nothing left)."""
+    name = 'changing-%s.bin' % support.token()
+    path = state / name
+    data = os.urandom(20000)
+    path.write_bytes(data)
+    path.chmod(0o666)
+    r = http.get(url('/response/fw?kind=%s&name=%s' % (kind, name)))
+    assert r.status_code == 200
+    if kind == 'grown':
+        assert r.headers['Content-Length'] == str(len(data) + 100)
+        assert r.content == data + b'+' * 100
+    else:
+        assert r.content == b''
 
 
 def test_file_wrapper_bytesio(http, url):
@@ -375,14 +487,134 @@ def test_no_descriptor_leak(http, url, data_file):
         return len(os.listdir('/proc/%d/fd' % pid))
     pid = http.get(url('/interp/main/whoami')).json()['pid']
     paths = ['/response/file?name=%s&pos=10' % name,
-             '/response/fileno-only?name=%s' % name,
+             '/response/fw?kind=raw&name=%s' % name,
+             '/response/fw?kind=proc',
              '/response/file?name=%s&cl=1' % name,
              '/response/file-iterate?name=%s' % name]
     for path in paths:   # warm up: lazily opened things open now
         assert http.get(url(path)).status_code == 200
     before = fds(pid)
-    for _ in range(20):
+    # Within one keep-alive connection (MaxKeepAliveRequests is 100).
+    for _ in range(16):
         for path in paths:
             assert http.get(url(path)).status_code == 200
     assert http.get(url('/interp/main/whoami')).json()['pid'] == pid
     assert fds(pid) <= before + 1, (before, fds(pid))
+
+
+# ---- statuses that carry no body (RFC 9110 sections 6.4.1, 15.3.5,
+# 15.3.6 and 15.4.5): 204, 205 and 304 ----
+
+def _pipelined(server, method, path):
+    """Send `method path` and then GET /response/single on one
+    connection; -> (head of the first response, what followed it).
+
+    Anything between the first response's blank line and the second
+    response's status line is body the first response should not have
+    had."""
+    data = support.raw_request(
+        server, b'%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
+                b'GET /response/single HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                b'Connection: close\r\n\r\n' % (method.encode(),
+                                                path.encode()))
+    head, _, rest = data.partition(b'\r\n\r\n')
+    return head, rest
+
+
+@pytest.mark.parametrize('method', ['GET', 'HEAD'])
+@pytest.mark.parametrize('how', ['list', 'gen', 'write', 'file'])
+@pytest.mark.parametrize('cl', [None, '14', '0'])
+@pytest.mark.parametrize('status', ['204 No Content', '205 Reset Content',
+                                    '304 Not Modified'])
+def test_no_body_statuses(server, data_file, method, how, cl, status):
+    name, _ = data_file
+    path = '/response/no-body?s=%s&how=%s&name=%s' % (
+        status.replace(' ', '+'), how, name)
+    if cl is not None:
+        path += '&cl=' + cl
+    head, rest = _pipelined(server, method, path)
+    lines = head.split(b'\r\n')
+    assert lines[0] == b'HTTP/1.1 ' + status.encode(), head
+    assert b'X-Status: ' + status[:3].encode() in lines
+    fields = [line.split(b':')[0].lower() for line in lines[1:]]
+    assert b'transfer-encoding' not in fields, head
+    if status.startswith('205') and method == 'GET':
+        # RFC 9110 section 15.3.6: a zero-length content, said so.
+        assert b'Content-Length: 0' in lines, head
+    elif status.startswith('205'):
+        # Apache drops a HEAD response's "Content-Length: 0" itself.
+        assert [f for f in fields if f == b'content-length'] in (
+            [], [b'content-length']), head
+        assert b'Content-Length: 14' not in lines, head
+    else:
+        # RFC 9110 section 8.6: never for 204; Apache drops it for 304.
+        assert b'content-length' not in fields, head
+    assert b'forbidden' not in rest
+    assert rest.startswith(b'HTTP/1.1 200 OK\r\n'), rest[:200]
+    assert rest.endswith(b'\r\n\r\nhello world')
+
+
+def test_no_body_status_logs_dropped_body(http, url, log):
+    r = http.get(url('/response/no-body?s=205+Reset+Content&how=list'))
+    assert (r.status_code, r.content) == (205, b'')
+    line, = log.wait('/response/no-body', tag='APW00308')
+    assert ':info' in line and '205' in line
+
+
+def _shrink_while_sending(srv, mount='/response', size=64 * MIB):
+    """Request a `size` file through file_wrapper, stall after the
+    headers (the socket buffers hold far less than `size`), cut the
+    file to 1 MiB, then read on: -> (head, body)."""
+    name = 'shrink-%s.bin' % support.token()
+    path = srv.state_dir / name
+    with open(path, 'wb') as f:
+        block = support.pattern_block()
+        f.write(block * (size // len(block)))
+    path.chmod(0o666)
+    try:
+        with socket.create_connection((srv.host, srv.port),
+                                      timeout=support.TIMEOUT) as sock:
+            sock.sendall(b'GET %s/file?name=%s HTTP/1.1\r\n'
+                         b'Host: 127.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n'
+                         % (mount.encode(), name.encode()))
+            data = b''
+            while b'\r\n\r\n' not in data:
+                chunk = sock.recv(4096)
+                assert chunk, data
+                data += chunk
+            os.truncate(path, MIB)
+            data += support.read_until_close(sock)
+    finally:
+        os.unlink(path)
+    head, _, body = data.partition(b'\r\n\r\n')
+    return head, body
+
+
+@pytest.mark.expect_log('APW00309')
+def test_file_wrapper_file_shrinks_while_sent(server, log):
+    """A file cut short while it is sent neither kills the process (a
+    mapped file would raise SIGBUS) nor leaves the client waiting for
+    bytes that never come: the connection is cut."""
+    head, body = _shrink_while_sending(server)
+    assert head.startswith(b'HTTP/1.1 200 OK\r\n')
+    assert b'Content-Length: %d' % (64 * MIB) in head
+    assert MIB <= len(body) < 64 * MIB
+    log.wait('/response/file', 'shrank from 67108864 to 1048576 bytes',
+             tag='APW00309')
+
+
+@pytest.mark.expect_log('APW00309')
+def test_file_wrapper_file_shrinks_under_a_filter(make_server):
+    """The same under mod_deflate, which reads the file's bytes in the
+    process: from a map of the file, that read would be SIGBUS."""
+    srv = support.start_interp_server(
+        make_server, support.location('/gz', 'response_app',
+                                      extra='SetOutputFilter DEFLATE'),
+        modules=('deflate',))
+    head, body = _shrink_while_sending(srv, '/gz')
+    assert head.startswith(b'HTTP/1.1 200 OK\r\n')
+    assert b'Content-Encoding: gzip' in head
+    assert b'Transfer-Encoding: chunked' in head
+    assert not body.endswith(b'\r\n0\r\n\r\n')
+    support.LogWindow(srv, 0).wait('/gz/file', 'shrank from 67108864 to '
+                                   '1048576 bytes', tag='APW00309')

@@ -1,10 +1,10 @@
 """SCRIPT_NAME / PATH_INFO splitting and decoding (docs/configuration.rst,
 mod_wsgi.script_name).
 
-SCRIPT_NAME is the innermost non-regex <Location> (trailing '/' dropped,
-<Location /> gives ''), '' for <LocationMatch>, and mod_wsgi.script_name
-overrides it.  PATH_INFO is the percent-decoded rest of the path, as
-latin-1 str.
+SCRIPT_NAME is what the innermost non-regex <Location> matches of the
+path (trailing '/' dropped, runs of '/' matching one, <Location /> gives
+''), '' for <LocationMatch>, and mod_wsgi.script_name overrides it.
+PATH_INFO is the percent-decoded rest of the path, as latin-1 str.
 """
 
 import http.client
@@ -78,3 +78,55 @@ def test_script_name_override_not_a_prefix(http, url, log):
     response = http.get(url('/sn/bad/x'))
     assert response.status_code == 500
     log.wait('/sn/bad/x', tag='APW00105')
+
+
+# With MergeSlashes Off, r->uri keeps runs of '/' (Apache itself drops
+# the leading ones of a request path), but Apache compares <Location>
+# paths with them merged: SCRIPT_NAME is the part of the URI that
+# matched, in the URI's own characters, and SCRIPT_NAME + PATH_INFO is
+# always the whole path.
+SLASH_CASES = {
+    'Off': [
+        ('/app/x', '/app', '/x'),
+        ('/app//x', '/app', '//x'),
+        ('//app/x', '/app', '/x'),
+        ('/app//', '/app', '//'),
+        ('//app', '/app', ''),
+        ('///app///x//y', '/app', '///x//y'),
+        ('/appx/y', '', '/appx/y'),
+        ('/dir//x', '/dir', '//x'),
+        ('//dir/x', '/dir', '/x'),
+        ('/a//b/x', '/a//b', '/x'),
+        ('/a///b//', '/a///b', '//'),
+        ('/a/b//', '/a/b', '//'),
+        ('/a//bx', '', '/a//bx'),
+        ('//ov//x', '/ov', '//x'),
+        ('/ov//x', '/ov', '//x'),
+    ],
+    'On': [
+        ('/app/x', '/app', '/x'),
+        ('/app//x', '/app', '/x'),
+        ('//app/x', '/app', '/x'),
+        ('/app//', '/app', '/'),
+        ('/dir//x', '/dir', '/x'),
+        ('/a//b/x', '/a/b', '/x'),
+        ('//ov//x', '/ov', '/x'),
+    ],
+}
+
+
+@pytest.mark.parametrize('merge', ['Off', 'On'])
+def test_split_with_merge_slashes(make_server, merge):
+    """<Location /app>, <Location /dir/> (trailing slash), <Location /a/b>,
+    and mod_wsgi.script_name /ov, under MergeSlashes Off and On."""
+    srv = support.start_interp_server(
+        make_server, 'MergeSlashes %s' % merge,
+        support.location('/', 'environ_app'),
+        support.location('/app', 'environ_app'),
+        support.location('/dir/', 'environ_app'),
+        support.location('/a/b', 'environ_app'),
+        support.location('/ov', 'environ_app',
+                         extra='SetEnv mod_wsgi.script_name /ov'))
+    for path, script_name, path_info in SLASH_CASES[merge]:
+        got = split(srv, path)[:2]
+        assert got == (script_name, path_info), (merge, path, got)

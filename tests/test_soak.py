@@ -239,9 +239,11 @@ def markdown(data):
            'Written by tests/test_soak.py; see docs/reliability.rst.', '']
     for part in sorted(p for p in data if p.startswith('mixed ')):
         m = data[part]
-        out += ['## Mixed workload, %s (%s MPM, %d children of 25 '
+        out += ['## Mixed workload, %s (%s MPM, %d children of %d '
                 'threads)' % (m['allocator'], m['machine']['mpm'],
-                              len(m['rss_before'])), '',
+                              len(m['rss_before']),
+                              1 if m['machine']['mpm'] == 'prefork'
+                              else 25), '',
                 '%d requests in %.0f s (%d/s), %d failed, measured after '
                 'a warm-up of %d requests%s.' % (
                     m['load']['requests'], m['load']['seconds'],

@@ -23,6 +23,8 @@ Endpoints (by PATH_INFO):
                          b'custom error page'
   /exc-info-after        yields b'sent\n', then start_response with exc_info
                          (which must re-raise) -> connection cut
+  /exc-info-bogus        the same with exc_info (None, 'not an exception',
+                         None): start_response raises TypeError
   /sys-exit              sys.exit(3)
   /keyboard-interrupt    raises KeyboardInterrupt
   /ok                    b'still serving', X-Pid header
@@ -113,6 +115,14 @@ def _exc_info_after(start_response):
     yield b'must not be reached\n'
 
 
+def _exc_info_bogus(start_response):
+    yield b'sent\n'
+    start_response('500 Internal Server Error',
+                   [('Content-Type', 'text/plain')],
+                   (None, 'apwsgi-test-not-an-exception', None))
+    yield b'must not be reached\n'
+
+
 def _use_stash(start_response):
     import json
     uses = [
@@ -193,6 +203,9 @@ def application(environ, start_response):
     if path == '/exc-info-after':
         start_response('200 OK', plain)
         return _exc_info_after(start_response)
+    if path == '/exc-info-bogus':
+        start_response('200 OK', plain)
+        return _exc_info_bogus(start_response)
     if path == '/sys-exit':
         sys.exit(3)
     if path == '/keyboard-interrupt':

@@ -13,12 +13,21 @@ and "counter" (this app's request count in that interpreter)):
   /sleep?s=S           sleeps S seconds first
   /atexit?file=F       registers an atexit handler that writes STATE/F
                        (the interpreter's name) when the interpreter ends
+  /thread?name=N&stop=F[&daemon=1]
+                       starts a thread named N (non-daemon unless
+                       daemon=1) that runs Python until STATE/F exists,
+                       and creates STATE/F.asked when its interpreter
+                       starts to end
+  /executor            runs one task in a concurrent.futures thread pool
+                       that it keeps, so idle non-daemon workers remain
 """
 
 import atexit
+import concurrent.futures
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 
@@ -26,6 +35,17 @@ from apphelpers import interp_id, query, write_file
 
 STATE = {'counter': 0, 'value': None}
 BARRIER_TIMEOUT = 8.0
+
+
+def _spin_until(path):
+    """Run Python (sleeping 20 ms at a time) until `path` exists; once
+    threading shuts down (its interpreter ends), create `path`.asked."""
+    asked = False
+    while not os.path.exists(path):
+        if not asked and threading._SHUTTING_DOWN:
+            write_file(path + '.asked', '')
+            asked = True
+        time.sleep(0.02)
 
 
 def _barrier(directory, n):
@@ -63,6 +83,14 @@ def application(environ, start_response):
         out['arrived'] = _barrier(os.path.join(state_dir, q['dir']), n)
         if out['arrived'] < n:
             status = '504 Gateway Timeout'
+    elif path == '/thread':
+        threading.Thread(target=_spin_until, name=q['name'],
+                         args=(os.path.join(state_dir, q['stop']),),
+                         daemon=q.get('daemon') == '1').start()
+    elif path == '/executor':
+        pool = STATE.setdefault(
+            'pool', concurrent.futures.ThreadPoolExecutor(2))
+        out['task'] = pool.submit(sum, [1, 2]).result()
     elif path == '/atexit':
         atexit.register(write_file, os.path.join(state_dir, q['file']),
                         environ.get('apwsgi.interpreter') or '(main)')

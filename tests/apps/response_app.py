@@ -39,8 +39,25 @@ Endpoints (by PATH_INFO):
                        descriptor, from its current offset
   /file-iterate?name=F the app iterates file_wrapper itself and returns
                        the joined bytes
+  /fw?kind=K&name=F    file_wrapper(X) where X is, by K: gzip
+                       (gzip.open(STATE/F)), bz2 (bz2.open(STATE/F)), tar
+                       (member 'member.bin' of the tar STATE/F), proc
+                       (open('/proc/self/status', 'rb')), pipe (the read
+                       end of a pipe a thread writes STATE/F into), text
+                       (open(STATE/F), text mode), readsome (open(STATE/F,
+                       'rb') after read(10)), grown (STATE/F opened, then
+                       100 bytes b'+' appended to it), cut (STATE/F opened
+                       at 1000, then truncated to 500 bytes), raw
+                       (open(STATE/F, 'rb', buffering=0)), sub (a
+                       subclass of io.FileIO whose read() gives b'x' * n)
   /sleep?s=S           sleeps S seconds, returns b'slept'
   /many-headers?n=N    N headers X-H-<i>: 'v' * i, plus X-Long (8000 'L')
+  /no-body?s=STATUS&how=HOW[&cl=N]
+                       start_response(STATUS) with Content-Type and (cl)
+                       Content-Length N, and the body b'forbidden body'
+                       given as HOW: list, gen (a generator), write
+                       (write() then []), file (file_wrapper over
+                       STATE/NAME, with &name=NAME)
 """
 
 import io
@@ -129,6 +146,82 @@ def _generator():
 def _head_generator():
     yield b'head '
     yield b'body'
+
+
+class _XFile(io.FileIO):
+    """A FileIO whose read() is not the file on disk."""
+
+    def read(self, n=-1):
+        if self.tell() >= 1000:
+            return b''
+        self.seek(1000)
+        return b'x' * 1000
+
+
+def _fw_object(kind, path):
+    import bz2
+    import gzip
+    import tarfile
+    import threading
+    if kind == 'gzip':
+        return gzip.open(path)
+    if kind == 'bz2':
+        return bz2.open(path)
+    if kind == 'tar':
+        return tarfile.open(path).extractfile('member.bin')
+    if kind == 'proc':
+        return open('/proc/self/status', 'rb')
+    if kind == 'pipe':
+        rfd, wfd = os.pipe()
+
+        def feed():
+            with open(path, 'rb') as src, os.fdopen(wfd, 'wb') as out:
+                out.write(src.read())
+        threading.Thread(target=feed).start()
+        return os.fdopen(rfd, 'rb')
+    if kind == 'text':
+        return open(path)
+    if kind == 'readsome':
+        f = open(path, 'rb')
+        f.read(10)
+        return f
+    if kind == 'grown':
+        f = open(path, 'rb')
+        with open(path, 'ab') as more:
+            more.write(b'+' * 100)
+        return f
+    if kind == 'cut':
+        f = open(path, 'rb')
+        f.seek(1000)
+        os.truncate(path, 500)
+        return f
+    if kind == 'raw':
+        return open(path, 'rb', buffering=0)
+    if kind == 'sub':
+        return _XFile(path)
+    raise ValueError(kind)
+
+
+def _no_body(environ, start_response, q, state):
+    body = b'forbidden body'
+    headers = [('Content-Type', 'text/plain'), ('X-Status', q['s'][:3])]
+    if 'cl' in q:
+        headers.append(('Content-Length', q['cl']))
+    how = q['how']
+    if how == 'gen':
+        def gen():
+            start_response(q['s'], headers)
+            yield body[:9]
+            yield body[9:]
+        return gen()
+    write = start_response(q['s'], headers)
+    if how == 'write':
+        write(body)
+        return []
+    if how == 'file':
+        return environ['wsgi.file_wrapper'](
+            open(os.path.join(state, q['name']), 'rb'))
+    return [body]
 
 
 def application(environ, start_response):
@@ -233,6 +326,14 @@ def application(environ, start_response):
         headers = [('X-H-%d' % i, 'v' * i) for i in range(int(q['n']))]
         return _text(start_response, b'many', extra=headers + [
             ('X-Long', 'L' * 8000)])
+    if path == '/no-body':
+        return _no_body(environ, start_response, q, state)
+    if path == '/fw':
+        filelike = _fw_object(q['kind'],
+                              os.path.join(state, q.get('name', '')))
+        start_response('200 OK', [('Content-Type',
+                                   'application/octet-stream')])
+        return environ['wsgi.file_wrapper'](filelike)
     if path == '/sleep':
         time.sleep(float(q['s']))
         return _text(start_response, b'slept')

@@ -3,7 +3,8 @@
 handler (PythonHandler mp_side), any path: JSON {"server": "mod_python",
 "pid", "interp" (req.interpreter), "values" (shared_state.values),
 "first" (shared_state.first)}; a path ending in /set?key=K&value=V sets
-values[K] = V first.
+values[K] = V first; one ending in /busy creates STATE/busy (STATE from
+SetEnv APWSGI_TEST_STATE) and then runs Python without end.
 
 fixup (PythonFixupHandler mp_side::fixup): records the URI it saw in
 values['fixup'] before the response handler runs.
@@ -25,6 +26,12 @@ def handler(req):
     query = {k: v[0] for k, v in parse_qs(req.args or '').items()}
     if req.uri.endswith('/set'):
         shared_state.values[query['key']] = query['value']
+    if req.uri.endswith('/busy'):
+        state = req.subprocess_env['APWSGI_TEST_STATE']
+        with open(os.path.join(state, 'busy'), 'w') as f:
+            f.write('running\n')
+        while True:
+            pass
     body = json.dumps({'server': 'mod_python', 'pid': os.getpid(),
                        'interp': req.interpreter,
                        'values': shared_state.values,
