@@ -420,6 +420,24 @@ log_dealloc(apwsgi_log_object *self)
     Py_DECREF(type);
 }
 
+/* The io.IOBase methods that a Log and its buffer answer alike: a
+ * stream that only writes, with no descriptor of its own. */
+/* clang-format off */
+#define STREAM_METHODS                                                  \
+    {"isatty", log_false, METH_NOARGS, NULL},                           \
+    {"readable", log_false, METH_NOARGS, NULL},                         \
+    {"seekable", log_false, METH_NOARGS, NULL},                         \
+    {"writable", log_true, METH_NOARGS, NULL},                          \
+    {"fileno", log_fileno, METH_NOARGS, NULL},                          \
+    {"detach", log_detach, METH_NOARGS, NULL},                          \
+    {"read", log_not_readable, METH_VARARGS, NULL},                     \
+    {"readline", log_not_readable, METH_VARARGS, NULL},                 \
+    {"readlines", log_not_readable, METH_VARARGS, NULL},                \
+    {"seek", log_not_seekable, METH_VARARGS, NULL},                     \
+    {"tell", log_not_seekable, METH_VARARGS, NULL},                     \
+    {"truncate", log_not_seekable, METH_VARARGS, NULL}
+/* clang-format on */
+
 static PyMethodDef log_methods[] = {
     {"write", log_write, METH_O, "Log complete lines."},
     {"writelines", log_writelines, METH_O, "write() each."},
@@ -428,18 +446,7 @@ static PyMethodDef log_methods[] = {
      "Log a partial line; the error log itself stays open."},
     {"reconfigure", (PyCFunction)(void (*)(void))log_reconfigure,
      METH_VARARGS | METH_KEYWORDS, "Accepted; changes nothing."},
-    {"isatty", log_false, METH_NOARGS, NULL},
-    {"readable", log_false, METH_NOARGS, NULL},
-    {"seekable", log_false, METH_NOARGS, NULL},
-    {"writable", log_true, METH_NOARGS, NULL},
-    {"fileno", log_fileno, METH_NOARGS, NULL},
-    {"detach", log_detach, METH_NOARGS, NULL},
-    {"read", log_not_readable, METH_VARARGS, NULL},
-    {"readline", log_not_readable, METH_VARARGS, NULL},
-    {"readlines", log_not_readable, METH_VARARGS, NULL},
-    {"seek", log_not_seekable, METH_VARARGS, NULL},
-    {"tell", log_not_seekable, METH_VARARGS, NULL},
-    {"truncate", log_not_seekable, METH_VARARGS, NULL},
+    STREAM_METHODS,
     {NULL, NULL, 0, NULL},
 };
 
@@ -535,18 +542,7 @@ static PyMethodDef buffer_methods[] = {
     {"flush", (PyCFunction)buffer_flush, METH_NOARGS, "Log a partial line."},
     {"close", (PyCFunction)buffer_flush, METH_NOARGS,
      "Log a partial line; the error log itself stays open."},
-    {"isatty", log_false, METH_NOARGS, NULL},
-    {"readable", log_false, METH_NOARGS, NULL},
-    {"seekable", log_false, METH_NOARGS, NULL},
-    {"writable", log_true, METH_NOARGS, NULL},
-    {"fileno", log_fileno, METH_NOARGS, NULL},
-    {"detach", log_detach, METH_NOARGS, NULL},
-    {"read", log_not_readable, METH_VARARGS, NULL},
-    {"readline", log_not_readable, METH_VARARGS, NULL},
-    {"readlines", log_not_readable, METH_VARARGS, NULL},
-    {"seek", log_not_seekable, METH_VARARGS, NULL},
-    {"tell", log_not_seekable, METH_VARARGS, NULL},
-    {"truncate", log_not_seekable, METH_VARARGS, NULL},
+    STREAM_METHODS,
     {NULL, NULL, 0, NULL},
 };
 

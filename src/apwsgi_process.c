@@ -279,6 +279,21 @@ add_name(char *buf, size_t size, const char *name)
     apr_snprintf(buf + n, size - n, "%s%s", n ? ", " : "", name);
 }
 
+/* The name of the Apache signal that a call (signalnum, x) names, or
+ * NULL: another signal, or other arguments (the original call then
+ * reports them).  GIL held; no exception left set. */
+static const char *
+apache_signal_arg(PyObject *const *args, Py_ssize_t nargs)
+{
+    const char *name = NULL;
+
+    if (nargs == 2 && PyLong_Check(args[0])) {
+        name = apwsgi_process_is_apache_signal(PyLong_AsLong(args[0]));
+        PyErr_Clear();
+    }
+    return name;
+}
+
 /*
  * signal.signal(signalnum, handler): for Apache's signals, nothing is
  * changed and the current handler (signal.getsignal) is returned.
@@ -287,12 +302,8 @@ add_name(char *buf, size_t size, const char *name)
 static PyObject *
 guard_signal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    const char *name = NULL;
+    const char *name = apache_signal_arg(args, nargs);
 
-    if (nargs == 2 && PyLong_Check(args[0])) {
-        name = apwsgi_process_is_apache_signal(PyLong_AsLong(args[0]));
-        PyErr_Clear();
-    }
     if (!name) {
         return PyObject_Vectorcall(PyTuple_GET_ITEM(self, 0), args, nargs,
                                    NULL);
@@ -306,12 +317,8 @@ guard_signal(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 guard_siginterrupt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    const char *name = NULL;
+    const char *name = apache_signal_arg(args, nargs);
 
-    if (nargs == 2 && PyLong_Check(args[0])) {
-        name = apwsgi_process_is_apache_signal(PyLong_AsLong(args[0]));
-        PyErr_Clear();
-    }
     if (!name) {
         return PyObject_Vectorcall(PyTuple_GET_ITEM(self, 0), args, nargs,
                                    NULL);

@@ -21,13 +21,8 @@ static const char *const classes[APWSGI_CODE_CLASSES] = {"1xx", "2xx", "3xx",
 static const char *const events[APWSGI_INTERP_EVENTS] = {
     "created", "reloaded", "retired", "evicted", "ended"};
 
-#define PUTS(bb, s) apr_brigade_puts((bb), NULL, NULL, (s))
-
-static int printf_out(apr_bucket_brigade *bb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-printf_out(apr_bucket_brigade *bb, const char *fmt, ...)
+int
+apwsgi_status_printf(apr_bucket_brigade *bb, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -108,7 +103,7 @@ json_str(apr_bucket_brigade *bb, const char *s)
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     apr_size_t n = strlen((const char *)p);
 
-    PUTS(bb, "\"");
+    APWSGI_STATUS_PUTS(bb, "\"");
     while (n > 0) {
         const unsigned char *run = p;
         int len = 0;
@@ -128,22 +123,22 @@ json_str(apr_bucket_brigade *bb, const char *s)
             apr_brigade_write(bb, NULL, NULL, (const char *)p, len);
         }
         else if (*p >= 0x80) {
-            PUTS(bb, "\\ufffd");
+            APWSGI_STATUS_PUTS(bb, "\\ufffd");
             len = 1;
         }
         else if (*p == '"' || *p == '\\') {
-            printf_out(bb, "\\%c", *p);
+            apwsgi_status_printf(bb, "\\%c", *p);
         }
         else if (*p == '\n') {
-            PUTS(bb, "\\n");
+            APWSGI_STATUS_PUTS(bb, "\\n");
         }
         else {
-            printf_out(bb, "\\u%04x", *p);
+            apwsgi_status_printf(bb, "\\u%04x", *p);
         }
         p += len;
         n -= len;
     }
-    PUTS(bb, "\"");
+    APWSGI_STATUS_PUTS(bb, "\"");
 }
 
 /* A histogram: {"sum", "count", "bounds", "counts"} (counts per
@@ -157,42 +152,44 @@ json_histogram(apr_bucket_brigade *bb, apr_uint64_t sum_us,
     for (int i = 0; i < n; i++) {
         count += counts[i];
     }
-    printf_out(
+    apwsgi_status_printf(
         bb, "{\"sum\": %.6f, \"count\": %" APR_UINT64_T_FMT ", \"bounds\": [",
         (double)sum_us / APR_USEC_PER_SEC, count);
     for (int i = 0; i < n - 1; i++) {
-        printf_out(bb, "%s%g", i ? ", " : "", bounds[i]);
+        apwsgi_status_printf(bb, "%s%g", i ? ", " : "", bounds[i]);
     }
-    PUTS(bb, "], \"counts\": [");
+    APWSGI_STATUS_PUTS(bb, "], \"counts\": [");
     for (int i = 0; i < n; i++) {
-        printf_out(bb, "%s%" APR_UINT64_T_FMT, i ? ", " : "", counts[i]);
+        apwsgi_status_printf(bb, "%s%" APR_UINT64_T_FMT, i ? ", " : "",
+                             counts[i]);
     }
-    PUTS(bb, "]}");
+    APWSGI_STATUS_PUTS(bb, "]}");
 }
 
 /* The members every interpreter and the totals share. */
 static void
 json_counters(apr_bucket_brigade *bb, const apwsgi_counters_t *c)
 {
-    printf_out(bb,
-               "\"requests\": %" APR_UINT64_T_FMT ", \"requests_by_class\": {",
-               requests_of(c));
+    apwsgi_status_printf(
+        bb, "\"requests\": %" APR_UINT64_T_FMT ", \"requests_by_class\": {",
+        requests_of(c));
     for (int i = 0; i < APWSGI_CODE_CLASSES; i++) {
-        printf_out(bb, "%s\"%s\": %" APR_UINT64_T_FMT, i ? ", " : "",
-                   classes[i], c->requests[i]);
+        apwsgi_status_printf(bb, "%s\"%s\": %" APR_UINT64_T_FMT, i ? ", " : "",
+                             classes[i], c->requests[i]);
     }
-    PUTS(bb, "}, \"duration_seconds\": ");
+    APWSGI_STATUS_PUTS(bb, "}, \"duration_seconds\": ");
     json_histogram(bb, c->duration_us, c->duration, apwsgi_duration_bounds,
                    APWSGI_DURATION_BUCKETS);
-    PUTS(bb, ", \"gil_wait_seconds\": ");
+    APWSGI_STATUS_PUTS(bb, ", \"gil_wait_seconds\": ");
     json_histogram(bb, c->gil_wait_us, c->gil_wait, apwsgi_gil_bounds,
                    APWSGI_GIL_BUCKETS);
-    printf_out(bb,
-               ", \"exceptions\": %" APR_UINT64_T_FMT
-               ", \"timeouts\": %" APR_UINT64_T_FMT
-               ", \"bytes_in\": %" APR_UINT64_T_FMT
-               ", \"bytes_out\": %" APR_UINT64_T_FMT,
-               c->exceptions, c->timeouts, c->bytes_in, c->bytes_out);
+    apwsgi_status_printf(bb,
+                         ", \"exceptions\": %" APR_UINT64_T_FMT
+                         ", \"timeouts\": %" APR_UINT64_T_FMT
+                         ", \"bytes_in\": %" APR_UINT64_T_FMT
+                         ", \"bytes_out\": %" APR_UINT64_T_FMT,
+                         c->exceptions, c->timeouts, c->bytes_in,
+                         c->bytes_out);
 }
 
 /* {"alive": n, "created": n, ...} */
@@ -200,22 +197,22 @@ static void
 json_events(apr_bucket_brigade *bb, apr_int64_t alive,
             const apwsgi_counters_t *c)
 {
-    printf_out(bb, "{\"alive\": %" APR_INT64_T_FMT, alive);
+    apwsgi_status_printf(bb, "{\"alive\": %" APR_INT64_T_FMT, alive);
     for (int i = 0; i < APWSGI_INTERP_EVENTS; i++) {
-        printf_out(bb, ", \"%s\": %" APR_UINT64_T_FMT, events[i],
-                   c->events[i]);
+        apwsgi_status_printf(bb, ", \"%s\": %" APR_UINT64_T_FMT, events[i],
+                             c->events[i]);
     }
-    PUTS(bb, "}");
+    APWSGI_STATUS_PUTS(bb, "}");
 }
 
 static void
 json_number_or_null(apr_bucket_brigade *bb, const char *name, double v)
 {
     if (v < 0) {
-        printf_out(bb, ", \"%s\": null", name);
+        apwsgi_status_printf(bb, ", \"%s\": null", name);
     }
     else {
-        printf_out(bb, ", \"%s\": %.6f", name, v);
+        apwsgi_status_printf(bb, ", \"%s\": %.6f", name, v);
     }
 }
 
@@ -225,18 +222,19 @@ json_interps(apr_bucket_brigade *bb, const apwsgi_view_t *v)
     const apwsgi_interp_view_t *in =
         (const apwsgi_interp_view_t *)v->interps->elts;
 
-    PUTS(bb, "\"interpreters\": [");
+    APWSGI_STATUS_PUTS(bb, "\"interpreters\": [");
     for (int i = 0; i < v->interps->nelts; i++) {
-        PUTS(bb, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
+        APWSGI_STATUS_PUTS(bb, i ? ",\n  {\"name\": " : "\n  {\"name\": ");
         json_str(bb, in[i].name);
-        PUTS(bb, ", ");
+        APWSGI_STATUS_PUTS(bb, ", ");
         json_counters(bb, &in[i].c);
-        printf_out(bb, ", \"in_flight\": %" APR_INT64_T_FMT ", \"life\": ",
-                   in[i].in_flight);
+        apwsgi_status_printf(
+            bb, ", \"in_flight\": %" APR_INT64_T_FMT ", \"life\": ",
+            in[i].in_flight);
         json_events(bb, in[i].alive, &in[i].c);
-        PUTS(bb, "}");
+        APWSGI_STATUS_PUTS(bb, "}");
     }
-    PUTS(bb, "],\n");
+    APWSGI_STATUS_PUTS(bb, "],\n");
 }
 
 static void
@@ -245,23 +243,24 @@ json_processes(apr_bucket_brigade *bb, const apwsgi_view_t *v)
     const apwsgi_process_view_t *p =
         (const apwsgi_process_view_t *)v->processes->elts;
 
-    PUTS(bb, "\"processes\": [");
+    APWSGI_STATUS_PUTS(bb, "\"processes\": [");
     for (int i = 0; i < v->processes->nelts; i++) {
-        printf_out(bb,
-                   "%s\n  {\"pid\": %d, \"generation\": %d, "
-                   "\"started\": %.6f, \"threads\": %d, \"busy\": "
-                   "%" APR_INT64_T_FMT ", \"idle\": %" APR_INT64_T_FMT
-                   ", \"interpreters\": %" APR_INT64_T_FMT
-                   ", \"requests\": %" APR_UINT64_T_FMT
-                   ", \"rss_bytes\": %" APR_UINT64_T_FMT
-                   ", \"cpu_seconds\": {\"user\": %.2f, \"system\": %.2f}}",
-                   i ? "," : "", p[i].pid, p[i].generation,
-                   unix_seconds(p[i].started), p[i].threads, p[i].busy,
-                   p[i].threads > p[i].busy ? p[i].threads - p[i].busy : 0,
-                   p[i].interpreters, p[i].requests, p[i].rss_bytes,
-                   p[i].cpu_user, p[i].cpu_system);
+        apwsgi_status_printf(
+            bb,
+            "%s\n  {\"pid\": %d, \"generation\": %d, "
+            "\"started\": %.6f, \"threads\": %d, \"busy\": "
+            "%" APR_INT64_T_FMT ", \"idle\": %" APR_INT64_T_FMT
+            ", \"interpreters\": %" APR_INT64_T_FMT
+            ", \"requests\": %" APR_UINT64_T_FMT
+            ", \"rss_bytes\": %" APR_UINT64_T_FMT
+            ", \"cpu_seconds\": {\"user\": %.2f, \"system\": %.2f}}",
+            i ? "," : "", p[i].pid, p[i].generation,
+            unix_seconds(p[i].started), p[i].threads, p[i].busy,
+            p[i].threads > p[i].busy ? p[i].threads - p[i].busy : 0,
+            p[i].interpreters, p[i].requests, p[i].rss_bytes, p[i].cpu_user,
+            p[i].cpu_system);
     }
-    PUTS(bb, "],\n");
+    APWSGI_STATUS_PUTS(bb, "],\n");
 }
 
 static void
@@ -270,28 +269,30 @@ json_requests(apr_bucket_brigade *bb, const apwsgi_view_t *v)
     const apwsgi_request_view_t *q =
         (const apwsgi_request_view_t *)v->requests->elts;
 
-    PUTS(bb, "\"requests\": [");
+    APWSGI_STATUS_PUTS(bb, "\"requests\": [");
     for (int i = 0; i < v->requests->nelts; i++) {
-        printf_out(bb, "%s\n  {\"pid\": %d, \"thread\": %ld, \"method\": ",
-                   i ? "," : "", q[i].pid, q[i].tid);
+        apwsgi_status_printf(
+            bb,
+            "%s\n  {\"pid\": %d, \"thread\": %ld, \"method\": ", i ? "," : "",
+            q[i].pid, q[i].tid);
         json_str(bb, q[i].method);
-        PUTS(bb, ", \"path\": ");
+        APWSGI_STATUS_PUTS(bb, ", \"path\": ");
         json_str(bb, q[i].path);
-        PUTS(bb, ", \"interpreter\": ");
+        APWSGI_STATUS_PUTS(bb, ", \"interpreter\": ");
         json_str(bb, q[i].interp);
-        printf_out(bb, ", \"age_seconds\": %.3f, \"started\": %.6f", q[i].age,
-                   unix_seconds(q[i].started));
-        PUTS(bb, ", \"stack\": ");
+        apwsgi_status_printf(bb, ", \"age_seconds\": %.3f, \"started\": %.6f",
+                             q[i].age, unix_seconds(q[i].started));
+        APWSGI_STATUS_PUTS(bb, ", \"stack\": ");
         if (q[i].stack) {
             json_str(bb, q[i].stack);
         }
         else {
-            PUTS(bb, "null");
+            APWSGI_STATUS_PUTS(bb, "null");
         }
-        PUTS(bb, "}");
+        APWSGI_STATUS_PUTS(bb, "}");
     }
-    printf_out(bb, "],\n\"requests_unlisted\": %" APR_INT64_T_FMT ",\n",
-               v->unlisted);
+    apwsgi_status_printf(
+        bb, "],\n\"requests_unlisted\": %" APR_INT64_T_FMT ",\n", v->unlisted);
 }
 
 static void
@@ -300,20 +301,20 @@ json_series(apr_bucket_brigade *bb, const apwsgi_view_t *v)
     const apwsgi_point_view_t *pt =
         (const apwsgi_point_view_t *)v->series->elts;
 
-    printf_out(bb, "\"series\": {\"step_seconds\": %d, \"points\": [",
-               v->step);
+    apwsgi_status_printf(
+        bb, "\"series\": {\"step_seconds\": %d, \"points\": [", v->step);
     for (int i = 0; i < v->series->nelts; i++) {
-        printf_out(bb,
-                   "%s\n  {\"time\": %.0f, \"requests_per_second\": %.3f, "
-                   "\"errors_per_second\": %.3f",
-                   i ? "," : "", unix_seconds(pt[i].time), pt[i].rate,
-                   pt[i].errors);
+        apwsgi_status_printf(
+            bb,
+            "%s\n  {\"time\": %.0f, \"requests_per_second\": %.3f, "
+            "\"errors_per_second\": %.3f",
+            i ? "," : "", unix_seconds(pt[i].time), pt[i].rate, pt[i].errors);
         json_number_or_null(bb, "mean_seconds", pt[i].mean);
         json_number_or_null(bb, "p95_seconds", pt[i].p95);
-        printf_out(bb, ", \"in_flight\": %" APR_INT64_T_FMT "}",
-                   pt[i].in_flight);
+        apwsgi_status_printf(bb, ", \"in_flight\": %" APR_INT64_T_FMT "}",
+                             pt[i].in_flight);
     }
-    PUTS(bb, "]}\n");
+    APWSGI_STATUS_PUTS(bb, "]}\n");
 }
 
 static void
@@ -321,27 +322,29 @@ render_json(apr_bucket_brigade *bb, const apwsgi_view_t *v)
 {
     const char *mpm = ap_show_mpm();
 
-    printf_out(bb,
-               "{\"schema\": \"" SCHEMA "\",\n\"time\": %.6f,\n"
-               "\"server\": {\"started\": %.6f, \"mpm\": ",
-               unix_seconds(v->now), unix_seconds(v->created));
+    apwsgi_status_printf(bb,
+                         "{\"schema\": \"" SCHEMA "\",\n\"time\": %.6f,\n"
+                         "\"server\": {\"started\": %.6f, \"mpm\": ",
+                         unix_seconds(v->now), unix_seconds(v->created));
     json_str(bb, mpm);
-    printf_out(bb, ", \"python\": \"%s\"},\n\"totals\": {", PY_VERSION);
+    apwsgi_status_printf(bb, ", \"python\": \"%s\"},\n\"totals\": {",
+                         PY_VERSION);
     json_counters(bb, &v->totals);
-    printf_out(bb,
-               ", \"in_flight\": %" APR_INT64_T_FMT
-               ", \"processes\": %d, \"workers\": {\"threads\": "
-               "%" APR_INT64_T_FMT ", \"busy\": %" APR_INT64_T_FMT
-               ", \"idle\": %" APR_INT64_T_FMT "}, \"interpreters\": ",
-               v->in_flight, v->processes->nelts, v->threads, v->busy,
-               v->threads > v->busy ? v->threads - v->busy : 0);
+    apwsgi_status_printf(
+        bb,
+        ", \"in_flight\": %" APR_INT64_T_FMT
+        ", \"processes\": %d, \"workers\": {\"threads\": "
+        "%" APR_INT64_T_FMT ", \"busy\": %" APR_INT64_T_FMT
+        ", \"idle\": %" APR_INT64_T_FMT "}, \"interpreters\": ",
+        v->in_flight, v->processes->nelts, v->threads, v->busy,
+        v->threads > v->busy ? v->threads - v->busy : 0);
     json_events(bb, v->interpreters, &v->totals);
-    PUTS(bb, "},\n");
+    APWSGI_STATUS_PUTS(bb, "},\n");
     json_interps(bb, v);
     json_processes(bb, v);
     json_requests(bb, v);
     json_series(bb, v);
-    PUTS(bb, "}\n");
+    APWSGI_STATUS_PUTS(bb, "}\n");
 }
 
 /* ---- Prometheus text format 0.0.4 ---- */
@@ -352,10 +355,10 @@ prom_label(apr_bucket_brigade *bb, const char *s)
 {
     for (; *s; s++) {
         if (*s == '\\' || *s == '"') {
-            printf_out(bb, "\\%c", *s);
+            apwsgi_status_printf(bb, "\\%c", *s);
         }
         else if (*s == '\n') {
-            PUTS(bb, "\\n");
+            APWSGI_STATUS_PUTS(bb, "\\n");
         }
         else {
             apr_brigade_putc(bb, NULL, NULL, *s);
@@ -367,16 +370,17 @@ static void
 prom_head(apr_bucket_brigade *bb, const char *name, const char *type,
           const char *help)
 {
-    printf_out(bb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    apwsgi_status_printf(bb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                         type);
 }
 
 /* name{interpreter="..."<extra>} */
 static void
 prom_sample_start(apr_bucket_brigade *bb, const char *name, const char *interp)
 {
-    printf_out(bb, "%s{interpreter=\"", name);
+    apwsgi_status_printf(bb, "%s{interpreter=\"", name);
     prom_label(bb, interp);
-    PUTS(bb, "\"");
+    APWSGI_STATUS_PUTS(bb, "\"");
 }
 
 static void
@@ -391,18 +395,18 @@ prom_histogram(apr_bucket_brigade *bb, const char *name, const char *interp,
         prom_sample_start(bb, apr_pstrcat(bb->p, name, "_bucket", NULL),
                           interp);
         if (i < n - 1) {
-            printf_out(bb, ",le=\"%g\"} %" APR_UINT64_T_FMT "\n", bounds[i],
-                       cumulative);
+            apwsgi_status_printf(bb, ",le=\"%g\"} %" APR_UINT64_T_FMT "\n",
+                                 bounds[i], cumulative);
         }
         else {
-            printf_out(bb, ",le=\"+Inf\"} %" APR_UINT64_T_FMT "\n",
-                       cumulative);
+            apwsgi_status_printf(bb, ",le=\"+Inf\"} %" APR_UINT64_T_FMT "\n",
+                                 cumulative);
         }
     }
     prom_sample_start(bb, apr_pstrcat(bb->p, name, "_sum", NULL), interp);
-    printf_out(bb, "} %.6f\n", (double)sum_us / APR_USEC_PER_SEC);
+    apwsgi_status_printf(bb, "} %.6f\n", (double)sum_us / APR_USEC_PER_SEC);
     prom_sample_start(bb, apr_pstrcat(bb->p, name, "_count", NULL), interp);
-    printf_out(bb, "} %" APR_UINT64_T_FMT "\n", cumulative);
+    apwsgi_status_printf(bb, "} %" APR_UINT64_T_FMT "\n", cumulative);
 }
 
 /* One counter per interpreter: the value at `offset` in its counters. */
@@ -415,8 +419,9 @@ prom_per_interp(apr_bucket_brigade *bb, const apwsgi_view_t *v,
 
     for (int i = 0; i < v->interps->nelts; i++) {
         prom_sample_start(bb, name, in[i].name);
-        printf_out(bb, "} %" APR_UINT64_T_FMT "\n",
-                   *(const apr_uint64_t *)((const char *)&in[i].c + offset));
+        apwsgi_status_printf(
+            bb, "} %" APR_UINT64_T_FMT "\n",
+            *(const apr_uint64_t *)((const char *)&in[i].c + offset));
     }
 }
 
@@ -433,8 +438,9 @@ prom_interps(apr_bucket_brigade *bb, const apwsgi_view_t *v)
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < APWSGI_CODE_CLASSES; k++) {
             prom_sample_start(bb, "apwsgi_requests_total", in[i].name);
-            printf_out(bb, ",code_class=\"%s\"} %" APR_UINT64_T_FMT "\n",
-                       classes[k], in[i].c.requests[k]);
+            apwsgi_status_printf(bb,
+                                 ",code_class=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                                 classes[k], in[i].c.requests[k]);
         }
     }
     prom_head(bb, "apwsgi_request_duration_seconds", "histogram",
@@ -455,7 +461,7 @@ prom_interps(apr_bucket_brigade *bb, const apwsgi_view_t *v)
               "Requests inside an interpreter's application now.");
     for (int i = 0; i < n; i++) {
         prom_sample_start(bb, "apwsgi_requests_in_flight", in[i].name);
-        printf_out(bb, "} %" APR_INT64_T_FMT "\n", in[i].in_flight);
+        apwsgi_status_printf(bb, "} %" APR_INT64_T_FMT "\n", in[i].in_flight);
     }
     prom_head(bb, "apwsgi_application_exceptions_total", "counter",
               "Exceptions the application (or its close()) raised.");
@@ -477,7 +483,7 @@ prom_interps(apr_bucket_brigade *bb, const apwsgi_view_t *v)
               "Interpreters alive, in all processes.");
     for (int i = 0; i < n; i++) {
         prom_sample_start(bb, "apwsgi_interpreters", in[i].name);
-        printf_out(bb, "} %" APR_INT64_T_FMT "\n", in[i].alive);
+        apwsgi_status_printf(bb, "} %" APR_INT64_T_FMT "\n", in[i].alive);
     }
     prom_head(bb, "apwsgi_interpreter_events_total", "counter",
               "Interpreters created, reloaded, retired, evicted, ended.");
@@ -485,8 +491,8 @@ prom_interps(apr_bucket_brigade *bb, const apwsgi_view_t *v)
         for (int k = 0; k < APWSGI_INTERP_EVENTS; k++) {
             prom_sample_start(bb, "apwsgi_interpreter_events_total",
                               in[i].name);
-            printf_out(bb, ",event=\"%s\"} %" APR_UINT64_T_FMT "\n", events[k],
-                       in[i].c.events[k]);
+            apwsgi_status_printf(bb, ",event=\"%s\"} %" APR_UINT64_T_FMT "\n",
+                                 events[k], in[i].c.events[k]);
         }
     }
 }
@@ -501,40 +507,44 @@ prom_processes(apr_bucket_brigade *bb, const apwsgi_view_t *v)
     prom_head(bb, "apwsgi_workers", "gauge",
               "Worker threads of the children: inside an apwsgi request "
               "(busy) or not (idle).");
-    printf_out(bb,
-               "apwsgi_workers{state=\"busy\"} %" APR_INT64_T_FMT "\n"
-               "apwsgi_workers{state=\"idle\"} %" APR_INT64_T_FMT "\n",
-               v->busy, v->threads > v->busy ? v->threads - v->busy : 0);
+    apwsgi_status_printf(
+        bb,
+        "apwsgi_workers{state=\"busy\"} %" APR_INT64_T_FMT "\n"
+        "apwsgi_workers{state=\"idle\"} %" APR_INT64_T_FMT "\n",
+        v->busy, v->threads > v->busy ? v->threads - v->busy : 0);
     prom_head(bb, "apwsgi_processes", "gauge", "Live children.");
-    printf_out(bb, "apwsgi_processes %d\n", n);
+    apwsgi_status_printf(bb, "apwsgi_processes %d\n", n);
     prom_head(bb, "apwsgi_process_resident_memory_bytes", "gauge",
               "Resident memory of each child.");
     for (int i = 0; i < n; i++) {
-        printf_out(bb,
-                   "apwsgi_process_resident_memory_bytes{pid=\"%d\"} "
-                   "%" APR_UINT64_T_FMT "\n",
-                   p[i].pid, p[i].rss_bytes);
+        apwsgi_status_printf(
+            bb,
+            "apwsgi_process_resident_memory_bytes{pid=\"%d\"} "
+            "%" APR_UINT64_T_FMT "\n",
+            p[i].pid, p[i].rss_bytes);
     }
     prom_head(bb, "apwsgi_process_cpu_seconds_total", "counter",
               "CPU time of each child, by mode.");
     for (int i = 0; i < n; i++) {
-        printf_out(bb,
-                   "apwsgi_process_cpu_seconds_total{pid=\"%d\",mode=\"user\"}"
-                   " %.2f\napwsgi_process_cpu_seconds_total{pid=\"%d\","
-                   "mode=\"system\"} %.2f\n",
-                   p[i].pid, p[i].cpu_user, p[i].pid, p[i].cpu_system);
+        apwsgi_status_printf(
+            bb,
+            "apwsgi_process_cpu_seconds_total{pid=\"%d\",mode=\"user\"}"
+            " %.2f\napwsgi_process_cpu_seconds_total{pid=\"%d\","
+            "mode=\"system\"} %.2f\n",
+            p[i].pid, p[i].cpu_user, p[i].pid, p[i].cpu_system);
     }
     prom_head(bb, "apwsgi_process_start_time_seconds", "gauge",
               "When each child started, in Unix seconds.");
     for (int i = 0; i < n; i++) {
-        printf_out(bb, "apwsgi_process_start_time_seconds{pid=\"%d\"} %.3f\n",
-                   p[i].pid, unix_seconds(p[i].started));
+        apwsgi_status_printf(
+            bb, "apwsgi_process_start_time_seconds{pid=\"%d\"} %.3f\n",
+            p[i].pid, unix_seconds(p[i].started));
     }
     prom_head(bb, "apwsgi_start_time_seconds", "gauge",
               "When the server started, in Unix seconds: counters count "
               "from then, across restarts.");
-    printf_out(bb, "apwsgi_start_time_seconds %.3f\n",
-               unix_seconds(v->created));
+    apwsgi_status_printf(bb, "apwsgi_start_time_seconds %.3f\n",
+                         unix_seconds(v->created));
 }
 
 static void

@@ -34,4 +34,16 @@ int apwsgi_status_handle(request_rec *r);
 void apwsgi_status_html(request_rec *r, apr_bucket_brigade *bb,
                         const apwsgi_view_t *view, const char *nonce);
 
+/* Append `s` to `bb` (apr_brigade_puts). */
+#define APWSGI_STATUS_PUTS(bb, s) apr_brigade_puts((bb), NULL, NULL, (s))
+
+/*
+ * Append printf(3)'s formatting of `fmt` to `bb`: the C library's, not
+ * APR's, which prints 0.005 as ".005" (no JSON and no Prometheus
+ * number).  Apache's status (apr_brigade_write), or a negative number
+ * for a bad format.  Memory of long output in bb->p.
+ */
+int apwsgi_status_printf(apr_bucket_brigade *bb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #endif /* APWSGI_STATUS_H */

@@ -25,39 +25,6 @@
 /* How often the page refreshes, in milliseconds. */
 #define REFRESH_MS 5000
 
-#define PUTS(bb, s) apr_brigade_puts((bb), NULL, NULL, (s))
-
-static int printf_out(apr_bucket_brigade *bb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-printf_out(apr_bucket_brigade *bb, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    int n = 0;
-
-    /* The C library's formatting, not APR's: APR prints 0.005 as
-     * ".005", which is no JSON and no Prometheus number. */
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return n;
-    }
-    if ((size_t)n < sizeof(buf)) {
-        return apr_brigade_write(bb, NULL, NULL, buf, n);
-    }
-    {
-        char *big = apr_palloc(bb->p, (apr_size_t)n + 1);
-
-        va_start(ap, fmt);
-        vsnprintf(big, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        return apr_brigade_write(bb, NULL, NULL, big, n);
-    }
-}
-
 /* `s`, escaped for HTML text and attribute values. */
 static void
 html(apr_bucket_brigade *bb, const char *s)
@@ -93,7 +60,7 @@ html(apr_bucket_brigade *bb, const char *s)
         if (!*p) {
             break;
         }
-        PUTS(bb, entity);
+        APWSGI_STATUS_PUTS(bb, entity);
         run = p + 1;
     }
 }
@@ -163,16 +130,16 @@ static void
 polyline(apr_bucket_brigade *bb, const char *cls, const double *values, int n,
          double max)
 {
-    printf_out(bb, "<polyline class=\"%s\" points=\"", cls);
+    apwsgi_status_printf(bb, "<polyline class=\"%s\" points=\"", cls);
     for (int i = 0; i < n; i++) {
         double x = n > 1 ? (double)i * CHART_W / (n - 1) : 0;
         double y = CHART_H - 4 - values[i] / max * (CHART_H - 20);
 
         if (values[i] >= 0) {
-            printf_out(bb, "%.1f,%.1f ", x, y);
+            apwsgi_status_printf(bb, "%.1f,%.1f ", x, y);
         }
     }
-    PUTS(bb, "\"/>");
+    APWSGI_STATUS_PUTS(bb, "\"/>");
 }
 
 /* One chart of up to two series (`b` may be NULL). */
@@ -187,25 +154,27 @@ chart(apr_bucket_brigade *bb, apr_pool_t *p, const char *series,
         max = a[i] > max ? a[i] : max;
         max = b && b[i] > max ? b[i] : max;
     }
-    printf_out(bb,
-               "<figure><figcaption>%s</figcaption><svg class=\"chart\" "
-               "data-series=\"%s\" data-points=\"%d\" width=\"%d\" "
-               "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">",
-               caption, series, n, CHART_W, CHART_H, CHART_W, CHART_H);
+    apwsgi_status_printf(
+        bb,
+        "<figure><figcaption>%s</figcaption><svg class=\"chart\" "
+        "data-series=\"%s\" data-points=\"%d\" width=\"%d\" "
+        "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">",
+        caption, series, n, CHART_W, CHART_H, CHART_W, CHART_H);
     if (n < 2) {
-        PUTS(bb, "<text x=\"8\" y=\"20\">no data yet: a point every few "
-                 "seconds</text></svg></figure>");
+        APWSGI_STATUS_PUTS(
+            bb, "<text x=\"8\" y=\"20\">no data yet: a point every few "
+                "seconds</text></svg></figure>");
         return;
     }
-    printf_out(bb, "<text x=\"4\" y=\"12\">max %s</text>",
-               as_seconds ? seconds_text(p, max)
-                          : apr_psprintf(p, "%.1f/s", max));
+    apwsgi_status_printf(bb, "<text x=\"4\" y=\"12\">max %s</text>",
+                         as_seconds ? seconds_text(p, max)
+                                    : apr_psprintf(p, "%.1f/s", max));
     max = max > 0 ? max : 1;
     polyline(bb, cls_a, a, n, max);
     if (b) {
         polyline(bb, cls_b, b, n, max);
     }
-    PUTS(bb, "</svg></figure>");
+    APWSGI_STATUS_PUTS(bb, "</svg></figure>");
 }
 
 static void
@@ -223,14 +192,15 @@ charts(apr_bucket_brigade *bb, apr_pool_t *p, const apwsgi_view_t *v)
         mean[i] = pt[i].mean;
         p95[i] = pt[i].p95;
     }
-    PUTS(bb, "<section><h2>Last minutes</h2><div class=\"charts\">");
+    APWSGI_STATUS_PUTS(bb,
+                       "<section><h2>Last minutes</h2><div class=\"charts\">");
     chart(bb, p, "throughput", "Throughput (requests per second)", "tp", rate,
           NULL, NULL, n, 0);
     chart(bb, p, "latency",
           "Latency (<span style=\"color:#2a9d4a\">mean</span>, "
           "<span style=\"color:#c8501e\">95th percentile</span>)",
           "mean", mean, "p95", p95, n, 1);
-    PUTS(bb, "</div></section>");
+    APWSGI_STATUS_PUTS(bb, "</div></section>");
 }
 
 static void
@@ -239,45 +209,48 @@ totals(apr_bucket_brigade *bb, apr_pool_t *p, const apwsgi_view_t *v)
     const apwsgi_counters_t *c = &v->totals;
     apr_uint64_t n = requests_of(c);
 
-    PUTS(bb, "<section><h2>Totals</h2><table id=\"totals\"><tbody>");
-    printf_out(bb,
-               "<tr><th>Requests</th><td data-key=\"requests\">"
-               "%" APR_UINT64_T_FMT "</td></tr>",
-               n);
-    printf_out(bb,
-               "<tr><th>By status</th><td data-key=\"requests_by_class\">"
-               "2xx %" APR_UINT64_T_FMT ", 3xx %" APR_UINT64_T_FMT
-               ", 4xx %" APR_UINT64_T_FMT ", 5xx %" APR_UINT64_T_FMT
-               "</td></tr>",
-               c->requests[1], c->requests[2], c->requests[3], c->requests[4]);
-    printf_out(bb,
-               "<tr><th>Mean duration</th><td data-key=\"mean\">%s</td></tr>"
-               "<tr><th>Mean GIL wait</th><td data-key=\"gil_wait\">%s</td>"
-               "</tr>",
-               seconds_text(p, mean_of(c->duration_us, n)),
-               seconds_text(p, mean_of(c->gil_wait_us, n)));
-    printf_out(bb,
-               "<tr><th>In flight</th><td data-key=\"in_flight\">"
-               "%" APR_INT64_T_FMT "</td></tr>"
-               "<tr><th>Workers busy / all</th><td data-key=\"workers\">"
-               "%" APR_INT64_T_FMT " / %" APR_INT64_T_FMT "</td></tr>"
-               "<tr><th>Exceptions</th><td data-key=\"exceptions\">"
-               "%" APR_UINT64_T_FMT "</td></tr>"
-               "<tr><th>Timeouts</th><td data-key=\"timeouts\">"
-               "%" APR_UINT64_T_FMT "</td></tr>",
-               v->in_flight, v->busy, v->threads, c->exceptions, c->timeouts);
-    printf_out(bb,
-               "<tr><th>Bytes in / out</th><td data-key=\"bytes\">%s / %s"
-               "</td></tr><tr><th>Interpreters alive</th>"
-               "<td data-key=\"interpreters\">%" APR_INT64_T_FMT
-               " (created %" APR_UINT64_T_FMT ", reloaded %" APR_UINT64_T_FMT
-               ", retired %" APR_UINT64_T_FMT ", evicted %" APR_UINT64_T_FMT
-               ")</td></tr></tbody></table></section>",
-               bytes_text(p, c->bytes_in), bytes_text(p, c->bytes_out),
-               v->interpreters, c->events[APWSGI_INTERP_CREATED],
-               c->events[APWSGI_INTERP_RELOADED],
-               c->events[APWSGI_INTERP_RETIRED],
-               c->events[APWSGI_INTERP_EVICTED]);
+    APWSGI_STATUS_PUTS(bb,
+                       "<section><h2>Totals</h2><table id=\"totals\"><tbody>");
+    apwsgi_status_printf(bb,
+                         "<tr><th>Requests</th><td data-key=\"requests\">"
+                         "%" APR_UINT64_T_FMT "</td></tr>",
+                         n);
+    apwsgi_status_printf(
+        bb,
+        "<tr><th>By status</th><td data-key=\"requests_by_class\">"
+        "2xx %" APR_UINT64_T_FMT ", 3xx %" APR_UINT64_T_FMT
+        ", 4xx %" APR_UINT64_T_FMT ", 5xx %" APR_UINT64_T_FMT "</td></tr>",
+        c->requests[1], c->requests[2], c->requests[3], c->requests[4]);
+    apwsgi_status_printf(
+        bb,
+        "<tr><th>Mean duration</th><td data-key=\"mean\">%s</td></tr>"
+        "<tr><th>Mean GIL wait</th><td data-key=\"gil_wait\">%s</td>"
+        "</tr>",
+        seconds_text(p, mean_of(c->duration_us, n)),
+        seconds_text(p, mean_of(c->gil_wait_us, n)));
+    apwsgi_status_printf(
+        bb,
+        "<tr><th>In flight</th><td data-key=\"in_flight\">"
+        "%" APR_INT64_T_FMT "</td></tr>"
+        "<tr><th>Workers busy / all</th><td data-key=\"workers\">"
+        "%" APR_INT64_T_FMT " / %" APR_INT64_T_FMT "</td></tr>"
+        "<tr><th>Exceptions</th><td data-key=\"exceptions\">"
+        "%" APR_UINT64_T_FMT "</td></tr>"
+        "<tr><th>Timeouts</th><td data-key=\"timeouts\">"
+        "%" APR_UINT64_T_FMT "</td></tr>",
+        v->in_flight, v->busy, v->threads, c->exceptions, c->timeouts);
+    apwsgi_status_printf(
+        bb,
+        "<tr><th>Bytes in / out</th><td data-key=\"bytes\">%s / %s"
+        "</td></tr><tr><th>Interpreters alive</th>"
+        "<td data-key=\"interpreters\">%" APR_INT64_T_FMT
+        " (created %" APR_UINT64_T_FMT ", reloaded %" APR_UINT64_T_FMT
+        ", retired %" APR_UINT64_T_FMT ", evicted %" APR_UINT64_T_FMT
+        ")</td></tr></tbody></table></section>",
+        bytes_text(p, c->bytes_in), bytes_text(p, c->bytes_out),
+        v->interpreters, c->events[APWSGI_INTERP_CREATED],
+        c->events[APWSGI_INTERP_RELOADED], c->events[APWSGI_INTERP_RETIRED],
+        c->events[APWSGI_INTERP_EVICTED]);
 }
 
 static void
@@ -286,30 +259,32 @@ interps(apr_bucket_brigade *bb, apr_pool_t *p, const apwsgi_view_t *v)
     const apwsgi_interp_view_t *in =
         (const apwsgi_interp_view_t *)v->interps->elts;
 
-    PUTS(bb, "<section><h2>Interpreters</h2>"
-             "<table id=\"interpreters-table\"><thead><tr><th>Name</th>"
-             "<th>Alive</th><th>Requests</th><th>5xx</th><th>In flight</th>"
-             "<th>Mean</th><th>Mean GIL wait</th><th>Exceptions</th>"
-             "<th>Timeouts</th><th>Out</th></tr></thead><tbody>");
+    APWSGI_STATUS_PUTS(
+        bb, "<section><h2>Interpreters</h2>"
+            "<table id=\"interpreters-table\"><thead><tr><th>Name</th>"
+            "<th>Alive</th><th>Requests</th><th>5xx</th><th>In flight</th>"
+            "<th>Mean</th><th>Mean GIL wait</th><th>Exceptions</th>"
+            "<th>Timeouts</th><th>Out</th></tr></thead><tbody>");
     for (int i = 0; i < v->interps->nelts; i++) {
         apr_uint64_t n = requests_of(&in[i].c);
 
-        PUTS(bb, "<tr data-interpreter=\"");
+        APWSGI_STATUS_PUTS(bb, "<tr data-interpreter=\"");
         html(bb, in[i].name);
-        PUTS(bb, "\"><td class=\"text\">");
+        APWSGI_STATUS_PUTS(bb, "\"><td class=\"text\">");
         html(bb, in[i].name);
-        printf_out(bb,
-                   "</td><td>%" APR_INT64_T_FMT "</td><td>%" APR_UINT64_T_FMT
-                   "</td><td>%" APR_UINT64_T_FMT "</td><td>%" APR_INT64_T_FMT
-                   "</td><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT
-                   "</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td></tr>",
-                   in[i].alive, n, in[i].c.requests[4], in[i].in_flight,
-                   seconds_text(p, mean_of(in[i].c.duration_us, n)),
-                   seconds_text(p, mean_of(in[i].c.gil_wait_us, n)),
-                   in[i].c.exceptions, in[i].c.timeouts,
-                   bytes_text(p, in[i].c.bytes_out));
+        apwsgi_status_printf(
+            bb,
+            "</td><td>%" APR_INT64_T_FMT "</td><td>%" APR_UINT64_T_FMT
+            "</td><td>%" APR_UINT64_T_FMT "</td><td>%" APR_INT64_T_FMT
+            "</td><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT
+            "</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td></tr>",
+            in[i].alive, n, in[i].c.requests[4], in[i].in_flight,
+            seconds_text(p, mean_of(in[i].c.duration_us, n)),
+            seconds_text(p, mean_of(in[i].c.gil_wait_us, n)),
+            in[i].c.exceptions, in[i].c.timeouts,
+            bytes_text(p, in[i].c.bytes_out));
     }
-    PUTS(bb, "</tbody></table></section>");
+    APWSGI_STATUS_PUTS(bb, "</tbody></table></section>");
 }
 
 static void
@@ -318,24 +293,25 @@ processes(apr_bucket_brigade *bb, apr_pool_t *p, const apwsgi_view_t *v)
     const apwsgi_process_view_t *pr =
         (const apwsgi_process_view_t *)v->processes->elts;
 
-    PUTS(bb, "<section><h2>Processes</h2><table id=\"processes-table\">"
-             "<thead><tr><th>Pid</th><th>Generation</th><th>Up</th>"
-             "<th>Busy / threads</th><th>Interpreters</th><th>Requests</th>"
-             "<th>Memory</th><th>CPU user / system</th></tr></thead><tbody>");
+    APWSGI_STATUS_PUTS(
+        bb, "<section><h2>Processes</h2><table id=\"processes-table\">"
+            "<thead><tr><th>Pid</th><th>Generation</th><th>Up</th>"
+            "<th>Busy / threads</th><th>Interpreters</th><th>Requests</th>"
+            "<th>Memory</th><th>CPU user / system</th></tr></thead><tbody>");
     for (int i = 0; i < v->processes->nelts; i++) {
         double up = (double)(v->now - pr[i].started) / APR_USEC_PER_SEC;
 
-        printf_out(bb,
-                   "<tr data-pid=\"%d\"><td>%d</td><td>%d</td><td>%.0f s</td>"
-                   "<td>%" APR_INT64_T_FMT " / %d</td><td>%" APR_INT64_T_FMT
-                   "</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td>"
-                   "<td>%.2f / %.2f s</td></tr>",
-                   pr[i].pid, pr[i].pid, pr[i].generation, up, pr[i].busy,
-                   pr[i].threads, pr[i].interpreters, pr[i].requests,
-                   bytes_text(p, pr[i].rss_bytes), pr[i].cpu_user,
-                   pr[i].cpu_system);
+        apwsgi_status_printf(
+            bb,
+            "<tr data-pid=\"%d\"><td>%d</td><td>%d</td><td>%.0f s</td>"
+            "<td>%" APR_INT64_T_FMT " / %d</td><td>%" APR_INT64_T_FMT
+            "</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td>"
+            "<td>%.2f / %.2f s</td></tr>",
+            pr[i].pid, pr[i].pid, pr[i].generation, up, pr[i].busy,
+            pr[i].threads, pr[i].interpreters, pr[i].requests,
+            bytes_text(p, pr[i].rss_bytes), pr[i].cpu_user, pr[i].cpu_system);
     }
-    PUTS(bb, "</tbody></table></section>");
+    APWSGI_STATUS_PUTS(bb, "</tbody></table></section>");
 }
 
 static void
@@ -344,44 +320,47 @@ requests(apr_bucket_brigade *bb, const apwsgi_view_t *v)
     const apwsgi_request_view_t *q =
         (const apwsgi_request_view_t *)v->requests->elts;
 
-    PUTS(bb, "<section><h2>Requests in flight</h2>"
-             "<table id=\"requests-table\"><thead><tr><th>Method</th>"
-             "<th class=\"text\">Path</th><th class=\"text\">Interpreter</th>"
-             "<th>Process</th>"
-             "<th>Thread</th><th>Age</th></tr></thead><tbody>");
+    APWSGI_STATUS_PUTS(
+        bb, "<section><h2>Requests in flight</h2>"
+            "<table id=\"requests-table\"><thead><tr><th>Method</th>"
+            "<th class=\"text\">Path</th><th class=\"text\">Interpreter</th>"
+            "<th>Process</th>"
+            "<th>Thread</th><th>Age</th></tr></thead><tbody>");
     for (int i = 0; i < v->requests->nelts; i++) {
-        printf_out(bb,
-                   "<tr data-pid=\"%d\" data-thread=\"%ld\" "
-                   "data-interpreter=\"",
-                   q[i].pid, q[i].tid);
+        apwsgi_status_printf(bb,
+                             "<tr data-pid=\"%d\" data-thread=\"%ld\" "
+                             "data-interpreter=\"",
+                             q[i].pid, q[i].tid);
         html(bb, q[i].interp);
-        PUTS(bb, "\"><td class=\"text\">");
+        APWSGI_STATUS_PUTS(bb, "\"><td class=\"text\">");
         html(bb, q[i].method);
-        PUTS(bb, "</td><td class=\"path\">");
+        APWSGI_STATUS_PUTS(bb, "</td><td class=\"path\">");
         html(bb, q[i].path);
-        PUTS(bb, "</td><td class=\"text\">");
+        APWSGI_STATUS_PUTS(bb, "</td><td class=\"text\">");
         html(bb, q[i].interp);
-        printf_out(bb, "</td><td>%d</td><td>%ld</td><td>%.1f s</td></tr>",
-                   q[i].pid, q[i].tid, q[i].age);
+        apwsgi_status_printf(
+            bb, "</td><td>%d</td><td>%ld</td><td>%.1f s</td></tr>", q[i].pid,
+            q[i].tid, q[i].age);
         if (q[i].stack) {
-            PUTS(bb, "<tr class=\"stack-row\"><td colspan=\"6\">"
-                     "<pre class=\"stack\">");
+            APWSGI_STATUS_PUTS(bb, "<tr class=\"stack-row\"><td colspan=\"6\">"
+                                   "<pre class=\"stack\">");
             html(bb, q[i].stack);
-            PUTS(bb, "</pre></td></tr>");
+            APWSGI_STATUS_PUTS(bb, "</pre></td></tr>");
         }
     }
-    PUTS(bb, "</tbody></table>");
+    APWSGI_STATUS_PUTS(bb, "</tbody></table>");
     if (v->unlisted > 0) {
-        printf_out(bb,
-                   "<p class=\"muted\">%" APR_INT64_T_FMT " more requests "
-                   "in flight are not listed (a process lists 64 at "
-                   "most).</p>",
-                   v->unlisted);
+        apwsgi_status_printf(bb,
+                             "<p class=\"muted\">%" APR_INT64_T_FMT
+                             " more requests "
+                             "in flight are not listed (a process lists 64 at "
+                             "most).</p>",
+                             v->unlisted);
     }
     if (v->requests->nelts == 0) {
-        PUTS(bb, "<p class=\"muted\">None.</p>");
+        APWSGI_STATUS_PUTS(bb, "<p class=\"muted\">None.</p>");
     }
-    PUTS(bb, "</section>");
+    APWSGI_STATUS_PUTS(bb, "</section>");
 }
 
 /* Fetch this page again and put its <main> in place of ours; a page
@@ -411,23 +390,24 @@ apwsgi_status_html(request_rec *r, apr_bucket_brigade *bb,
 
     apr_rfc822_date(now, v->now);
     apr_rfc822_date(started, v->created);
-    printf_out(bb,
-               "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
-               "charset=\"utf-8\"><meta name=\"viewport\" "
-               "content=\"width=device-width\"><title>apwsgi status</title>"
-               "<style>%s</style></head>\n<body><main id=\"status\" "
-               "data-time=\"%.3f\"><h1>apwsgi status</h1>"
-               "<p class=\"muted\">%s; server started %s; %d process%s "
-               "(%s MPM). Refreshes every %d s.</p>",
-               style, (double)v->now / APR_USEC_PER_SEC, now, started,
-               v->processes->nelts, v->processes->nelts == 1 ? "" : "es",
-               ap_show_mpm(), REFRESH_MS / 1000);
+    apwsgi_status_printf(
+        bb,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta "
+        "charset=\"utf-8\"><meta name=\"viewport\" "
+        "content=\"width=device-width\"><title>apwsgi status</title>"
+        "<style>%s</style></head>\n<body><main id=\"status\" "
+        "data-time=\"%.3f\"><h1>apwsgi status</h1>"
+        "<p class=\"muted\">%s; server started %s; %d process%s "
+        "(%s MPM). Refreshes every %d s.</p>",
+        style, (double)v->now / APR_USEC_PER_SEC, now, started,
+        v->processes->nelts, v->processes->nelts == 1 ? "" : "es",
+        ap_show_mpm(), REFRESH_MS / 1000);
     totals(bb, p, v);
     charts(bb, p, v);
     requests(bb, v);
     interps(bb, p, v);
     processes(bb, p, v);
-    printf_out(bb, "</main>\n<script nonce=\"%s\">", nonce);
-    printf_out(bb, script, REFRESH_MS);
-    PUTS(bb, "</script></body></html>\n");
+    apwsgi_status_printf(bb, "</main>\n<script nonce=\"%s\">", nonce);
+    apwsgi_status_printf(bb, script, REFRESH_MS);
+    APWSGI_STATUS_PUTS(bb, "</script></body></html>\n");
 }

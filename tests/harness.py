@@ -61,7 +61,7 @@ import threading
 import time
 
 import support
-from apwsgi.apache import ApacheServer, live_pids
+from apwsgi.apache import ApacheServer, live_pids, proc_stats
 
 CRASH_RE = re.compile(r'exit signal|Segmentation fault|Fatal Python error'
                       r'|AddressSanitizer|UndefinedBehaviorSanitizer')
@@ -82,20 +82,11 @@ def process_table(ppid):
     """{pid: well} for the children of ppid: well when the process is
     alive and not exiting (read from /proc: state, flags)."""
     table = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # The fields after the command name, which may hold ' ' or ')'.
-        fields = stat[stat.rindex(')') + 2:].split()
+    for pid, fields in proc_stats():
         if int(fields[1]) != ppid:
             continue
-        table[int(entry)] = (fields[0] not in 'ZXx'
-                             and not int(fields[6]) & PF_EXITING)
+        table[pid] = (fields[0] not in 'ZXx'
+                      and not int(fields[6]) & PF_EXITING)
     return table
 
 

@@ -136,10 +136,10 @@ def _pids_in_group(pgid):
         return False
 
 
-def live_pids(ppid=None, pgid=None):
-    """Sorted pids of the live (not zombie) processes whose parent is
-    ppid, or whose process group is pgid, read from /proc (Linux)."""
-    pids = []
+def proc_stats():
+    """(pid, fields) for each process in /proc (Linux): the fields of
+    /proc/PID/stat after the command name, from the state on (state,
+    ppid, pgrp, ...; proc(5) numbers them from 3)."""
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
@@ -148,13 +148,20 @@ def live_pids(ppid=None, pgid=None):
                 stat = f.read()
         except OSError:
             continue
-        # The fields after the command name, which may hold ' ' or ')'.
-        fields = stat[stat.rindex(')') + 2:].split()
+        # The command name may hold ' ' or ')'.
+        yield int(entry), stat[stat.rindex(')') + 2:].split()
+
+
+def live_pids(ppid=None, pgid=None):
+    """Sorted pids of the live (not zombie) processes whose parent is
+    ppid, or whose process group is pgid, read from /proc (Linux)."""
+    pids = []
+    for pid, fields in proc_stats():
         if fields[0] == 'Z':
             continue
         if (ppid is not None and int(fields[1]) == ppid) or \
                 (pgid is not None and int(fields[2]) == pgid):
-            pids.append(int(entry))
+            pids.append(pid)
     return sorted(pids)
 
 
