@@ -77,9 +77,9 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test soak asan valgrind bench bench-interp ceiling \
-        install deb test-deb docs clean help check-tools check-apxs lint \
-        lint-c lint-tags lint-py FORCE
+.PHONY: all deps run test soak asan valgrind bench bench-apps bench-interp \
+        ceiling install deb test-deb docs clean help check-tools check-apxs \
+        lint lint-c lint-tags lint-py FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -192,7 +192,7 @@ lint-tags:
 # ruff, version pinned in requirements.txt, rules in ruff.toml.
 PY_LINT_PATHS := python tests bench examples tools/valgrind-check \
                  tools/run-examples tools/check-log-tags \
-                 tools/status-screenshot setup.py
+                 tools/status-screenshot tools/contention-counts setup.py
 lint-py: deps
 	$(PYTHON) -m ruff check $(PY_LINT_PATHS)
 
@@ -201,6 +201,11 @@ lint-py: deps
 bench: all ceiling
 	PYTHONPATH=python $(PYTHON) bench/run.py --module $(MODULE) \
 	    --ceiling-module $(CEILING) --python $(PYTHON) $(BENCH_ARGS)
+
+# Flask, Django and I/O-bound waiting against granian and uWSGI.
+bench-apps: all
+	PYTHONPATH=python $(PYTHON) bench/run.py --family apps \
+	    --module $(MODULE) --python $(PYTHON) $(BENCH_ARGS)
 
 # Interpreter pools need an own GIL, so Python 3.12+: a second build.
 bench-interp: ceiling

@@ -17,6 +17,7 @@
 #define KEY_IDLE_TIMEOUT "mod_wsgi.idle_timeout"
 #define KEY_REQUEST_TIMEOUT "mod_wsgi.request_timeout"
 #define KEY_SLOW_REQUEST "mod_wsgi.slow_request"
+#define KEY_CPU_AFFINITY "mod_wsgi.cpu_affinity"
 
 /* Limits of the numeric keys. */
 #define MAX_POOL_SIZE 64
@@ -281,6 +282,31 @@ word_key(request_rec *r, const char *tag, const char *key, const char *yes,
     return 1;
 }
 
+/* mod_wsgi.cpu_affinity: auto (unset), on or off, in any case, into
+ * cfg->cpu_affinity.  OK, or 500 after logging. */
+static int
+read_process_keys(request_rec *r, apwsgi_config_t *cfg)
+{
+    static const char *const words[] = {"auto", "on", "off"};
+    const char *v = apr_table_get(r->subprocess_env, KEY_CPU_AFFINITY);
+
+    cfg->cpu_affinity = APWSGI_AFFINITY_AUTO;
+    if (!v || !*v) {
+        return OK;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (strcasecmp(v, words[i]) == 0) {
+            cfg->cpu_affinity = (apwsgi_affinity_t)i;
+            return OK;
+        }
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  APWSGI_APLOGNO(00116) "%s '%s' for %s must be 'auto', "
+                                        "'on' or 'off'",
+                  KEY_CPU_AFFINITY, v, r->uri);
+    return HTTP_INTERNAL_SERVER_ERROR;
+}
+
 /* Whether the n bytes at `needle` occur in `hay` (NULL: no). */
 static int
 holds(const char *hay, const char *needle, apr_size_t n)
@@ -491,6 +517,9 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
     }
     if (status == OK) {
         status = read_request_keys(r, cfg);
+    }
+    if (status == OK) {
+        status = read_process_keys(r, cfg);
     }
     return status;
 }

@@ -12,13 +12,15 @@
  *   mod_wsgi.script_name  SCRIPT_NAME, where no <Location> gives it
  *
  * and the keys of docs/configuration.rst that shape interpreters
- * (pools, GIL, reloading, bounds) and requests (timeout, the age from
- * which the status page shows a request's stack).
+ * (pools, GIL, reloading, bounds), requests (timeout, the age from
+ * which the status page shows a request's stack) and the process (its
+ * CPU).
  */
 #ifndef APWSGI_CONFIG_H
 #define APWSGI_CONFIG_H
 
 #include "apwsgi.h"
+#include "apwsgi_affinity.h"
 
 /*
  * The per-request configuration, read from r->subprocess_env.
@@ -44,6 +46,8 @@ typedef struct {
     /* Read when the request starts: */
     apr_time_t request_timeout; /* mod_wsgi.request_timeout; 0: none */
     apr_time_t slow_request;    /* mod_wsgi.slow_request; 0: never */
+    /* Read by the first request a process serves: */
+    apwsgi_affinity_t cpu_affinity; /* mod_wsgi.cpu_affinity */
 } apwsgi_config_t;
 
 /*

@@ -106,6 +106,7 @@ typedef struct {
     apr_int64_t busy;
     apr_int64_t interpreters;
     apr_time_t started; /* wall clock */
+    apr_uint32_t cpu;   /* the CPU it chose + 1; 0: none */
     record_t records[RECORDS];
     listed_t listed[LISTED];
     stack_area_t stacks[APWSGI_METRICS_STACKS];
@@ -433,6 +434,38 @@ apwsgi_metrics_child_init(apr_pool_t *pchild, server_rec *s)
     STORE(slot->state, (apr_uint32_t)SLOT_LIVE);
     own = slot;
     apr_pool_cleanup_register(pchild, NULL, child_exit, apr_pool_cleanup_null);
+}
+
+int
+apwsgi_metrics_slot_index(void)
+{
+    return own ? (int)(own - seg->slots) : -1;
+}
+
+void
+apwsgi_metrics_cpus_taken(int *counts, int n)
+{
+    memset(counts, 0, n * sizeof(*counts));
+    if (!seg) {
+        return;
+    }
+    for (int i = 0; i < SLOTS; i++) {
+        slot_t *slot = &seg->slots[i];
+        apr_uint32_t cpu = PEEK(slot->cpu);
+
+        if (slot != own && LOAD(slot->state) == SLOT_LIVE && cpu > 0
+            && cpu <= (apr_uint32_t)n) {
+            counts[cpu - 1]++;
+        }
+    }
+}
+
+void
+apwsgi_metrics_take_cpu(int cpu)
+{
+    if (own) {
+        STORE(own->cpu, (apr_uint32_t)(cpu + 1));
+    }
 }
 
 /* ---- the hot path ---- */

@@ -97,6 +97,20 @@ void apwsgi_metrics_setup(apr_pool_t *p);
  */
 void apwsgi_metrics_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* The index of this child's slot, or -1 without one: a number no
+ * other live child has, small and reused as children come and go
+ * (slots are claimed lowest first).  After child init; no GIL. */
+int apwsgi_metrics_slot_index(void);
+
+/* For each CPU below n, how many other live children chose it
+ * (apwsgi_metrics_take_cpu), into counts[0..n-1]; all 0 without the
+ * segment.  Lock-free; no GIL. */
+void apwsgi_metrics_cpus_taken(int *counts, int n);
+
+/* Record `cpu` as this child's choice, for the children that start
+ * after it.  Child init; no GIL. */
+void apwsgi_metrics_take_cpu(int cpu);
+
 /* Whether the segment is there (the status handler needs it). */
 int apwsgi_metrics_available(void);
 

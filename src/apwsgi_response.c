@@ -5,9 +5,16 @@
  * bytes objects; each pass down the filters either writes them or has
  * the filter that keeps them set them aside (copy), so no bucket points
  * at Python memory once the pass returns.
+ *
+ * The GIL is released around a pass that may block.  A pass that
+ * cannot (apwsgi_output.h) keeps it: the end of a small response, or a
+ * block large enough that the core filter writes it at once.  So a
+ * typical response costs its thread no GIL hand-off between entering
+ * the interpreter and leaving it.
  */
 #include "apwsgi_response.h"
 #include "apwsgi_filewrapper.h"
+#include "apwsgi_output.h"
 #include "apwsgi_process.h"
 
 #include <sys/stat.h>
@@ -249,11 +256,18 @@ record_response(apwsgi_request_t *req, PyObject *status, PyObject *headers)
     return 0;
 }
 
-/* Pass req->bb down the output filters with the GIL released, then
- * empty it.  Apache's status; APR_ECONNABORTED for a client that is
- * gone.  GIL held; not where Apache answered (req->answered). */
+/* The core output filter writes what it is given at once, without a
+ * FLUSH, from this many bytes on (THRESHOLD_MIN_WRITE in httpd's
+ * server/core_filters.c); below, it sets the data aside. */
+#define CORE_MIN_WRITE 4096
+
+/* Pass req->bb down the output filters, then empty it.  The GIL is
+ * released around the pass, unless `may_hold` (req->bb has no FLUSH
+ * bucket) and the pass cannot block (apwsgi_output_cannot_block).
+ * Apache's status; APR_ECONNABORTED for a client that is gone.  GIL
+ * held; not where Apache answered (req->answered). */
 static apr_status_t
-pass_down(apwsgi_request_t *req)
+pass_down(apwsgi_request_t *req, int may_hold)
 {
     request_rec *r = req->r;
     PyThreadState *ts = NULL;
@@ -262,11 +276,15 @@ pass_down(apwsgi_request_t *req)
     /* A forked child that comes back here with the response must not
      * send it: the parent does. */
     apwsgi_process_leave_if_forked(r, 0);
-    ts = PyEval_SaveThread();
+    if (!may_hold || !apwsgi_output_cannot_block(r, req->bb)) {
+        ts = PyEval_SaveThread();
+    }
     rv = ap_pass_brigade(r->output_filters, req->bb);
 
     apr_brigade_cleanup(req->bb);
-    PyEval_RestoreThread(ts);
+    if (ts) {
+        PyEval_RestoreThread(ts);
+    }
     return rv == APR_SUCCESS && r->connection->aborted ? APR_ECONNABORTED : rv;
 }
 
@@ -289,10 +307,10 @@ client_gone(apwsgi_request_t *req, apr_status_t rv)
     return -1;
 }
 
-/* Pass req->bb down the output filters (pass_down).  0, or -1 when the
- * client is gone.  GIL held. */
+/* Pass req->bb down the output filters (pass_down, `may_hold` as
+ * there).  0, or -1 when the client is gone.  GIL held. */
 static int
-pass_brigade(apwsgi_request_t *req)
+pass_brigade(apwsgi_request_t *req, int may_hold)
 {
     apr_status_t rv = APR_SUCCESS;
 
@@ -301,7 +319,7 @@ pass_brigade(apwsgi_request_t *req)
         apr_brigade_cleanup(req->bb);
         return -1;
     }
-    rv = pass_down(req);
+    rv = pass_down(req, may_hold);
     return rv == APR_SUCCESS ? 0 : client_gone(req, rv);
 }
 
@@ -411,6 +429,32 @@ add_flush(apwsgi_request_t *req)
         req->bb, apr_bucket_flush_create(req->r->connection->bucket_alloc));
 }
 
+/*
+ * Send the block queued in req->bb on its way before the application
+ * makes the next one (PEP 3333 "Buffering and Streaming").  A block the
+ * core filter writes at once goes without a FLUSH, keeping the GIL
+ * when that cannot block; whatever the filters still hold after it
+ * (the socket took only part), and any smaller block, is flushed with
+ * the GIL released.  0, or -1 when the client is gone.  GIL held.
+ */
+static int
+send_block(apwsgi_request_t *req)
+{
+    apr_off_t len = 0;
+
+    apr_brigade_length(req->bb, 0, &len);
+    if (len >= CORE_MIN_WRITE) {
+        if (pass_brigade(req, 1) < 0) {
+            return -1;
+        }
+        if (!req->r->connection->data_in_output_filters) {
+            return 0;
+        }
+    }
+    add_flush(req);
+    return pass_brigade(req, 0);
+}
+
 void
 apwsgi_response_abort(apwsgi_request_t *req)
 {
@@ -421,7 +465,7 @@ apwsgi_response_abort(apwsgi_request_t *req)
      * whole body for complete and fix up its Content-Length. */
     if (!APR_BRIGADE_EMPTY(req->bb)) {
         add_flush(req);
-        if (pass_brigade(req) < 0) {
+        if (pass_brigade(req, 0) < 0) {
             return;
         }
     }
@@ -434,7 +478,7 @@ apwsgi_response_abort(apwsgi_request_t *req)
                             ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
                                                    r->pool, c->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(req->bb, apr_bucket_eos_create(c->bucket_alloc));
-    pass_brigade(req);
+    pass_brigade(req, 0);
 }
 
 /* End the body (EOS), or cut it when it fell short of its
@@ -461,7 +505,7 @@ finish(apwsgi_request_t *req)
     req->finished = 1;
     APR_BRIGADE_INSERT_TAIL(
         req->bb, apr_bucket_eos_create(r->connection->bucket_alloc));
-    pass_brigade(req);
+    pass_brigade(req, 1);
     return 0;
 }
 
@@ -501,9 +545,11 @@ send_sequence(apwsgi_request_t *req, PyObject *seq)
     return finish(req);
 }
 
-/* Any other iterable: each non-empty block is flushed to the client
+/* Any other iterable: each non-empty block is on its way to the client
  * before the next one is asked for (PEP 3333 "Buffering and
- * Streaming").  Headers go with the first non-empty block. */
+ * Streaming"), except the block that completes the Content-Length,
+ * which goes with the end of the body.  Headers go with the first
+ * non-empty block. */
 static int
 send_iterable(apwsgi_request_t *req, PyObject *result)
 {
@@ -528,8 +574,9 @@ send_iterable(apwsgi_request_t *req, PyObject *result)
             }
             add_data(req, PyBytes_AS_STRING(item),
                      (apr_size_t)PyBytes_GET_SIZE(item));
-            add_flush(req);
-            if (pass_brigade(req) < 0) {
+            /* A framework's one-block body (Flask, Django): no next
+             * block to wait for, so no pass of its own. */
+            if (!body_done(req) && send_block(req) < 0) {
                 rc = 0; /* the client is gone: stop, not an error */
                 goto done;
             }
@@ -610,7 +657,7 @@ send_file(apwsgi_request_t *req, PyObject *filelike)
     if (len > 0 && !req->answered) {
         add_file(req, fd, pos, len);
         add_flush(req);
-        rv = pass_down(req);
+        rv = pass_down(req, 0);
         /* A read past the new end fails the pass (or sends short):
          * the client must not wait for the rest. */
         if (fstat(fd, &sb) == 0 && (apr_off_t)sb.st_size < pos + len) {
@@ -689,8 +736,7 @@ response_write(PyObject *self, PyObject *data)
         return NULL;
     }
     add_data(req, PyBytes_AS_STRING(data), (apr_size_t)PyBytes_GET_SIZE(data));
-    add_flush(req);
-    if (pass_brigade(req) < 0) {
+    if (send_block(req) < 0) {
         PyErr_SetString(PyExc_OSError, "the client closed the connection");
         return NULL;
     }

@@ -10,9 +10,11 @@
  */
 #define APWSGI_MODULE_FILE
 #include "apwsgi.h"
+#include "apwsgi_affinity.h"
 #include "apwsgi_config.h"
 #include "apwsgi_exit.h"
 #include "apwsgi_metrics.h"
+#include "apwsgi_output.h"
 #include "apwsgi_python.h"
 #include "apwsgi_reload.h"
 #include "apwsgi_request.h"
@@ -81,6 +83,7 @@ apwsgi_handler(request_rec *r)
         apwsgi_metrics_refused(cfg.interpreter, HTTP_INTERNAL_SERVER_ERROR);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    apwsgi_affinity_apply(r, cfg.cpu_affinity, cfg.own_gil);
     return apwsgi_request_run(r, &cfg);
 }
 
@@ -88,7 +91,9 @@ static void
 apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apwsgi_metrics_child_init(pchild, s);
+    apwsgi_affinity_init(apwsgi_metrics_slot_index());
     apwsgi_reload_init();
+    apwsgi_output_init();
     apwsgi_python_init(pchild, s);
 }
 

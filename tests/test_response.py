@@ -9,6 +9,7 @@ import time
 import pytest
 
 import support
+import wire
 from support import sha256
 
 pytestmark = pytest.mark.core
@@ -83,6 +84,48 @@ def test_streaming_first_block_before_second(http, url, state):
         assert next(blocks) == b'first block\n'
         (state / ('stream-' + tok)).write_text('go')
         assert b''.join(blocks) == b'second block\n'
+
+
+def _read_until(sock, data, needle):
+    """Read from sock (its timeout bounds each read) until data holds
+    needle; -> data.  Fails when the server closes first."""
+    while needle not in data:
+        chunk = sock.recv(65536)
+        assert chunk, 'connection closed before %r arrived' % needle[:20]
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize('size', [12, 3000, 8192, 20000, 70000])
+@pytest.mark.parametrize('how', ['iterate', 'content-length', 'write'])
+def test_streaming_block_sizes_arrive_before_the_next(server, state, size,
+                                                      how):
+    """Whatever the size of the first block (under or over the size from
+    which Apache's core filter writes without a flush, under or over what
+    the module passes while keeping the GIL), and whether it comes from
+    the iterable, with a Content-Length, or through write(), the client
+    gets it all before the app makes the second block."""
+    tok = support.token()
+    first = (b'first block ' * (size // 12 + 1))[:size]   # the app's
+    query = '/response/stream?token=%s&size=%d' % (tok, size)
+    query += {'iterate': '', 'content-length': '&cl=1',
+              'write': '&write=1'}[how]
+    with socket.create_connection((server.host, server.port),
+                                  timeout=5) as sock:
+        sock.sendall(b'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                     b'Connection: close\r\n\r\n' % query.encode())
+        data = _read_until(sock, b'', first[-100:])
+        assert b'second block' not in data
+        (state / ('stream-' + tok)).write_text('go')
+        data = _read_until(sock, data, b'second block\n')
+        data += support.read_until_close(sock)
+    response = wire.parse_response(data)
+    assert response.status == 200 and response.complete
+    assert response.body == first + b'second block\n'
+    if how == 'content-length':
+        assert response.header('Content-Length') == [b'%d' % (size + 13)]
+    else:
+        assert response.header('Transfer-Encoding') == [b'chunked']
 
 
 def test_head_same_headers_no_body(http, url):
@@ -383,14 +426,17 @@ def test_requests_run_concurrently(server):
 @pytest.mark.skipif(support.MPM == 'prefork',
                     reason='needs threads in one process')
 @pytest.mark.parametrize('mount', ['/response', '/response-named'])
-def test_gil_released_while_blocked_writing(server, mount):
+@pytest.mark.parametrize('block', [65536, 8192, 1024])
+def test_gil_released_while_blocked_writing(server, mount, block):
     """A response stuck on a client that does not read must not hold the
-    interpreter: another request to it is served meanwhile."""
+    interpreter: another request to it is served meanwhile.  Blocks of
+    64 KiB, 8 KiB (which the module passes keeping the GIL while the
+    socket takes them) and 1 KiB (each flushed)."""
     stuck = socket.create_connection((server.host, server.port), timeout=5)
     try:
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stuck.sendall(b'GET %s/large?mb=256 HTTP/1.1\r\n'
-                      b'Host: 127.0.0.1\r\n\r\n' % mount.encode())
+        stuck.sendall(b'GET %s/large?mb=256&block=%d HTTP/1.1\r\n'
+                      b'Host: 127.0.0.1\r\n\r\n' % (mount.encode(), block))
         assert stuck.recv(1024).startswith(b'HTTP/1.1 200')
         with support.Client() as client:
             r = client.get(server.url(mount + '/single'), timeout=5)

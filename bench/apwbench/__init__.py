@@ -7,11 +7,13 @@ and MPM settings, on loopback, with wrk:
   settings, and the families of scenarios with their contenders and
   targets;
 - ``contenders``: how each contender is configured and started
-  (apwsgi, mod_wsgi, gunicorn, Apache's static files, mod_ceiling);
-- ``servers``: the processes (a bench Apache, gunicorn), their children
-  and their RSS;
+  (apwsgi, mod_wsgi, gunicorn, granian, uWSGI, Apache's static files,
+  mod_ceiling);
+- ``servers``: the processes (a bench Apache, the peer servers), their
+  children and their RSS;
 - ``load``: one bounded wrk run, parsed from bench/wrk/report.lua;
-- ``venv``: the bench venv with mod_wsgi, gunicorn and matplotlib;
+- ``venv``: the bench venv with mod_wsgi, the peer servers, Flask,
+  Django and matplotlib;
 - ``runner``: the plan, its time estimate, and the alternating rounds;
 - ``report``: the terminal table, ratios, targets and the JSON file;
 - ``chart``: the PNG, run by a Python that has matplotlib;

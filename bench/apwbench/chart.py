@@ -10,7 +10,8 @@ import json
 import sys
 
 COLORS = {'apwsgi': '#1f77b4', 'mod_wsgi': '#ff7f0e', 'gunicorn': '#2ca02c',
-          'static': '#7f7f7f', 'ceiling': '#404040'}
+          'granian': '#d62728', 'uwsgi': '#8c564b', 'static': '#7f7f7f',
+          'ceiling': '#404040'}
 
 
 def _color(name):
@@ -45,9 +46,9 @@ def draw(document, out):
             names = [e['contender'] for e in cell]
             medians = [e['summary']['rps'] for e in cell]
             lows = [m - min(r['rps'] for r in e['rounds'])
-                    for m, e in zip(medians, cell)]
+                    for m, e in zip(medians, cell, strict=True)]
             highs = [max(r['rps'] for r in e['rounds']) - m
-                     for m, e in zip(medians, cell)]
+                     for m, e in zip(medians, cell, strict=True)]
             ax.bar(range(len(cell)), medians, color=[_color(n)
                                                      for n in names],
                    yerr=[lows, highs], capsize=2)

@@ -1,6 +1,7 @@
 """The command line: bench/run.py [options] (make bench runs it)."""
 
 import argparse
+import dataclasses
 import datetime
 import os
 import pathlib
@@ -20,24 +21,28 @@ from .scenarios import FAMILIES, MPMS, SCENARIOS
 DEFAULTS = {'duration': 4, 'rounds': 3, 'warmup': 1}
 QUICK = {'duration': 1, 'rounds': 2, 'warmup': 1}
 DEFAULT_MODULES = {'main': REPO / 'build' / 'mod_apwsgi.so',
-                   'interp': REPO / 'build' / 'py3.12' / 'mod_apwsgi.so'}
+                   'interp': REPO / 'build' / 'py3.12' / 'mod_apwsgi.so',
+                   'apps': REPO / 'build' / 'mod_apwsgi.so'}
+COMPARE = 'apwsgi-compare'
+
 CPU_MS = 5.0
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog='bench/run.py',
-        description='Measure apwsgi side by side with mod_wsgi, gunicorn '
-        "and Apache's own ceilings, on loopback with wrk.",
+        description='Measure apwsgi side by side with mod_wsgi, gunicorn, '
+        "granian, uWSGI and Apache's own ceilings, on loopback with wrk.",
         epilog='Names: families %s; scenarios %s; contenders %s; MPM '
         'settings %s.  Defaults come from the family.' % (
             ', '.join(FAMILIES), ', '.join(SCENARIOS),
             ', '.join(CONTENDERS), ', '.join(
                 '%s (%s)' % (k, m.label) for k, m in MPMS.items())))
     p.add_argument('--family', choices=sorted(FAMILIES), default='main',
-                   help='main: apwsgi against mod_wsgi, gunicorn and the '
-                   'ceilings (default); interp: CPU-bound requests on '
-                   'interpreter pools')
+                   help='main: small apps against mod_wsgi, the peers and '
+                   "Apache's ceilings (default); apps: Flask, Django and "
+                   'I/O-bound waiting under the threaded MPM; interp: '
+                   'CPU-bound requests on interpreter pools')
     p.add_argument('--quick', action='store_true',
                    help='short rounds for a look, not for figures: '
                    '--duration %(duration)d --rounds %(rounds)d' % QUICK)
@@ -65,6 +70,14 @@ def parse_args(argv):
     p.add_argument('--ceiling-module',
                    default=str(REPO / 'build' / 'mod_ceiling.so'),
                    help='mod_ceiling.so (make ceiling)')
+    p.add_argument('--compare-module',
+                   help='a second mod_apwsgi.so, measured as contender %s '
+                   '(main interpreter) in alternation with the others: '
+                   'an A/B comparison of two builds' % COMPARE)
+    p.add_argument('--previous',
+                   help="the previous run's JSON for the not-slower "
+                   'targets (default: the newest full result of the '
+                   'family in --out)')
     p.add_argument('--python', help='the Python apwsgi embeds, for the '
                    'bench venv (mod_wsgi is built against it) and the cpu '
                    "calibration (default: found from the module's "
@@ -96,10 +109,15 @@ def parse_args(argv):
                                 SCENARIOS, 'scenario')
     args.contender_list = _names(p, args.contenders, family.contenders,
                                  CONTENDERS, 'contender')
+    if args.compare_module and COMPARE not in args.contender_list:
+        args.contender_list.append(COMPARE)
+    if COMPARE in args.contender_list and not args.compare_module:
+        p.error('contender %s needs --compare-module' % COMPARE)
     args.mpm_list = _names(p, args.mpms, family.mpms, MPMS, 'MPM setting')
     args.module = pathlib.Path(args.module or DEFAULT_MODULES[args.family])
     args.full = (not args.quick and args.scenarios is None
                  and args.contenders is None and args.mpms is None
+                 and not args.compare_module
                  and args.duration >= DEFAULTS['duration']
                  and args.rounds >= DEFAULTS['rounds'])
     return args
@@ -186,6 +204,10 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminate)
     family = FAMILIES[args.family]
+    if args.compare_module:
+        # Its ratios are printed: main / compare is the A/B figure.
+        family = dataclasses.replace(
+            family, references=family.references + (COMPARE,))
     scenarios = [SCENARIOS[n] for n in args.scenario_list]
     contenders = [CONTENDERS[n] for n in args.contender_list]
     shape = load.LoadShape(args.threads, args.connections, args.duration)
@@ -202,7 +224,8 @@ def main(argv=None):
         print('warning: %s is Python %s but %s links %s' % (
             python, py_version, args.module, lib))
     the_venv = None
-    if any(c.needs_venv for c in contenders):
+    if (any(c.needs_venv for c in contenders)
+            or any(s.venv_app for s in scenarios)):
         the_venv = venv.ensure(python, args.venv)
     work = pathlib.Path(args.work) if args.work else runner.make_work_dir()
     work.mkdir(parents=True, exist_ok=True)
@@ -214,6 +237,8 @@ def main(argv=None):
     ctx = runner.RunContext(
         module=args.module.resolve(),
         ceiling_module=pathlib.Path(args.ceiling_module).resolve(),
+        compare_module=(pathlib.Path(args.compare_module).resolve()
+                        if args.compare_module else None),
         venv=the_venv, work_dir=work, data_dir=work / 'data',
         static_dir=work / 'static', cpu_loops=cpu_loops,
         server_env={'APWSGI_BENCH_DATA': str(work / 'data'),
@@ -260,8 +285,11 @@ def _print_plan(args, family, groups, idle, shape):
           % (shape.threads, shape.connections, args.rounds, args.duration,
              args.warmup))
     for g in groups:
-        print('  %-12s %-7s %s' % (g.mpm.label, g.scenario.name,
-                                   ' '.join(c.name for c in g.contenders)))
+        print('  %-12s %-7s %s%s' % (
+            g.mpm.label, g.scenario.name,
+            ' '.join(c.name for c in g.contenders),
+            ' (wrk -c%d)' % g.scenario.connections
+            if g.scenario.connections else ''))
     if idle:
         print('  idle child RSS: %s' % ' '.join(c.name for c in idle))
     print('plan: %d groups, %d contender runs x %d rounds x %d s = %.1f min'
@@ -277,6 +305,10 @@ def _check_tools(args, contenders):
             not args.module.is_file():
         raise SystemExit('bench: %s not found: build it (make)'
                          % args.module)
+    if args.compare_module and \
+            not pathlib.Path(args.compare_module).is_file():
+        raise SystemExit('bench: --compare-module %s not found'
+                         % args.compare_module)
     if any(c.kind == 'ceiling' for c in contenders) and \
             not pathlib.Path(args.ceiling_module).is_file():
         raise SystemExit('bench: %s not found: build it (make ceiling)'
@@ -302,7 +334,8 @@ def _meta(args, family, shape, py_exe, py_version, lib, the_venv,
                  'warmup_s': args.warmup},
         'apwsgi': dict(git_state(), module=str(args.module.resolve()),
                        libpython=lib, python=py_exe,
-                       python_version=py_version),
+                       python_version=py_version,
+                       compare_module=args.compare_module),
         'venv': (dict(the_venv.versions, path=str(the_venv.path))
                  if the_venv else None),
         'mpms': {k: {'mpm': MPMS[k].mpm, 'processes': MPMS[k].processes,
@@ -314,15 +347,33 @@ def _meta(args, family, shape, py_exe, py_version, lib, the_venv,
     }
 
 
+def _previous_path(args, family):
+    """The previous full result of the family: --previous, else the
+    newest <family>-*-full.json in --out (None when there is none)."""
+    if args.previous:
+        return pathlib.Path(args.previous)
+    found = sorted(pathlib.Path(args.out).glob('%s-*-full.json'
+                                               % family.name))
+    return found[-1] if found else None
+
+
 def _finish(args, family, meta, results, idle_rows, groups, work):
     ratio_rows = report.ratios(family, results)
-    target_rows = report.evaluate_targets(family, results, idle_rows)
+    previous_path = _previous_path(args, family)
+    previous = report.load_previous(previous_path) if previous_path \
+        else None
+    meta['previous'] = str(previous_path) if previous else None
+    target_rows = report.evaluate_targets(family, results, idle_rows,
+                                          previous)
     lines = report.table(results)
     lines += report.idle_lines(idle_rows)
     lines += report.ratio_lines(family, ratio_rows,
                                 [n for n in args.scenario_list])
     lines += report.member_rss_lines(results)
     lines += report.target_lines(target_rows)
+    if any(t.metric == 'previous' for t in family.targets):
+        lines.append('  (previous full run: %s)' % (
+            meta['previous'] or 'none found'))
     lines += report.problem_lines(results, idle_rows)
     print('\n'.join(lines))
     out = pathlib.Path(args.out)
@@ -370,5 +421,5 @@ def _chart(args, base):
             print('chart failed: %s' % out.stderr[-1000:])
         return
     print('chart skipped: no Python with matplotlib (pip install -r '
-          'requirements-bench.txt, or run once with a mod_wsgi or '
-          'gunicorn contender to create the bench venv)')
+          'requirements-bench.txt, or run once with a contender from the '
+          'bench venv, such as mod_wsgi, to create it)')

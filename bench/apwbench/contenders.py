@@ -2,15 +2,19 @@
 
 Every Apache contender runs the same Apache binary with the same
 generated main config (bench/conf/httpd.conf.in) and MPM setting; only
-the few lines below that mount the scenario differ.  gunicorn does not
-use Apache, so its numbers do not depend on the MPM setting: a run
-measures it in the first MPM setting only (see runner.py).
+the few lines below that mount the scenario differ.  gunicorn, granian
+and uWSGI do not use Apache, so their numbers do not depend on the MPM
+setting: a run measures them in the first MPM setting only (see
+runner.py).  Neither does a contender with an MPM setting of its own
+(apwsgi-prefork2): it is measured there too, alternating with the
+others, so that its ratio to them is taken under the same conditions.
 """
 
 import dataclasses
 
 from . import APPS
-from .servers import BenchApache, GunicornServer
+from .scenarios import MPMS
+from .servers import BenchApache, GranianServer, GunicornServer, UwsgiServer
 
 WSGI = 'wsgi'
 CEILING = 'ceiling'
@@ -19,20 +23,35 @@ CEILING = 'ceiling'
 @dataclasses.dataclass(frozen=True)
 class Contender:
     name: str
-    kind: str               # apwsgi, mod_wsgi, gunicorn, static, ceiling
+    kind: str               # apwsgi, mod_wsgi, gunicorn, granian, uwsgi,
+                            # static, ceiling
     description: str
     role: str = WSGI        # wsgi: runs the app; ceiling: Apache alone
     setenv: tuple = ()      # apwsgi: extra (key, value) SetEnv pairs
     worker_class: str = ''  # gunicorn
     threads: int = 1        # gunicorn threads per worker
+    mpm: str | None = None  # an MPM setting of its own (a key of MPMS)
+    module: str = 'main'    # apwsgi: 'main' (--module) or 'compare'
 
     @property
     def needs_venv(self):
-        return self.kind in ('mod_wsgi', 'gunicorn')
+        return self.kind in PEERS or self.kind == 'mod_wsgi'
 
     @property
     def uses_apache(self):
-        return self.kind != 'gunicorn'
+        return self.kind not in PEERS
+
+    @property
+    def mpm_independent(self):
+        """Whether its figures do not depend on the run's MPM setting."""
+        return not self.uses_apache or self.mpm is not None
+
+    @property
+    def server_header(self):
+        """What its Server header must contain, or None (uWSGI sends
+        none)."""
+        return {'gunicorn': 'gunicorn', 'granian': 'granian',
+                'uwsgi': None}.get(self.kind, 'Apache')
 
     @property
     def members(self):
@@ -48,7 +67,11 @@ class Contender:
         return True
 
 
+# Servers that are not Apache, started from the bench venv.
+PEERS = ('gunicorn', 'granian', 'uwsgi')
 GUNICORN_WORKERS = 2
+GRANIAN_WORKERS = 2
+UWSGI_PROCESSES = 2
 
 CONTENDERS = {c.name: c for c in (
     Contender('apwsgi-main', 'apwsgi', 'apwsgi, main interpreter'),
@@ -63,6 +86,16 @@ CONTENDERS = {c.name: c for c in (
     Contender('gunicorn-gthread', 'gunicorn',
               'gunicorn, %d gthread workers x 4 threads' % GUNICORN_WORKERS,
               worker_class='gthread', threads=4),
+    Contender('granian', 'granian', 'granian, WSGI interface, %d workers'
+              % GRANIAN_WORKERS),
+    Contender('uwsgi', 'uwsgi', 'uWSGI (pyuwsgi), %d processes x 1 thread, '
+              '--http11-socket' % UWSGI_PROCESSES),
+    Contender('apwsgi-prefork2', 'apwsgi', 'apwsgi, main interpreter, '
+              'under prefork with 2 processes (no threads)',
+              mpm='prefork2'),
+    Contender('apwsgi-compare', 'apwsgi', 'apwsgi, main interpreter, the '
+              'module given with --compare-module (A/B)',
+              module='compare'),
     Contender('static', 'static', "Apache's static-file handler, the same "
               'bytes (json: the same size)', role=CEILING),
     Contender('ceiling', 'ceiling', 'mod_ceiling, a minimal C handler '
@@ -91,12 +124,16 @@ def _quote(value):
     return '"%s"' % str(value).replace('\\', '\\\\').replace('"', '\\"')
 
 
-def apwsgi_config(contender, scenario):
+def apwsgi_config(contender, scenario, venv):
     blocks = []
     for path, app in (('/probe', PROBE_APP), (scenario.path,
                                               scenario.app_path)):
         lines = ['<Location %s>' % path, '    SetHandler mod_wsgi',
                  '    SetEnv mod_wsgi.application %s' % _quote(app)]
+        if scenario.venv_app:
+            # The framework from the bench venv, as every contender.
+            lines.append('    SetEnv mod_wsgi.virtualenv %s'
+                         % _quote(venv.path))
         lines += ['    SetEnv %s %s' % (key, _quote(value))
                   for key, value in contender.setenv]
         blocks.append('\n'.join(lines + ['</Location>']))
@@ -137,16 +174,25 @@ def make_server(contender, mpm, scenario, ctx, root):
     ctx is the runner's RunContext: module paths, the venv, the data
     directories and the environment every server gets.
     """
+    app = scenario.app[:-3] + ':application'
     if contender.kind == 'gunicorn':
         return GunicornServer(
-            ctx.venv.gunicorn, APPS, scenario.app[:-3] + ':application',
-            root, workers=GUNICORN_WORKERS,
-            worker_class=contender.worker_class,
+            ctx.venv.bin / 'gunicorn', APPS, app, root,
+            workers=GUNICORN_WORKERS, worker_class=contender.worker_class,
             threads=contender.threads, env=ctx.server_env)
+    if contender.kind == 'granian':
+        return GranianServer(ctx.venv.bin / 'granian', APPS, app, root,
+                             workers=GRANIAN_WORKERS, env=ctx.server_env)
+    if contender.kind == 'uwsgi':
+        return UwsgiServer(ctx.venv.bin / 'uwsgi', APPS, app, root,
+                           workers=UWSGI_PROCESSES, env=ctx.server_env)
     module = None
+    if contender.mpm:
+        mpm = MPMS[contender.mpm]
     if contender.kind == 'apwsgi':
-        config = apwsgi_config(contender, scenario)
-        module = ctx.module
+        config = apwsgi_config(contender, scenario, ctx.venv)
+        module = (ctx.compare_module if contender.module == 'compare'
+                  else ctx.module)
     elif contender.kind == 'mod_wsgi':
         config = mod_wsgi_config(scenario, ctx.venv)
     elif contender.kind == 'static':

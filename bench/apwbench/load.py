@@ -51,7 +51,9 @@ def run_wrk(url, scenario, shape, duration=None):
            '-d%ds' % duration, '--latency', '--timeout',
            '%ds' % REQUEST_TIMEOUT, '-s', str(SCRIPT), url]
     env = dict(os.environ, BENCH_METHOD=scenario.method,
-               BENCH_BODY_BYTES=str(scenario.body_bytes))
+               BENCH_BODY_BYTES=str(scenario.body_bytes),
+               BENCH_HEADERS=''.join('%s: %s\n' % pair
+                                     for pair in scenario.headers))
     out = subprocess.run(cmd, capture_output=True, text=True, env=env,
                          timeout=duration + GRACE)
     lines = [line for line in out.stdout.splitlines()
@@ -83,14 +85,14 @@ def run_wrk(url, scenario, shape, duration=None):
     }
 
 
-def fetch(url, method='GET', body=None):
+def fetch(url, method='GET', body=None, headers=None):
     """One request on a new connection: (status, headers dict, body)."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port,
                                       timeout=REQUEST_TIMEOUT)
     try:
         path = parts.path + ('?' + parts.query if parts.query else '')
-        headers = {}
+        headers = dict(headers or {})
         if body is not None:
             headers['Content-Type'] = 'application/octet-stream'
         conn.request(method, path, body=body, headers=headers)

@@ -1,4 +1,5 @@
-"""Process facts read from /proc: children, resident memory, load."""
+"""Process facts read from /proc: children, resident memory, load, and
+the accept queue of a listening port."""
 
 
 from apwsgi.apache import live_pids
@@ -35,3 +36,27 @@ def loadavg():
             return float(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def accept_queue(port):
+    """Connections waiting to be accepted on the TCP port's listening
+    sockets now (the sum over IPv4 and IPv6), or None when unreadable.
+
+    For a listening socket, /proc/net/tcp's rx_queue is its accept
+    queue: connections the kernel completed that no worker took yet.
+    """
+    total, found = 0, False
+    for name in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(name) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    local, state = fields[1], fields[3]
+                    if state == '0A' and int(local.rsplit(':', 1)[1],
+                                             16) == port:
+                        total += int(fields[4].split(':')[1], 16)
+                        found = True
+        except (OSError, ValueError, IndexError):
+            continue
+    return total if found else None

@@ -54,6 +54,10 @@ def table(results):
             # Not in the figures, but worth a look: e.g. the first
             # concurrent requests of a fresh child failing.
             flag += '  WARM-UP: %d error(s)' % summary['warmup_errors']
+        if summary.get('accept_queue'):
+            # Connections that waited unaccepted mid-round: the figures
+            # are those of the connections that were served.
+            flag += '  QUEUED: %d' % summary['accept_queue']
         lines.append('%-8s %-18s %10.0f %6.1f%% %8.2f %8.2f %7d  %s%s' % (
             entry['scenario'], entry['contender'], summary['rps'],
             100 * (summary['spread'] or 0), summary['p50_ms'],
@@ -62,9 +66,17 @@ def table(results):
     return lines
 
 
-def _rps_index(results):
-    return {(e['mpm'], e['scenario'], e['contender']): e['summary']['rps']
+def _rps_index(results, field='rps'):
+    return {(e['mpm'], e['scenario'], e['contender']): e['summary'][field]
             for e in results if e.get('summary') and not e.get('error')}
+
+
+def load_previous(path):
+    """The document of a previous result file, or None when absent."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def ratios(family, results):
@@ -134,9 +146,15 @@ def member_rss_lines(results):
     return lines
 
 
-def evaluate_targets(family, results, idle_rows):
-    """Each target of the family, met or missed and by how much."""
+def evaluate_targets(family, results, idle_rows, previous=None):
+    """Each target of the family, met or missed and by how much.
+
+    previous: the document of the family's previous full run, for the
+    'previous' targets (None: those are not measured).
+    """
     rps = _rps_index(results)
+    p99 = _rps_index(results, 'p99_ms')
+    before = _rps_index(previous['results']) if previous else {}
     measured_mpms = []
     for e in results:
         if e['mpm'] not in measured_mpms:
@@ -151,10 +169,19 @@ def evaluate_targets(family, results, idle_rows):
                               idle.get(target.den), 'KiB'))
             continue
         for mpm in ([target.mpm] if target.mpm else measured_mpms):
-            out.append(_judge(target, mpm,
-                              rps.get((mpm, target.scenario, target.num)),
-                              rps.get((mpm, target.scenario, target.den)),
-                              'req/s'))
+            cell = (mpm, target.scenario, target.num)
+            if target.metric == 'p99':
+                out.append(_judge(target, mpm, p99.get(cell), p99.get(
+                    (mpm, target.scenario, target.den)), 'ms'))
+            elif target.metric == 'previous':
+                out.append(_judge(target, mpm, rps.get(cell),
+                                  before.get(cell), 'req/s'))
+            elif target.den_value is not None:
+                out.append(_judge(target, mpm, rps.get(cell),
+                                  target.den_value or None, 'req/s'))
+            else:
+                out.append(_judge(target, mpm, rps.get(cell), rps.get(
+                    (mpm, target.scenario, target.den)), 'req/s'))
     return out
 
 
@@ -193,11 +220,14 @@ def target_lines(rows):
         elif row['minimum'] is not None:
             how = 'short by %.0f%%: needs %.2fx its rate' % (
                 -100 * row['by'], row['minimum'] / row['ratio'])
-        else:
+        elif row['unit'] == 'KiB':
             how = 'over by %.0f%% (%.1f MiB more)' % (
                 100 * (row['ratio'] / row['maximum'] - 1),
                 (row['num_value'] - row['den_value'] * row['maximum'])
                 / 1024)
+        else:
+            how = 'over by %.0f%%' % (
+                100 * (row['ratio'] / row['maximum'] - 1))
         values = '%s %s vs %s %s' % (
             row['num'], _value(row['num_value'], row['unit']), row['den'],
             _value(row['den_value'], row['unit']))
@@ -210,6 +240,8 @@ def target_lines(rows):
 def _value(value, unit):
     if unit == 'KiB':
         return '%.1f MiB' % (value / 1024)
+    if unit == 'ms':
+        return '%.2f ms' % value
     return '%.0f %s' % (value, unit)
 
 

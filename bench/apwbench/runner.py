@@ -4,8 +4,11 @@ For each MPM setting and scenario (a "group"), the runner starts one
 server per contender, all at once on their own ports, checks that each
 really serves the scenario, warms each up, and then measures them in
 alternating rounds (A B C A B C ...), so that drift on a noisy machine
-hits all of them alike.  After the last round it reads the RSS of each
-server's children and scans its log, then stops them all.
+hits all of them alike.  Halfway through each round it reads each
+server's accept queue: connections that wait there are not being served
+(a server whose workers each keep one connection).  After the last round
+it reads the RSS of each server's children and scans its log, then stops
+them all.
 """
 
 import concurrent.futures
@@ -20,12 +23,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wsgiref.util
 
 from . import APPS, REPO, load
 from .contenders import CEILING, make_server
-from .procs import loadavg, rss_of
+from .procs import accept_queue, loadavg, rss_of
 from .scenarios import MPMS
 
 FILE_BYTES = 1024 * 1024
@@ -33,7 +37,7 @@ IDLE_REQUESTS = 20          # hello requests before an idle child is read
 IDLE_SETTLE = 0.5           # seconds between the last request and the read
 # Seconds, for the time estimate: starting and checking the servers of a
 # group (in parallel), stopping them, and one wrk run beyond its duration.
-START_COST = {'apache': 1.0, 'gunicorn': 1.5}
+START_COST = {'apache': 1.0, 'peer': 1.5}
 STOP_COST = 0.5
 WRK_OVERHEAD = 0.2
 
@@ -44,6 +48,7 @@ class RunContext:
 
     module: pathlib.Path
     ceiling_module: pathlib.Path
+    compare_module: pathlib.Path | None
     venv: object            # venv.Venv, or None when no contender needs it
     work_dir: pathlib.Path  # server roots
     data_dir: pathlib.Path  # file.bin, for the file app
@@ -64,15 +69,17 @@ class Group:
 def make_plan(family, scenarios, contenders, mpms):
     """The groups of a run, in order.
 
-    A contender that does not use Apache (gunicorn) is measured in the
-    first MPM setting only: its figures do not depend on it.
+    A contender whose figures do not depend on the run's MPM setting (a
+    peer server, or apwsgi with an MPM setting of its own) is measured in
+    the first MPM setting only.
     """
     groups = []
     for index, mpm_key in enumerate(mpms):
         for scenario in scenarios:
             chosen = tuple(
                 c for c in contenders
-                if c.applies(scenario) and (c.uses_apache or index == 0))
+                if c.applies(scenario)
+                and (not c.mpm_independent or index == 0))
             if chosen:
                 groups.append(Group(MPMS[mpm_key], scenario, chosen))
     return groups
@@ -82,10 +89,10 @@ def estimate_seconds(groups, rounds, duration, warmup, idle_count):
     """Planned seconds: (load seconds, total seconds)."""
     load_s = total = 0.0
     for group in groups:
-        kinds = {'apache' if c.uses_apache else 'gunicorn'
+        kinds = {'apache' if c.uses_apache else 'peer'
                  for c in group.contenders}
         total += max(START_COST[k] for k in kinds) + STOP_COST
-        for c in group.contenders:
+        for _ in group.contenders:
             load_s += rounds * duration
             total += (warmup + WRK_OVERHEAD
                       + rounds * (duration + WRK_OVERHEAD))
@@ -141,6 +148,11 @@ def prepare_data(ctx, scenarios):
                        if v is not None})
     expected = {}
     for scenario in scenarios:
+        if scenario.venv_app:
+            # Its framework is in the bench venv, not here: checked by
+            # what the answer says (scenarios._CHECKS).
+            expected[scenario.name] = None
+            continue
         expected[scenario.name] = render(scenario)
         if scenario.static:
             path = ctx.static_dir / scenario.static
@@ -165,7 +177,8 @@ def check_server(server, contender, scenario, expected):
         _check_probe(contender, probe)
     payload = b'x' * scenario.body_bytes if scenario.body_bytes else None
     status, headers, body = load.fetch(
-        server.url(scenario.request_path), scenario.method, payload)
+        server.url(scenario.request_path), scenario.method, payload,
+        dict(scenario.headers))
     if status != 200:
         raise RuntimeError('%s answered %d: %r' % (scenario.request_path,
                                                    status, body[:200]))
@@ -174,8 +187,8 @@ def check_server(server, contender, scenario, expected):
         raise RuntimeError('%s: %s' % (scenario.request_path, problem))
     software = headers.get('server', '')
     probe['server_header'] = software
-    want = 'gunicorn' if contender.kind == 'gunicorn' else 'Apache'
-    if want.lower() not in software.lower():
+    want = contender.server_header
+    if want and want.lower() not in software.lower():
         raise RuntimeError('Server header %r is not %s' % (software, want))
     return probe
 
@@ -214,6 +227,7 @@ def summarize(rounds):
         'p99_ms': round(_median([r['p99_ms'] for r in rounds]), 3),
         'errors': sum(r['errors'] for r in rounds),
         'requests': sum(r['requests'] for r in rounds),
+        'accept_queue': max((r.get('accept_queue') or 0) for r in rounds),
         'spread': round((max(rps) - min(rps)) / med, 4) if med else None,
     }
 
@@ -298,30 +312,48 @@ class Runner:
 
     def _measure(self, group, entries, servers):
         scenario = group.scenario
+        shape = self.shape
+        if scenario.connections:
+            shape = dataclasses.replace(shape,
+                                        connections=scenario.connections)
         active = [c for c in group.contenders if c.name in servers]
         for c in list(active):
             try:
                 warm = load.run_wrk(servers[c.name].url(
-                    scenario.request_path), scenario, self.shape,
+                    scenario.request_path), scenario, shape,
                     duration=self.warmup)
                 entries[c.name]['warmup'] = warm
             except Exception as exc:
                 self._drop(c, active, entries, 'warm-up failed: %s' % exc)
         for number in range(1, self.rounds + 1):
             for c in list(active):
+                server = servers[c.name]
+                queue = _QueueSample(server.port, shape.duration / 2.0)
                 try:
-                    result = load.run_wrk(servers[c.name].url(
-                        scenario.request_path), scenario, self.shape)
+                    result = load.run_wrk(server.url(
+                        scenario.request_path), scenario, shape)
                 except Exception as exc:
                     self._drop(c, active, entries,
                                'round %d failed: %s' % (number, exc))
                     continue
+                finally:
+                    queue.cancel()
+                if not result['requests']:
+                    # E.g. a response with no end the client can see (no
+                    # Content-Length, no chunking, connection kept open).
+                    self._drop(c, active, entries, 'round %d completed no '
+                               'response in %d s' % (number,
+                                                     shape.duration))
+                    continue
+                result['accept_queue'] = queue.value
                 entries[c.name]['rounds'].append(result)
                 self.log('  round %d/%d  %-18s %10.1f req/s  p50 %7.2f ms'
-                         '  p99 %8.2f ms  errors %d'
+                         '  p99 %8.2f ms  errors %d%s'
                          % (number, self.rounds, c.name, result['rps'],
                             result['p50_ms'], result['p99_ms'],
-                            result['errors']))
+                            result['errors'],
+                            '  queued %d' % queue.value if queue.value
+                            else ''))
 
     def _drop(self, contender, active, entries, why):
         active.remove(contender)
@@ -343,10 +375,10 @@ class Runner:
         with concurrent.futures.ThreadPoolExecutor(len(contenders)) as pool:
             started = [pool.submit(self._start, c, mpm, scenario,
                                    ('idle', scenario.name, c.name), row)
-                       for c, row in zip(contenders, rows)]
+                       for c, row in zip(contenders, rows, strict=True)]
             servers = [future.result() for future in started]
             try:
-                for server, row in zip(servers, rows):
+                for server, row in zip(servers, rows, strict=True):
                     if server:
                         statuses = load.fetch_many(
                             server.url(scenario.request_path),
@@ -355,7 +387,7 @@ class Runner:
                             row['error'] = 'statuses %s' % sorted(
                                 set(statuses))
                 time.sleep(IDLE_SETTLE)     # let the children fall idle
-                for server, row in zip(servers, rows):
+                for server, row in zip(servers, rows, strict=True):
                     if server:
                         row.update(rss_of(server.child_pids()))
                         row['log_problems'] = server.log_problems()
@@ -365,6 +397,24 @@ class Runner:
                 list(pool.map(lambda server: server.stop(),
                               [server for server in servers if server]))
         return rows
+
+
+class _QueueSample:
+    """The accept queue of a port, read once after `delay` seconds in a
+    timer thread (None when it could not be read)."""
+
+    def __init__(self, port, delay):
+        self.port = port
+        self.value = None
+        self._timer = threading.Timer(delay, self._read)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _read(self):
+        self.value = accept_queue(self.port)
+
+    def cancel(self):
+        self._timer.cancel()
 
 
 def _rss_text(entry):

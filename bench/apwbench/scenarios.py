@@ -3,7 +3,7 @@
 A scenario is one WSGI application under bench/apps/ and one kind of
 request.  A family groups scenarios with the contenders that serve them,
 the MPM settings they run under, and the targets their ratios are held
-to.  Adding a family (such as ``interp``) means adding
+to.  Adding a family (as ``interp`` and ``apps`` were added) means adding
 its apps to bench/apps/, its Scenario entries and one Family entry here,
 and any new contenders in contenders.py; the runner, the report and the
 chart need no change.
@@ -30,6 +30,12 @@ class Scenario:
     static: str | None = None
     c_ceiling: bool = False     # mod_ceiling answers it (12 bytes)
     exact: bool = True          # the body is the same whatever serves it
+    # The app imports a framework from the bench venv (every contender
+    # runs it from there); the harness does not render it itself.
+    venv_app: bool = False
+    subpath: str = ''           # after the mount point, e.g. /items/42
+    headers: tuple = ()         # (name, value) pairs sent with each request
+    connections: int | None = None  # wrk -c for this scenario, not the run's
 
     @property
     def path(self):
@@ -41,7 +47,8 @@ class Scenario:
 
     @property
     def request_path(self):
-        return self.path + ('?' + self.query if self.query else '')
+        return (self.path + self.subpath
+                + ('?' + self.query if self.query else ''))
 
     def check_body(self, body, expected):
         """None when body is a right answer, else what is wrong."""
@@ -69,7 +76,29 @@ def _check_cpu(body, expected):
     return None if body.strip().isdigit() else 'cpu body %r' % body[:40]
 
 
-_CHECKS = {'json': _check_json, 'cpu': _check_cpu}
+def _check_flask(body, expected):
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        return 'body is not JSON: %s' % exc
+    want = {'item': 42, 'q': 'bench', 'client': 'wrk', 'double': 84}
+    return None if data == want else 'flask answered %r, not %r' % (
+        data, want)
+
+
+def _check_django(body, expected):
+    text = body.decode('utf-8', 'replace')
+    if 'Item 42, query bench, client wrk.' not in text:
+        return 'django page lacks the item line: %r' % body[:200]
+    if text.count('<li ') != 10:
+        return 'django page has %d list items, not 10' % text.count('<li ')
+    return None
+
+
+_CHECKS = {'json': _check_json, 'cpu': _check_cpu, 'flask': _check_flask,
+           'django': _check_django}
+
+CLIENT_HEADER = (('X-Bench-Client', 'wrk'),)
 
 MIB = 1024 * 1024
 
@@ -89,6 +118,17 @@ SCENARIOS = {s.name: s for s in (
              'generator (chunked)', static='stream.txt'),
     Scenario('cpu', 'cpu.py', 'about 5 ms of pure-Python work',
              exact=False),
+    # The apps family: what a Python user runs, and I/O-bound waiting.
+    Scenario('flask', 'flask_app.py', 'Flask JSON route: path parameter, '
+             'query string, header read', subpath='/items/42',
+             query='q=bench', headers=CLIENT_HEADER, exact=False,
+             venv_app=True),
+    Scenario('django', 'django_app.py', 'Django view rendering a small '
+             'template (no database)', subpath='/items/42',
+             query='q=bench', headers=CLIENT_HEADER, exact=False,
+             venv_app=True),
+    Scenario('io', 'io_wait.py', 'waits 20 ms (time.sleep) then answers; '
+             '64 connections', connections=64),
 )}
 
 
@@ -113,6 +153,10 @@ MPMS = {m.key: m for m in (
     MpmSetting('prefork', 'prefork', 8, 1),
     MpmSetting('event1', 'event', 1, 25),
     MpmSetting('worker', 'worker', 2, 25),
+    # The no-threads reference with the peers' process count, and the
+    # few-threads setting between it and Apache's default.
+    MpmSetting('prefork2', 'prefork', 2, 1),
+    MpmSetting('event4', 'event', 2, 4),
 )}
 
 
@@ -121,8 +165,12 @@ class Target:
     """A goal of the form num/den >= minimum (or <= maximum).
 
     metric 'rps' compares median requests per second in one scenario;
-    'idle_rss' compares the RSS of an idle child that served the hello
-    app.  mpm None means: check it under every MPM setting measured.
+    'p99' the median p99 latency; 'idle_rss' the RSS of an idle child
+    that served the hello app; 'previous' compares num's req/s with its
+    own in the same cell of the previous full run of the family (den is
+    then 'previous').  With den_value, den is a figure recorded here,
+    not a contender of the run.  mpm None means: check it under every
+    MPM setting measured.
     """
 
     text: str
@@ -133,6 +181,7 @@ class Target:
     minimum: float | None = None
     maximum: float | None = None
     metric: str = 'rps'
+    den_value: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,17 +200,51 @@ class Family:
     python_note: str = ''
 
 
+# A result no slower than the previous full run: within this much of it
+# (medians of 3 rounds on the 2-core machine differ by a few per cent
+# between two runs of the same build).
+NOT_SLOWER = 0.95
+
+# apwsgi's io figure (event 2x25, 64 connections) before the work on
+# threads sharing an interpreter (the GIL kept across passes that cannot
+# block): the mean of 6 alternating rounds of 4 s
+# (2,371-2,428 req/s) of the module built from a519fcb, 2026-12-01.  io is
+# bound by its 20 ms waits and the 50 threads, not by the CPU, so the
+# figure hardly depends on the machine: at most 50 / 20 ms = 2,500.
+IO_BASELINE_RPS = 2402.0
+
+
+def _not_slower(contender, scenarios, mpm=None):
+    return tuple(Target('%s: not slower than the previous full run'
+                        % scenario, contender, 'previous',
+                        scenario=scenario, mpm=mpm, metric='previous',
+                        minimum=NOT_SLOWER)
+                 for scenario in scenarios)
+
+
+def _app_targets(scenario):
+    return (
+        Target('%s >= 1.0x granian' % scenario, 'apwsgi-main', 'granian',
+               scenario=scenario, mpm='event', minimum=1.0),
+        Target('%s >= 0.85x uWSGI' % scenario, 'apwsgi-main', 'uwsgi',
+               scenario=scenario, mpm='event', minimum=0.85),
+        Target('%s >= 0.95x apwsgi under prefork 2 (threads cost '
+               'nothing)' % scenario, 'apwsgi-main', 'apwsgi-prefork2',
+               scenario=scenario, mpm='event', minimum=0.95),
+    )
+
+
 FAMILIES = {f.name: f for f in (
     Family(
         'main', 'apwsgi against mod_wsgi, gunicorn and Apache ceilings',
         scenarios=('hello', 'chunks', 'file', 'post', 'json', 'stream'),
         contenders=('apwsgi-main', 'apwsgi-sub', 'mod_wsgi',
-                    'gunicorn-sync', 'gunicorn-gthread', 'static',
-                    'ceiling'),
+                    'gunicorn-sync', 'gunicorn-gthread', 'granian',
+                    'uwsgi', 'static', 'ceiling'),
         mpms=('event', 'prefork', 'event1'),
         subjects=('apwsgi-main', 'apwsgi-sub'),
         references=('mod_wsgi', 'gunicorn-sync', 'gunicorn-gthread',
-                    'static', 'ceiling'),
+                    'granian', 'uwsgi', 'static', 'ceiling'),
         targets=(
             Target('hello >= 1.0x static file',
                    'apwsgi-main', 'static', mpm='event', minimum=1.0),
@@ -176,7 +259,8 @@ FAMILIES = {f.name: f for f in (
                    'mod_wsgi', scenario='post', minimum=1.5),
             Target('idle child RSS (hello) <= mod_wsgi', 'apwsgi-main',
                    'mod_wsgi', metric='idle_rss', maximum=1.0),
-        ),
+        ) + _not_slower('apwsgi-main', ('file', 'post', 'chunks',
+                                        'stream', 'json')),
         idle_rss=('apwsgi-main', 'apwsgi-sub', 'mod_wsgi', 'static'),
     ),
     Family(
@@ -193,8 +277,29 @@ FAMILIES = {f.name: f for f in (
                    'interpreter', 'apwsgi-own-pool-2',
                    'apwsgi-shared-1', scenario='cpu', mpm='event1',
                    minimum=1.7),
-        ),
+        ) + _not_slower('apwsgi-own-pool-2', ('cpu',))
+          + _not_slower('apwsgi-own-pool-4', ('cpu',)),
         python_note='own GIL needs Python 3.12+: make bench-interp builds '
                     'build/py3.12/mod_apwsgi.so',
+    ),
+    Family(
+        'apps', 'real applications (Flask, Django) and I/O-bound waiting '
+        'under the threaded MPM, against granian, uWSGI and apwsgi '
+        'without threads',
+        scenarios=('flask', 'django', 'io'),
+        contenders=('apwsgi-main', 'apwsgi-prefork2', 'granian', 'uwsgi',
+                    'mod_wsgi', 'gunicorn-gthread'),
+        mpms=('event',),
+        subjects=('apwsgi-main',),
+        references=('apwsgi-prefork2', 'granian', 'uwsgi', 'mod_wsgi',
+                    'gunicorn-gthread'),
+        targets=_app_targets('flask') + _app_targets('django') + (
+            Target('flask p99 <= granian', 'apwsgi-main', 'granian',
+                   scenario='flask', mpm='event', metric='p99',
+                   maximum=1.0),
+            Target('io (64 connections) >= 0.95x the recorded figure '
+                   '(a519fcb)', 'apwsgi-main', 'recorded', scenario='io',
+                   mpm='event', minimum=0.95, den_value=IO_BASELINE_RPS),
+        ),
     ),
 )}

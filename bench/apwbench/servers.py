@@ -1,6 +1,7 @@
 """The server processes a benchmark run starts, and what it reads of them.
 
-Both kinds have the same small interface: ``start()``, ``stop()``,
+A bench Apache and the peer servers from the bench venv (gunicorn,
+granian, uWSGI) have the same small interface: ``start()``, ``stop()``,
 ``url(path)``, ``child_pids()`` (the processes that serve requests, whose
 RSS is reported) and ``log_problems()`` (crash and unexpected error lines
 of its log, see scan_log).  Each runs in its own process group, and
@@ -89,19 +90,23 @@ class BenchApache(ApacheServer):
         return scan_log(self.error_log)
 
 
-class GunicornServer:
-    """gunicorn from the bench venv serving one app module."""
+class PeerServer:
+    """A WSGI server from the bench venv serving one app module.
 
-    def __init__(self, gunicorn, app_dir, app, root, *, workers=2,
-                 worker_class='sync', threads=1, env=None,
-                 host='127.0.0.1'):
-        self.gunicorn = str(gunicorn)
+    Subclasses give the command line; this class runs it in its own
+    process group (working directory: the apps), waits until it has its
+    workers and accepts, and stops the group.
+    """
+
+    name = 'server'
+
+    def __init__(self, executable, app_dir, app, root, *, workers=2,
+                 env=None, host='127.0.0.1'):
+        self.executable = str(executable)
         self.app_dir = str(app_dir)
-        self.app = app
+        self.app = app          # module:callable
         self.root = pathlib.Path(root)
         self.workers = workers
-        self.worker_class = worker_class
-        self.threads = threads
         self.env = dict(env or {})
         self.host = host
         self.port = find_free_port(host)
@@ -110,15 +115,7 @@ class GunicornServer:
         self._console = None
 
     def command(self):
-        cmd = [self.gunicorn, '--bind', '%s:%d' % (self.host, self.port),
-               '--workers', str(self.workers),
-               '--worker-class', self.worker_class,
-               '--chdir', self.app_dir, '--log-level', 'warning',
-               '--error-logfile', str(self.error_log),
-               '--pid', str(self.root / 'gunicorn.pid')]
-        if self.worker_class == 'gthread':
-            cmd += ['--threads', str(self.threads)]
-        return cmd + [self.app]
+        raise NotImplementedError
 
     def start(self):
         self.root.mkdir(parents=True, exist_ok=True)
@@ -131,21 +128,22 @@ class GunicornServer:
         self._console = open(self.root / 'console.log', 'wb')
         self._proc = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, stdout=self._console,
-            stderr=subprocess.STDOUT, env=environ, start_new_session=True)
+            stderr=subprocess.STDOUT, env=environ, cwd=self.app_dir,
+            start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 self.stop()
-                raise RuntimeError('gunicorn exited with %s during start-up;'
-                                   ' see %s' % (self._proc.returncode,
-                                                self.root))
+                raise RuntimeError('%s exited with %s during start-up; see '
+                                   '%s' % (self.name, self._proc.returncode,
+                                           self.root))
             if (len(children_of(self._proc.pid)) >= self.workers
                     and self._accepts()):
                 return self
             time.sleep(POLL)
         self.stop()
-        raise RuntimeError('gunicorn did not serve within %ss; see %s'
-                           % (START_TIMEOUT, self.root))
+        raise RuntimeError('%s did not serve within %ss; see %s'
+                           % (self.name, START_TIMEOUT, self.root))
 
     def _accepts(self):
         try:
@@ -155,7 +153,7 @@ class GunicornServer:
             return False
 
     def stop(self):
-        """SIGTERM the arbiter, wait, then SIGKILL its group. Idempotent."""
+        """SIGTERM the leader, wait, then SIGKILL its group. Idempotent."""
         proc = self._proc
         if proc is not None:
             pgid = proc.pid     # start_new_session: it leads its group
@@ -186,3 +184,66 @@ class GunicornServer:
 
     def log_problems(self):
         return scan_log(self.error_log)
+
+
+class GunicornServer(PeerServer):
+    name = 'gunicorn'
+
+    def __init__(self, executable, app_dir, app, root, *,
+                 worker_class='sync', threads=1, **kw):
+        super().__init__(executable, app_dir, app, root, **kw)
+        self.worker_class = worker_class
+        self.threads = threads
+
+    def command(self):
+        cmd = [self.executable, '--bind', '%s:%d' % (self.host, self.port),
+               '--workers', str(self.workers),
+               '--worker-class', self.worker_class,
+               '--chdir', self.app_dir, '--log-level', 'warning',
+               '--error-logfile', str(self.error_log),
+               '--pid', str(self.root / 'gunicorn.pid')]
+        if self.worker_class == 'gthread':
+            cmd += ['--threads', str(self.threads)]
+        return cmd + [self.app]
+
+
+class GranianServer(PeerServer):
+    """granian's WSGI interface, its defaults otherwise (no access log,
+    as for the others).  It logs to its console, its error log here."""
+
+    name = 'granian'
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.error_log = self.root / 'console.log'
+
+    def command(self):
+        return [self.executable, '--interface', 'wsgi',
+                '--host', self.host, '--port', str(self.port),
+                '--workers', str(self.workers), '--no-ws',
+                '--log-level', 'warning', '--working-dir', self.app_dir,
+                '--pid-file', str(self.root / 'granian.pid'), self.app]
+
+
+class UwsgiServer(PeerServer):
+    """uWSGI (pyuwsgi): a master and single-threaded worker processes.
+
+    --http11-socket makes each worker speak HTTP/1.1 with keep-alive
+    itself, with no router process in between.  A worker then serves its
+    connection until the client closes it, so connections beyond the
+    worker count wait in the accept queue (the report counts them).
+    """
+
+    name = 'uwsgi'
+
+    def command(self):
+        module, callable_ = self.app.split(':')
+        return [self.executable,
+                '--http11-socket', '%s:%d' % (self.host, self.port),
+                '--master', '--processes', str(self.workers),
+                '--threads', '1', '--chdir', self.app_dir,
+                '--wsgi-file', str(pathlib.Path(self.app_dir)
+                                   / (module + '.py')),
+                '--callable', callable_, '--need-app', '--die-on-term',
+                '--disable-logging', '--logto', str(self.error_log),
+                '--pidfile', str(self.root / 'uwsgi.pid')]

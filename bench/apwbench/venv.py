@@ -1,9 +1,12 @@
-"""The bench venv: mod_wsgi, gunicorn and matplotlib from PyPI.
+"""The bench venv: mod_wsgi, the peer servers (gunicorn, granian, uWSGI),
+the frameworks of the apps family (Flask, Django) and matplotlib, from
+PyPI.
 
 It is created with the Python that apwsgi embeds, so that mod_wsgi is
 built (with apxs) against the same CPython, and it is rebuilt when that
 Python or requirements-bench.txt changes.  Only contenders that need it
-(mod_wsgi, gunicorn) and the chart cause it to be made.
+(mod_wsgi, the peers), scenarios whose app imports a framework, and the
+chart cause it to be made.
 """
 
 import dataclasses
@@ -25,7 +28,7 @@ PIP_TIMEOUT = 1200          # seconds: building mod_wsgi takes about one
 class Venv:
     path: pathlib.Path
     python: pathlib.Path
-    gunicorn: pathlib.Path
+    bin: pathlib.Path       # gunicorn, granian, uwsgi
     mod_wsgi_config: tuple  # lines from `mod_wsgi-express module-config`
     versions: dict          # distribution name -> version
 
@@ -75,11 +78,12 @@ def describe(path):
                    if line.strip())
     versions = json.loads(_run([str(python), '-c', (
         'import importlib.metadata as m, json, sys\n'
-        'names = ("mod_wsgi", "gunicorn", "matplotlib")\n'
+        'names = ("mod_wsgi", "gunicorn", "granian", "pyuwsgi", '
+        '"flask", "django", "matplotlib")\n'
         'v = {n: m.version(n) for n in names}\n'
         'v["python"] = sys.version.split()[0]\n'
         'print(json.dumps(v))')], 120))
-    return Venv(path, python, path / 'bin' / 'gunicorn', config, versions)
+    return Venv(path, python, path / 'bin', config, versions)
 
 
 def _run(cmd, timeout):

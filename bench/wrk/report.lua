@@ -1,7 +1,8 @@
 -- wrk script for the apwsgi benchmark harness (bench/apwbench/load.py).
 --
--- Environment: BENCH_METHOD (default GET) and BENCH_BODY_BYTES (a request
--- body of that many bytes, sent with every request; default none).
+-- Environment: BENCH_METHOD (default GET), BENCH_BODY_BYTES (a request
+-- body of that many bytes, sent with every request; default none) and
+-- BENCH_HEADERS ("Name: value" lines sent with every request).
 -- At the end it prints one line, "BENCH-JSON {...}", with the totals and
 -- the latency percentiles in microseconds, so that the harness need not
 -- parse wrk's human-readable report.
@@ -10,6 +11,10 @@ local method = os.getenv("BENCH_METHOD") or "GET"
 local body_bytes = tonumber(os.getenv("BENCH_BODY_BYTES") or "0") or 0
 
 wrk.method = method
+for name, value in string.gmatch(os.getenv("BENCH_HEADERS") or "",
+                                 "([^:\n]+): ([^\n]*)\n") do
+    wrk.headers[name] = value
+end
 if body_bytes > 0 then
     wrk.body = string.rep("x", body_bytes)
     wrk.headers["Content-Type"] = "application/octet-stream"

@@ -6,9 +6,14 @@ Endpoints (by PATH_INFO):
   /list?n=N            N items b'line <i>\n'
   /generator           generator: b'one\n', b'two\n', b'three\n'
   /generator-cl        the same with Content-Length: 14
-  /stream?token=T      yields b'first block\n'; then waits (at most 20 s)
-                       for STATE/stream-T to exist; then b'second block\n'
-                       (or b'gave up\n' if it never appeared)
+  /stream?token=T[&size=N][&cl=1][&write=1]
+                       yields b'first block\n' (with size: N bytes of
+                       first_block(N)); then waits (at most 20 s) for
+                       STATE/stream-T to exist; then b'second block\n'
+                       (or b'gave up\n' if it never appeared).  cl=1:
+                       with the Content-Length of both blocks; write=1:
+                       the first block through write(), the second as
+                       the returned iterable
   /head                [b'head body'], X-Method: <REQUEST_METHOD>
   /head-generator      generator of b'head ', b'body', X-Method header
   /cookies             two Set-Cookie headers: a=1; Path=/ and b=2; Path=/
@@ -22,7 +27,9 @@ Endpoints (by PATH_INFO):
   /write-iter          write(b'abc'), returns [b'def']
   /empty               []
   /empties             [b'', b'a', b'', b'b', b'']
-  /large?mb=N[&cl=1]   N MiB of support.pattern_block() in 64 KiB blocks
+  /large?mb=N[&cl=1][&block=B]
+                       N MiB of support.pattern_block() in 64 KiB blocks
+                       (or in blocks of B bytes, B dividing 64 KiB)
   /file?name=F&pos=P[&cl=1][&blksize=B]
                        file_wrapper(open(STATE/F) positioned at P)
   /bytesio?size=N      file_wrapper(BytesIO(N bytes of pattern))
@@ -68,8 +75,12 @@ def _text(start_response, body, status='200 OK', extra=()):
     return [body]
 
 
-def _stream(state, token):
-    yield b'first block\n'
+def first_block(size):
+    """The first block of /stream?size=N (the test builds it too)."""
+    return (b'first block ' * (size // 12 + 1))[:size]
+
+
+def _stream_rest(state, token):
     marker = os.path.join(state, 'stream-%s' % token)
     deadline = time.monotonic() + WAIT_LIMIT
     while time.monotonic() < deadline:
@@ -80,9 +91,28 @@ def _stream(state, token):
     yield b'gave up\n'
 
 
-def _large(mb):
-    for _ in range(mb * 16):
-        yield BLOCK
+def _stream(state, token, first):
+    yield first
+    yield from _stream_rest(state, token)
+
+
+def _stream_app(start_response, state, q):
+    first = first_block(int(q['size'])) if 'size' in q else b'first block\n'
+    headers = [('Content-Type', 'text/plain')]
+    if q.get('cl'):
+        headers.append(('Content-Length',
+                        str(len(first) + len(b'second block\n'))))
+    write = start_response('200 OK', headers)
+    if q.get('write'):
+        write(first)
+        return _stream_rest(state, q['token'])
+    return _stream(state, q['token'], first)
+
+
+def _large(mb, block):
+    piece = BLOCK[:block]
+    for _ in range(mb * 16 * (len(BLOCK) // block)):
+        yield piece
 
 
 class FdOnly:
@@ -216,8 +246,7 @@ def application(environ, start_response):
                                   ('Content-Length', '14')])
         return _generator()
     if path == '/stream':
-        start_response('200 OK', [('Content-Type', 'text/plain')])
-        return _stream(state, q['token'])
+        return _stream_app(start_response, state, q)
     if path == '/head':
         return _text(start_response, b'head body', extra=[
             ('X-Method', method)])
@@ -266,7 +295,7 @@ def application(environ, start_response):
         if q.get('cl'):
             headers.append(('Content-Length', str(mb * 1024 * 1024)))
         start_response('200 OK', headers)
-        return _large(mb)
+        return _large(mb, int(q.get('block', len(BLOCK))))
     if path == '/file':
         f = open(os.path.join(state, q['name']), 'rb')
         pos = int(q.get('pos', 0))

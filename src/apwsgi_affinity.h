@@ -1,0 +1,58 @@
+/*
+ * apwsgi_affinity.h: keeping each child process of a threaded MPM on
+ * a CPU of its own (mod_wsgi.cpu_affinity).
+ *
+ * The threads of one child take turns at its GIL, so that child never
+ * runs Python on more than one CPU at a time.  Left to the scheduler,
+ * its threads still spread over every CPU: the thread that gets the
+ * GIL next is woken on another CPU than the one that let it go, finds
+ * the caches cold, and often waits there behind the other child's GIL
+ * holder while its own GIL lies free; the listener's and the waiters'
+ * wake-ups preempt the other child's Python.  On one CPU per child the
+ * CPU's run queue takes the turns the GIL would take, and each child's
+ * Python stays where its data is (docs/performance-notes.rst).
+ *
+ * Only threaded MPMs (a prefork child has one thread, so nothing to
+ * line up), and, when the key is `auto`, only where Apache may run at
+ * least as many children as there are CPUs: with fewer children, a
+ * child on one CPU would leave CPUs unused for the work it does outside
+ * Python.
+ */
+#ifndef APWSGI_AFFINITY_H
+#define APWSGI_AFFINITY_H
+
+#include "apwsgi.h"
+
+/* Values of mod_wsgi.cpu_affinity. */
+typedef enum {
+    APWSGI_AFFINITY_AUTO = 0,
+    APWSGI_AFFINITY_ON,
+    APWSGI_AFFINITY_OFF
+} apwsgi_affinity_t;
+
+/*
+ * At child init, after the figures' child init and before the MPM
+ * starts this child's threads: record the CPUs the process may use and
+ * choose its own, the one the fewest other live children chose (ties
+ * broken by `index`, this child's slot in the figures, or its pid when
+ * -1), and record the choice there.  No Python, no GIL; nothing
+ * allocated.
+ */
+void apwsgi_affinity_init(int index);
+
+/*
+ * Apply `mode` (the request's mod_wsgi.cpu_affinity) to this process;
+ * `own_gil`: the request asks for an interpreter with a GIL of its own
+ * (mod_wsgi.gil own).  The first request that gets here decides for
+ * the process: with `on`, or `auto` where it applies and the request
+ * does not ask for an own GIL, every thread of the process (and every
+ * thread it starts later) is put on the process's CPU.  A later request
+ * that asks for an own GIL, with `auto`, gives the process all its CPUs
+ * back for good.  Other calls return at once.  A failure is logged
+ * once (APW00025) and the process runs on as it was.  No GIL needed;
+ * `r` only for the log line.
+ */
+void apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
+                           int own_gil);
+
+#endif /* APWSGI_AFFINITY_H */

@@ -1,0 +1,173 @@
+"""mod_wsgi.cpu_affinity: each child of a threaded MPM on a CPU of its
+own (auto where Apache may run a child per CPU, on, off), prefork left
+alone, a bad value refused, and requests that wait still overlap."""
+
+import concurrent.futures
+import os
+import pathlib
+
+import pytest
+
+import support
+
+pytestmark = pytest.mark.core
+
+# Apache inherits the CPUs this test process may use.
+ALLOWED = sorted(os.sched_getaffinity(0))
+two_cpus = pytest.mark.skipif(len(ALLOWED) < 2,
+                              reason='needs two CPUs to choose from')
+
+PROCESSES, THREADS = 2, 4
+# Twice what one child takes at once: a child with no idle thread stops
+# accepting, so both children answer.
+CONCURRENT = 2 * THREADS
+
+
+def config(value=None):
+    extra = 'SetEnv mod_wsgi.cpu_affinity %s' % value if value else ''
+    return lambda state: support.location('/aff', 'affinity_app',
+                                          extra=extra)
+
+
+def answers(srv, sleep=0.3, count=CONCURRENT):
+    """count requests at once, each on its own connection -> the JSON
+    answers."""
+    def one(_):
+        with support.Client() as client:
+            r = client.get(srv.url('/aff?sleep=%s' % sleep))
+            assert r.status_code == 200
+            return r.json()
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def cpus_by_pid(srv):
+    """{pid: {tuple of the CPUs its request threads may use}}."""
+    seen = {}
+    for a in answers(srv):
+        seen.setdefault(a['pid'], set()).add(tuple(a['cpus']))
+    return seen
+
+
+def thread_cpus(pid):
+    """The Cpus_allowed_list of every thread of pid -> set of strings."""
+    lists = set()
+    for status in pathlib.Path('/proc/%d/task' % pid).glob('*/status'):
+        for line in status.read_text().splitlines():
+            if line.startswith('Cpus_allowed_list:'):
+                lists.add(line.split()[1])
+    return lists
+
+
+def start(make_server, value=None, mpm='event'):
+    return make_server(config(value), mpm=mpm, processes=PROCESSES,
+                       threads=1 if mpm == 'prefork' else THREADS)
+
+
+def assert_own_cpus(srv, seen):
+    assert len(seen) == PROCESSES
+    cpus = {}
+    for pid, sets in seen.items():
+        assert len(sets) == 1
+        (one,) = sets
+        assert len(one) == 1 and one[0] in ALLOWED
+        cpus[pid] = one[0]
+        # The whole process: listener, workers, the module's threads.
+        assert thread_cpus(pid) == {str(one[0])}
+    assert len(set(cpus.values())) == PROCESSES
+
+
+@two_cpus
+@pytest.mark.parametrize('mpm', ['event', 'worker'])
+def test_on_puts_each_child_on_a_cpu_of_its_own(make_server, mpm):
+    srv = start(make_server, 'on', mpm)
+    assert_own_cpus(srv, cpus_by_pid(srv))
+
+
+def test_off_leaves_every_thread_where_it_was(make_server):
+    srv = start(make_server, 'off')
+    seen = cpus_by_pid(srv)
+    assert seen and all(sets == {tuple(ALLOWED)} for sets in seen.values())
+    for pid in seen:
+        assert len(thread_cpus(pid)) == 1
+
+
+def test_auto_follows_the_number_of_children_and_cpus(make_server):
+    """auto: on one CPU each where Apache may run a child per CPU (here
+    MaxRequestWorkers / ThreadsPerChild = 2 children), else left alone."""
+    srv = start(make_server)
+    seen = cpus_by_pid(srv)
+    if 2 <= len(ALLOWED) <= PROCESSES:
+        assert_own_cpus(srv, seen)
+    else:
+        assert all(sets == {tuple(ALLOWED)} for sets in seen.values())
+
+
+def test_prefork_is_left_alone(make_server):
+    srv = start(make_server, 'on', 'prefork')
+    seen = cpus_by_pid(srv)
+    assert seen and all(sets == {tuple(ALLOWED)} for sets in seen.values())
+
+
+@pytest.mark.expect_log('APW00116')
+def test_a_bad_value_is_refused(make_server):
+    srv = start(make_server, 'yes')
+    mark = srv.log_mark()
+    with support.Client() as client:
+        assert client.get(srv.url('/aff')).status_code == 500
+    lines = [line for line in srv.log_since(mark).splitlines()
+             if 'APW00116' in line]
+    assert len(lines) == 1
+    assert "mod_wsgi.cpu_affinity 'yes' for /aff must be 'auto', 'on' " \
+        "or 'off'" in lines[0]
+
+
+@pytest.mark.skipif(not 2 <= len(ALLOWED) <= PROCESSES,
+                    reason='auto applies with a child per CPU')
+def test_auto_gives_the_cpus_back_for_an_own_gil(make_server):
+    """A process that serves a request asking for an own GIL (Python
+    on several CPUs at once) gets all its CPUs back, every thread."""
+    def both(state):
+        return '\n'.join([
+            support.location('/aff', 'affinity_app'),
+            support.location('/own', 'affinity_app', interpreter='own',
+                             extra='SetEnv mod_wsgi.gil own')])
+    srv = make_server(both, mpm='event', processes=PROCESSES,
+                      threads=THREADS)
+    assert_own_cpus(srv, cpus_by_pid(srv))
+
+    def one(_):
+        with support.Client() as client:
+            r = client.get(srv.url('/own?sleep=0.3'))
+            assert r.status_code == 200
+            return r.json()['pid']
+    with concurrent.futures.ThreadPoolExecutor(CONCURRENT) as pool:
+        pids = set(pool.map(one, range(CONCURRENT)))
+    assert len(pids) == PROCESSES
+    for pid in pids:
+        assert thread_cpus(pid) == {cpu_list_text()}
+
+
+def cpu_list_text():
+    """ALLOWED as /proc writes a Cpus_allowed_list ('0-1', '0,2')."""
+    ranges, first = [], None
+    for i, cpu in enumerate(ALLOWED):
+        if first is None:
+            first = cpu
+        if i + 1 == len(ALLOWED) or ALLOWED[i + 1] != cpu + 1:
+            ranges.append(str(first) if first == cpu
+                          else '%d-%d' % (first, cpu))
+            first = None
+    return ','.join(ranges)
+
+
+@two_cpus
+def test_waiting_requests_still_overlap(make_server):
+    """Requests that wait (here time.sleep, as on a socket or a database)
+    run at the same time on a child's one CPU: as many as the child has
+    threads, every one started before any ended."""
+    srv = make_server(config('on'), mpm='event', processes=1,
+                      threads=CONCURRENT)
+    got = answers(srv, sleep=0.5)
+    assert all(len(a['cpus']) == 1 for a in got)
+    assert max(a['start'] for a in got) < min(a['end'] for a in got)
