@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # apwsgi: build mod_apwsgi.so against a CPython, run the examples, run tests.
 #
 #   make                 build $(BUILDDIR)/mod_apwsgi.so against $(PYTHON)
@@ -79,7 +80,7 @@ endif
 
 .PHONY: all deps run test soak asan valgrind bench bench-apps bench-interp \
         ceiling install deb test-deb docs clean help check-tools check-apxs \
-        lint lint-c lint-tags lint-py FORCE
+        lint lint-c lint-tags lint-py lint-spdx FORCE
 .DEFAULT_GOAL := all
 
 all: $(MODULE)
@@ -176,7 +177,7 @@ $(DOCS_STAMP): docs/requirements.txt
 CLANG_FORMAT ?= clang-format
 C_FILES := $(sort $(wildcard src/*.c src/*.h))
 
-lint: lint-c lint-tags lint-py
+lint: lint-c lint-tags lint-py lint-spdx
 
 # The checked-in .clang-format; prints what it would change.
 lint-c:
@@ -189,10 +190,16 @@ lint-c:
 lint-tags:
 	$(PYTHON) tools/check-log-tags
 
+# The SPDX license line in every source file (tools/check-spdx --fix adds
+# it where it is missing).
+lint-spdx:
+	$(PYTHON) tools/check-spdx
+
 # ruff, version pinned in requirements.txt, rules in ruff.toml.
 PY_LINT_PATHS := python tests bench examples tools/valgrind-check \
                  tools/run-examples tools/check-log-tags \
-                 tools/status-screenshot tools/contention-counts setup.py
+                 tools/status-screenshot tools/contention-counts tools/check-spdx \
+                 setup.py
 lint-py: deps
 	$(PYTHON) -m ruff check $(PY_LINT_PATHS)
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """apwsgi: the Apache module (mod_apwsgi.so) and its tooling, for pip.
 
 `pip install .` builds mod_apwsgi.so against the Python that runs pip, with

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The apwsgi benchmark harness: see --help, and README.md,
 section Performance.  `make bench` runs it with the module just built;
 `make bench BENCH_ARGS='--quick --scenarios hello'` passes options."""

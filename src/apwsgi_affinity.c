@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_affinity.c: keeping each child process of a threaded MPM on
  * a CPU of its own (see apwsgi_affinity.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_affinity.h: keeping each child process of a threaded MPM on
  * a CPU of its own (mod_wsgi.cpu_affinity).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_app.c: import an application module (or run a script file as
  * one) and find its callable, once per interpreter.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_config.c: read and check the mod_wsgi.* keys of a request, and
  * split its path into SCRIPT_NAME and PATH_INFO (PEP 3333; CGI 1.1,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_environ.h: the WSGI environ of a request (PEP 3333, "environ
  * Variables").

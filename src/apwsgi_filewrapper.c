@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_filewrapper.c: the wsgi.file_wrapper type.
  */

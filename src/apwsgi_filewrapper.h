@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_filewrapper.h: wsgi.file_wrapper (PEP 3333, "Optional
  * Platform-Specific File Handling").

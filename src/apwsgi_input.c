@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_input.c: wsgi.input (PEP 3333, "Input and Error Streams").
  *

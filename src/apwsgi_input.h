@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_input.h: wsgi.input, the request body as a binary stream
  * (PEP 3333, "Input and Error Streams").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_interp.c: the interpreter table and the life of each
  * interpreter.

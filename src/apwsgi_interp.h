@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_interp.h: the table of interpreters in a child process, and
  * the life of each: created, chosen per request, retired, ended.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_log.c: Log objects (wsgi.errors, sys.stdout, sys.stderr),
  * their binary side (.buffer), and traceback logging.

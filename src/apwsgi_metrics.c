@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_metrics.c: the shared segment of figures, its slots, and
  * adding them up.

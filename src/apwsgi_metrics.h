@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_metrics.h: the figures every child collects, shared by all
  * children of the server.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_modpython.c: finding mod_python's interpreters (the second
  * mode; see apwsgi_modpython.h for mod_python's side of the contract).

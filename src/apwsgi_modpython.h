@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_modpython.h: the second mode, where WSGI applications run in
  * mod_python's interpreters.

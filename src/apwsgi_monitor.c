@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_monitor.c: stacks of slow requests, request timeouts, and the
  * series of figures.

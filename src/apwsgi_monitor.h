@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_monitor.h: the thread of each child that watches its requests
  * in flight.

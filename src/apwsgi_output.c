@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_output.c: whether a pass down a request's output filters can
  * block (see apwsgi_output.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_output.h: whether a pass down a request's output filters can
  * block, so that the caller may keep the GIL across it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_process.c: Apache's signals and listening sockets, kept from
  * the application.

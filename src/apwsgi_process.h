@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_process.h: the Apache child process belongs to Apache.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_reaper.c: a thread that runs the table's reaping about once a
  * second, and at once when woken.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_reaper.h: the thread that ends retired and idle interpreters.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_reload.c: watch an interpreter's code, and replace the
  * interpreter when it changes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_reload.h: mod_wsgi.reload on: when an application's code
  * changes, a fresh interpreter takes over.

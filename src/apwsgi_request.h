@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_request.h: run one request through a WSGI application, and
  * what the request carries while it runs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_response.h: start_response, write and the response body
  * (PEP 3333, "The start_response() Callable" and "Buffering and

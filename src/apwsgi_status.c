@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_status.c: the status handler, and its JSON and Prometheus
  * renderings (the HTML page is apwsgi_status_html.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_status.h: the status handler, `SetHandler apwsgi-status`.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_threads.h: the application's own threads in an interpreter
  * that is ending, and how long the module waits for them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_timeout.c: the RequestTimeout class of each interpreter.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_timeout.h: apwsgi.RequestTimeout, the exception a request
  * gets when it reaches mod_wsgi.request_timeout.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_tstate.c: the per-thread cache of thread states, and the
  * record of every thread state the module made.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_tstate.h: each Apache thread's thread state in each
  * interpreter.

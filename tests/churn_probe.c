@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * churn_probe.c: what CPython alone keeps of a burst of sub-interpreters,
  * for tests/test_interp_churn.py to compare apwsgi with.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures: real Apache servers with mod_apwsgi loaded, and the log check.
 
 Every server comes from tests/harness.py, which also holds the log rule.

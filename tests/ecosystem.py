@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for the tests of the Python ecosystem around the module:
 virtual environments, installs, frameworks (world-readable copies of
 files, venvs made by a given Python, the Python the module embeds).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The life of every Apache server the tests start, and the check of its
 error log.
 

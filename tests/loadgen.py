@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A bounded load generator for the soak tests: worker processes, each
 with one keep-alive connection, send a fixed mix of requests and check
 every answer exactly.

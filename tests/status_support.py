@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the tests of the status handler's views share (test_top.py,
 test_status_page.py): a server's configuration, a request held in
 flight, and the JSON document.

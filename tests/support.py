@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared helpers for the apwsgi test suite.
 
 Paths, the session server's configuration, error-log windows, bounded

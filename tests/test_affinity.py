@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_wsgi.cpu_affinity: each child of a threaded MPM on a CPU of its
 own (auto where Apache may run a child per CPU, on, off), prefork left
 alone, a bad value refused, and requests that wait still overlap."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Bad applications that test_errors.py and test_close.py do not cover:
 threads of the application's own, wsgi.errors from other threads,
 request objects used from other threads, recursion, sys.exit() at every

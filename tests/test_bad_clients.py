@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Bad clients, sent as raw bytes for exact control: bodies shorter than
 their Content-Length, malformed chunked bodies, bodies over
 LimitRequestBody, header names that try to pass for others, a client

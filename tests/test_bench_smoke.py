@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A smoke run of the benchmark harness (bench/run.py), not a timing test.
 
 The harness runs in quick mode for apwsgi's main interpreter and Apache's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A stopping Apache child exits within a bound (GracefulShutdownTimeout,
 else 5 s), whatever its Python does: a thread or a request that never
 ends, an atexit handler that blocks.  It says what it waited for.

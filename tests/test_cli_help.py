@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`apwsgi --help` (python -m apwsgi): the user's commands, one line each.
 
 The package ships in the wheel, so its command line offers only what

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The response iterable's close() is always called (PEP 3333).
 
 close_app records events ('block <i>', 'end', 'close', ...) in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Co-existence with Debian's mod_python (libapache2-mod-python) in one
 Apache: apwsgi built against the same system Python (/usr/bin/python3.11)
 uses the Python that mod_python initialised (APW00002) and its

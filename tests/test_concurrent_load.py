@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Applications loaded by many requests at once: every request waits for
 the one load and gets the application, never a half-run module.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The documentation's copy-paste examples, run against a real Apache.
 
 In docs/*.rst, a code block right after a reST comment `.. example: NAME`

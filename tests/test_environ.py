@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The WSGI environ: CGI variables, subprocess_env, wsgi.* keys (PEP 3333)."""
 
 import http.client

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every error case: the status the client gets and the tagged log lines.
 
 Tags are those of docs/errors.rst.  A 500 error logs its tag with the

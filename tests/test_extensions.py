@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Extension modules that refuse sub-interpreters, with real packages
 from PyPI: pydantic (pydantic-core is a PyO3 module) and cryptography
 (its Rust bindings are PyO3 too).

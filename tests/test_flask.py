@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A Flask application in the main and in a named interpreter.
 
 Not marked core: Flask is installed only for the default Python.

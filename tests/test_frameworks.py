@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Real frameworks from PyPI end to end through Apache, each in the main
 interpreter and in a named one: Flask (routes, JSON, form POST, a 5 MiB
 upload, streaming), a Django project made by `django-admin startproject`

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fuzz: hypothesis-generated WSGI responses (status, header list, body
 items of mixed types, four ways of returning them) replayed by
 tests/apps/fuzz_app.py against the running module.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """wsgi.input: every read method, Content-Length and chunked bodies."""
 
 import os

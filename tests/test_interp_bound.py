@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A bound on named interpreters (mod_wsgi.max_interpreters), their end
 when idle (mod_wsgi.idle_timeout), and the end of interpreters whose
 application failed to load.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Interpreter churn gives its memory back: names from the URL create
 interpreters (/t/NAME/... runs in t-NAME; mod_wsgi.max_interpreters 32,
 503 beyond; mod_wsgi.idle_timeout 1 ends them), and once every one of

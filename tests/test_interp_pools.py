@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_wsgi.interpreters N: a pool of interpreters NAME#0 .. NAME#N-1.
 
 A request goes to an idle existing member first, else to a member not

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Named sub-interpreters: isolation, sharing by name, the main interpreter,
 mod_rewrite-selected per-user interpreters, sys.path handling.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The after-test log check itself (tests/harness.py), on real servers
 whose application crashes its own child (tests/apps/crash_app.py).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """tools/check-log-tags: every error-log tag in src/ is used at one
 place only, and listed in docs/errors.rst with the level it is logged at.
 

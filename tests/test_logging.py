@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """wsgi.errors, sys.stdout and sys.stderr go to the Apache error log, one
 entry per line, tagged APW00501 / APW00502 / APW00503."""
 

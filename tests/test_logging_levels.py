@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Python `logging` reaches Apache's error log at the matching level.
 
 With no logging configuration in the application,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Nothing accumulates per request: after a warm-up, a few thousand more
 requests of a mixed workload leave the number of live objects in each
 interpreter (len(gc.get_objects())) and the child's open file

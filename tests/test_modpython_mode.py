@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The second mode: with Debian's mod_python (libapache2-mod-python) in
 the same Apache, WSGI applications run in mod_python's interpreters.
 

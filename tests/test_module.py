@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Module identity: symbol and file name, handler name, no directives, and
 requests it must leave alone."""
 

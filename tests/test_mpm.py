@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """wsgi.multithread / wsgi.multiprocess follow the MPM and its limits;
 graceful restarts start fresh children that initialise Python again."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_wsgi.gil own: sub-interpreters with a GIL of their own (PEP 684).
 
 The assertions depend on the Python the module embeds: on 3.12 and newer

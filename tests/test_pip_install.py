@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Installing: `pip install .` into a fresh virtualenv builds mod_apwsgi.so
 and ships it in the package; Apache loads that file; the `apwsgi` console
 script serves with it; a missing apxs gives one clear message; and `make

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Apache child is Apache's: an application can neither take over the
 signals Apache uses nor leave a forked process holding Apache's listening
 sockets, nor hang in CPython's cleanup after a fork.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The embedded Python is the one the module was built against, whatever
 python3 comes first on Apache's PATH; atexit handlers run at child exit."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_wsgi.reload on: a named interpreter is replaced by a fresh one when
 its application's files change.
 

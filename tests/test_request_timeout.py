@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """mod_wsgi.request_timeout: at the deadline the request's stack is
 logged (APW00706) and apwsgi.RequestTimeout is raised in its thread;
 504 when nothing was sent (APW00709), a cut connection when the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Responses: status, headers, Content-Length, chunking, streaming, HEAD,
 Set-Cookie, write(), file_wrapper, concurrency and the GIL."""
 

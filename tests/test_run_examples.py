@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """tools/run-examples, what `make run` runs: the checkout's examples in a
 real Apache under this run's MPM, each URL it lists answering, and Ctrl-C
 stopping it with nothing left behind (processes, error-log problems).

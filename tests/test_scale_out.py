@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Scale-out (examples/scale-out): three apwsgi Apache backends behind an
 Apache mod_proxy_balancer front end on loopback (scale_out.Cluster, its
 servers the harness's, with tests/apps/hold_app.py mounted at /hold on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SCRIPT_NAME / PATH_INFO splitting and decoding (docs/configuration.rst,
 mod_wsgi.script_name).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`apwsgi serve` (python -m apwsgi serve) and `apwsgi module-config`.
 
 Each test runs the launcher in a subprocess on a free port, as a person

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`apwsgi serve TARGET` when TARGET reads as a file name and a module name.
 
 Django's `startproject mysite` makes mysite/wsgi.py, served as

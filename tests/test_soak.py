@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Soak: load and faults, with figures.
 
 Run with `make soak` (pytest -m soak); not part of the default run.  Each

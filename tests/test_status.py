@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The figures and the status handler (SetHandler apwsgi-status).
 
 Each test starts a server of its own with tests/apps/ops_app.py mounted

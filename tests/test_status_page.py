@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The status page (SetHandler apwsgi-status) in a real browser.
 
 Debian's Chromium (/usr/bin/chromium), headless, driven by Playwright

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`apwsgi top`: the status handler's figures in a terminal.
 
 `--once` runs as a script would run it, its frame parsed; the live

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Applications wrapped in wsgiref.validate.validator run cleanly: the
 validator's assertions and warnings (made errors by validated_app) would
 turn into 500s and APW003xx lines."""

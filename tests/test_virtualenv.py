@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Virtual environments: `SetEnv mod_wsgi.virtualenv /path/to/venv`, and
 `apwsgi serve` run from a venv.
 

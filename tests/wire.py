@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A strict reader of HTTP/1.1 responses as raw bytes, for tests that must
 see exactly what went on the wire (framing, header lines, cut bodies).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """chunks: a 64 KiB body as a list of 16 chunks of 4 KiB.
 
 Endpoint: GET /chunks -> 200 application/octet-stream, 65,536 bytes, with

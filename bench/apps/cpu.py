@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """cpu: about 5 ms of pure-Python work per request (the interp family).
 
 Endpoint: GET /cpu -> 200 text/plain, a short line with the result of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """django: a Django view rendering a small template; no database.
 
 Endpoint: GET /django/items/<int:item_id>?q=... with an X-Bench-Client

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """file: a 1 MiB file sent through wsgi.file_wrapper.
 
 Endpoint: GET /file -> 200 application/octet-stream, the 1,048,576 bytes

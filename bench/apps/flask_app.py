@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """flask: a Flask JSON route, as a small real application has one.
 
 Endpoint: GET /flask/items/<int:item_id>?q=... with an X-Bench-Client

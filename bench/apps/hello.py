@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """hello: the 12-byte hello world, as a one-item list.
 
 Endpoint: GET /hello -> 200 text/plain "Hello world!".  No Content-Length

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """io: an I/O-bound request: it waits 20 ms, then answers.
 
 Endpoint: GET /io -> 200 text/plain "waited 20 ms\\n", with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """json: a 200-byte JSON echo of a few environ keys.
 
 Endpoint: GET /json?q=... -> 200 application/json, exactly 200 bytes: an

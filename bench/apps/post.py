@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """post: read a request body with wsgi.input.read().
 
 Endpoint: POST /post with a body -> 200 text/plain "received N bytes\\n"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """probe: which server and which interpreter answer (checked, not timed).
 
 Endpoint: GET /probe -> 200 application/json with the Python version, the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """stream: a streaming response of 100 small chunks from a generator.
 
 Endpoint: GET /stream -> 200 text/plain, 100 lines of 64 bytes (6,400

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """apwbench: the apwsgi benchmark harness, run by `make bench`.
 
 One run measures WSGI servers side by side against the same Apache binary

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The PNG bar chart of a result file: python chart.py RESULT.json OUT.png
 
 One panel per MPM setting and scenario, one bar per contender (median

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The command line: bench/run.py [options] (make bench runs it)."""
 
 import argparse

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The contenders: how each one is configured and started.
 
 Every Apache contender runs the same Apache binary with the same
@@ -93,6 +94,9 @@ CONTENDERS = {c.name: c for c in (
     Contender('apwsgi-prefork2', 'apwsgi', 'apwsgi, main interpreter, '
               'under prefork with 2 processes (no threads)',
               mpm='prefork2'),
+    Contender('apwsgi-unpinned', 'apwsgi', 'apwsgi, main interpreter, '
+              'mod_wsgi.cpu_affinity off (the kernel places every thread)',
+              setenv=(('mod_wsgi.cpu_affinity', 'off'),)),
     Contender('apwsgi-compare', 'apwsgi', 'apwsgi, main interpreter, the '
               'module given with --compare-module (A/B)',
               module='compare'),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One bounded wrk run, and a plain request to check an answer."""
 
 import dataclasses

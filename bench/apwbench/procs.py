@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Process facts read from /proc: children, resident memory, load, and
 the accept queue of a listening port."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The plan of a run, its time estimate, and its execution.
 
 For each MPM setting and scenario (a "group"), the runner starts one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What is measured: scenarios, MPM settings, and families of both.
 
 A scenario is one WSGI application under bench/apps/ and one kind of
@@ -287,12 +288,12 @@ FAMILIES = {f.name: f for f in (
         'under the threaded MPM, against granian, uWSGI and apwsgi '
         'without threads',
         scenarios=('flask', 'django', 'io'),
-        contenders=('apwsgi-main', 'apwsgi-prefork2', 'granian', 'uwsgi',
-                    'mod_wsgi', 'gunicorn-gthread'),
+        contenders=('apwsgi-main', 'apwsgi-unpinned', 'apwsgi-prefork2',
+                    'granian', 'uwsgi', 'mod_wsgi', 'gunicorn-gthread'),
         mpms=('event',),
         subjects=('apwsgi-main',),
-        references=('apwsgi-prefork2', 'granian', 'uwsgi', 'mod_wsgi',
-                    'gunicorn-gthread'),
+        references=('apwsgi-unpinned', 'apwsgi-prefork2', 'granian', 'uwsgi',
+                    'mod_wsgi', 'gunicorn-gthread'),
         targets=_app_targets('flask') + _app_targets('django') + (
             Target('flask p99 <= granian', 'apwsgi-main', 'granian',
                    scenario='flask', mpm='event', metric='p99',

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The server processes a benchmark run starts, and what it reads of them.
 
 A bench Apache and the peer servers from the bench venv (gunicorn,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The bench venv: mod_wsgi, the peer servers (gunicorn, granian, uWSGI),
 the frameworks of the apps family (Flask, Django) and matplotlib, from
 PyPI.

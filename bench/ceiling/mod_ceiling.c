@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mod_ceiling.c: the benchmark's C ceiling, Apache's own minimal handler.
  *

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script for the apwsgi benchmark harness (bench/apwbench/load.py).
 --
 -- Environment: BENCH_METHOD (default GET), BENCH_BODY_BYTES (a request

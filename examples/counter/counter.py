@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A per-interpreter request counter, to see interpreter isolation.
 
 The counter is a module global, so each interpreter that imports this

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A small Flask application, served as flaskapp::app.
 
 Endpoints (mounted at /flask by conf/examples.conf, main interpreter):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The smallest WSGI application: a plain-text page about the request.
 
 Endpoints (mounted at / by conf/examples.conf, main interpreter):

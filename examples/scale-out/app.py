@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The backend application of examples/scale-out: says which backend
 answered (each backend's Apache sets APWSGI_BACKEND with SetEnv).
 

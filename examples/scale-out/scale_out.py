@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Scale out: apwsgi backends behind Apache's mod_proxy_balancer.
 
 When one machine is not enough, run more Apache hosts with apwsgi and put

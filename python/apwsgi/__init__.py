@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """apwsgi: WSGI applications in Apache httpd, with mod_apwsgi.so.
 
 This package is the command line that comes with the module: `apwsgi

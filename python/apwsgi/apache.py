@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Start and stop a throw-away Apache httpd with a generated configuration.
 
 Used by `apwsgi serve`, by the test suite (one server per fixture) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Describe the running Python for building mod_apwsgi.so against it, and
 build the module the way the Makefile does (for setup.py / pip install).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Command line: ``apwsgi COMMAND`` or ``python -m apwsgi COMMAND``.
 
     serve          run a WSGI application in a throw-away Apache (serve.py)

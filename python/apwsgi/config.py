@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Where mod_apwsgi.so is, what it embeds, and `apwsgi module-config`.
 
     apwsgi module-config      the LoadModule line for the module that pip

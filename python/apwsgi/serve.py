@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`apwsgi serve TARGET`: run a WSGI application in a throw-away Apache.
 
     apwsgi serve app.py                # a script; its callable `application`

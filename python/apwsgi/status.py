@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reading a server's status handler (``SetHandler apwsgi-status``).
 
 ``Target`` is the handler's URL as the user gave it; ``fetch()`` reads

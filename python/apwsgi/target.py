@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What `apwsgi serve TARGET` names: a script file or a module.
 
     app.py, path/app.wsgi        a script file; its callable `application`

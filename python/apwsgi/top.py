@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`apwsgi top`: a running server's figures in a terminal, like top(1).
 
     apwsgi top                                  # http://127.0.0.1/apwsgi-status

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Where a request's thread may run (test_affinity.py mounts it at /aff).
 
 Endpoint: /aff?sleep=S

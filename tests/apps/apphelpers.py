@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers the test applications share (not an application).
 
 The apps import it from their mod_wsgi.directory (tests/apps), each

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Applications that misbehave in the ways errors_app and close_app do not
 cover: threads, wsgi.errors from other threads, recursion, sys.exit at
 every stage, never-ending responses, odd return values.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the application sees of clients that misbehave.
 
 Endpoints taking ?token=T append lines to STATE/client-T (STATE from SetEnv

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Record whether the server calls the response iterable's close().
 
 Each endpoint takes ?token=T and appends event lines to STATE/close-T

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Crashes its own Apache child on purpose, for the tests of the log
 check (test_log_check.py); mounted only on the servers those tests
 start, never on the session server.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Echo the WSGI environ as JSON.
 
 Endpoints (any path, mounted at several Locations):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Applications that misbehave, one way per endpoint.
 
 Every exception message starts with 'apwsgi-test-' and names the endpoint,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What keeps a stopping Apache child from exiting.
 
 Endpoints (by PATH_INFO; JSON with "pid" and "interpreter" (environ

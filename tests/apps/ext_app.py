@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Use extension modules that refuse sub-interpreters: pydantic (its core
 is a PyO3 module) and cryptography (its Rust bindings are one too).
 

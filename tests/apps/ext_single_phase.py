@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Imports single_phase_ext, a single-phase-init C extension the test
 builds next to a copy of this file (so it fails to import in an
 interpreter with its own GIL).

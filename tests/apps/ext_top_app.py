@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pydantic imported when the application module is: a refusal is the
 application's failed import.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A small Flask application (Flask from PyPI; not a core test).
 
 Endpoints (relative to the mount point):

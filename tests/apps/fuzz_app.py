@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Replay a WSGI response described in the request body (test_fuzz.py).
 
 Endpoint (any path): POST a JSON object

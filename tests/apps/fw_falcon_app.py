@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A Falcon application for tests/test_frameworks.py (falcon from PyPI).
 
 Endpoints (relative to the mount point):

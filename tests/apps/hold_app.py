@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Holds a request until the test lets it go (test_scale_out.py mounts
 it at /hold on each backend, beside the example's application).
 

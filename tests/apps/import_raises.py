@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fails at import time: ZeroDivisionError (no endpoints are ever served)."""
 
 RESULT = 1 / 0

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Read wsgi.input in every way PEP 3333 allows and report as JSON.
 
 Endpoints (by PATH_INFO; body is the request body):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Which interpreter serves a request, its state, and its end.
 
 Endpoints (by PATH_INFO; all return JSON with "pid", "interpreter"

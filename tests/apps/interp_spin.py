@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """CPU-bound requests that show whether two interpreters run at once.
 
 Endpoints (JSON with "interpreter" (environ apwsgi.interpreter) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Write to wsgi.errors, sys.stdout and sys.stderr.
 
 Every endpoint takes ?token=T and writes lines that contain T, then

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Python `logging` from an application (tests/test_logging_levels.py).
 
 The application configures no logging at all: records go to the root

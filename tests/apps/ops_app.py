@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Requests to watch on the status page and to time out.
 
 Endpoints (by PATH_INFO; STATE is environ["APWSGI_TEST_STATE"]):

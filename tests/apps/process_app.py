@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What an application tries to do to its Apache process: signals, fork.
 
 Endpoints (by PATH_INFO; JSON with "pid" (os.getpid()) and "interpreter"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The application that test_reload rewrites (a copy in the state dir).
 
 VERSION here and in reload_helper are rewritten together, so a

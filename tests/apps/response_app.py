@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Responses of every shape PEP 3333 allows.
 
 Endpoints (by PATH_INFO):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """An application for tests/test_serve.py, run by `apwsgi serve`.
 
 Endpoints (by PATH_INFO):

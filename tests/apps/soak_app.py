@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The mixed workload of test_soak.py and test_memory.py.
 
 Endpoints (by PATH_INFO); every request with ?id=ID first appends the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Report which interpreter serves a request, and keep state in it.
 
 Endpoints (by PATH_INFO; all return JSON with "pid", "interp" (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Answers that are not an apwsgi status document, for `apwsgi top`.
 
 Endpoints (by PATH_INFO; `apwsgi top` adds `json` to the query string):

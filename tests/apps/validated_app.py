@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Applications wrapped in wsgiref.validate.validator.
 
 WSGIWarning is turned into an error here, so any warning the validator

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a virtualenv given by `SetEnv mod_wsgi.virtualenv` added to the
 interpreter (tests/test_virtualenv.py).
 

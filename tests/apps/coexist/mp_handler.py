@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A mod_python handler for test_coexist.py (PythonHandler mp_handler).
 
 Answers JSON: {"server": "mod_python", "pid", "version", "executable",

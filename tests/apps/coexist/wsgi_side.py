@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The apwsgi side of test_coexist.py.
 
 Endpoint (any path): JSON {"server": "apwsgi", "pid", "version",

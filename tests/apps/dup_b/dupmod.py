@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Module 'dupmod' from directory dup_b. Endpoint: any path -> b'dup_b'."""
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The mod_python side of test_modpython_mode.py.
 
 handler (PythonHandler mp_side), any path: JSON {"server": "mod_python",

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Module state that a mod_python handler and a WSGI application share
 when they run in the same interpreter (test_modpython_mode.py).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The WSGI side of test_modpython_mode.py.
 
 Any path: JSON {"server": "apwsgi", "pid", "is_main" (main interpreter),

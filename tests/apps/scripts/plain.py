@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A .py script file. Endpoints: any path -> b'plain py script'."""
 
 

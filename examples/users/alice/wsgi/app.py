@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """alice's application, one of the per-user examples.
 
 conf/examples.conf maps /~alice/ here with mod_rewrite: interpreter

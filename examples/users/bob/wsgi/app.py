@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """bob's application, one of the per-user examples.
 
 conf/examples.conf maps /~bob/ here with mod_rewrite: interpreter

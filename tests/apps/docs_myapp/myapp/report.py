@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the documentation's examples check: one JSON report per request.
 
   {"source": "script" | "package", "version": VERSION of myapp.wsgi,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """myapp.wsgi::application of the documentation's examples (a Django-style
 project module).  The reload example rewrites VERSION."""
 

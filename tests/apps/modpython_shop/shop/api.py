@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The shop's WSGI side (mod_wsgi.application shop.api::application).
 
 /add?item=X adds X to the cart; any path answers JSON {"customer"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The shop's mod_python handlers.
 
 handler (PythonHandler shop.legacy): /shop/add?item=X adds X to the cart;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Per-user application of bob (selected by a mod_rewrite rule).
 
 Endpoints: any path -> JSON {user, file, interp, is_main, counter, pid,
