@@ -29,9 +29,15 @@ and no error-level ``APWnnnnn`` tag that the test did not declare with
 ``@pytest.mark.expect_log``.  One crash is forgiven: Apache 2.4's event
 MPM (Debian 12) segfaults a child now and then when it is stopped, with
 no apwsgi loaded at all (1 in 400 start/request/stop cycles measured;
-in apr_os_sock_get, called from mod_mpm_event; no Python frame).  A
-"child pid P exit signal Segmentation fault" line is taken for that
-crash only when all of these hold:
+in apr_os_sock_get, called from mod_mpm_event; no Python frame).  Its
+cores show the child's main thread closing the sockets of the workers
+(close_worker_sockets) while a worker that has just finished with its
+connection unmaps that connection's memory: the stop has to come while
+a worker still holds a connection, as when a client has just closed a
+keep-alive one.  So every stop first lets Apache close the connections
+whose clients closed them (``settle_closed``, bounded), and the crash
+stays rare.  A "child pid P exit signal Segmentation fault" line is
+taken for that crash only when all of these hold:
 
 - the server runs the event MPM;
 - the line was written after a stop began (the log offset noted when
@@ -73,6 +79,8 @@ PF_EXITING = 0x4    # <linux/sched.h>: the task is exiting
 # Server-side TCP states of a connection a client still holds, as
 # /proc/net/tcp writes them: ESTABLISHED, SYN_RECV, CLOSE_WAIT.
 CONNECTED_STATES = {'01', '03', '08'}
+CLOSE_WAIT = '08'
+SETTLE_TIMEOUT = 2   # seconds for Apache to close what clients closed
 KEEP_ROOTS = bool(os.environ.get('APWSGI_KEEP_ROOTS'))
 STOP_TIMEOUT = 30   # seconds for a launcher to stop Apache and exit
 
@@ -91,10 +99,10 @@ def process_table(ppid):
     return table
 
 
-def connected_clients(port):
-    """Connections to local TCP port `port` that a client still holds
-    (or that wait in the listen queue), from /proc/net/tcp{,6}."""
-    count = 0
+def tcp_states(port):
+    """The server-side states of the connections to local TCP port
+    `port`, as /proc/net/tcp{,6} writes them (two hex digits each)."""
+    states = []
     for name in ('tcp', 'tcp6'):
         try:
             with open('/proc/net/' + name) as f:
@@ -103,11 +111,26 @@ def connected_clients(port):
             continue
         for row in rows:
             fields = row.split()
-            local, state = fields[1], fields[3]
-            if int(local.rsplit(':', 1)[1], 16) == port and \
-                    state in CONNECTED_STATES:
-                count += 1
-    return count
+            if int(fields[1].rsplit(':', 1)[1], 16) == port:
+                states.append(fields[3])
+    return states
+
+
+def connected_clients(port):
+    """Connections to local TCP port `port` that a client still holds
+    (or that wait in the listen queue), from /proc/net/tcp{,6}."""
+    return sum(state in CONNECTED_STATES for state in tcp_states(port))
+
+
+def settle_closed(port):
+    """Wait (bounded) until Apache has closed every connection to `port`
+    whose client closed its end (CLOSE_WAIT): a client that has just
+    closed its keep-alive connection leaves an event-MPM worker closing
+    it, and a stop in that moment is what Apache's own stop-time crash
+    needs.  Connections a client still holds are left alone."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while CLOSE_WAIT in tcp_states(port) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 @dataclasses.dataclass
@@ -149,6 +172,7 @@ class LogFile:
 
     def note_stop(self, parent, port):
         """A stop of that server (its parent's pid, its port) begins."""
+        settle_closed(port)
         self.stops.append(StopRecord.take(parent, port,
                                           len(self.log_bytes())))
 
@@ -184,6 +208,7 @@ class Server(ApacheServer):
         process of its group behind (noted in ``trouble``)."""
         proc = self._proc
         if proc is not None and proc.poll() is None:
+            settle_closed(self.port)
             self.stops.append(StopRecord.take(proc.pid, self.port,
                                               self.log_mark()))
             proc.send_signal(signal.SIGTERM)
@@ -512,6 +537,7 @@ class Launcher:
     def _note_stop(self):
         if self.apache_pid and pid_alive(self.apache_pid) and \
                 self.proc.poll() is None:
+            settle_closed(self.port)
             self.stops.append(StopRecord.take(
                 self.apache_pid, self.port, len(self._log_text())))
 

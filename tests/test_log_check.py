@@ -9,12 +9,20 @@ whose application crashes its own child (tests/apps/crash_app.py).
   event MPM, cannot be caused at will; a SIGSEGV at the child's exit,
   from an exit handler, is the same to the check: forgiven under event,
   when no client was connected, and nowhere else.
+- A stop first lets Apache close the connections whose clients have
+  just closed them: those clients are not connected, and no worker is
+  still closing a connection when the stop begins (what Apache's crash
+  needs).
 
 These servers are not handed to the after-test check (which would fail
 these tests): each test runs the check itself and asserts what it says.
 Independent of the MPM under test: runs in the event-MPM step of `make
 test` only.
 """
+
+import os
+import socket
+import threading
 
 import pytest
 import requests
@@ -95,3 +103,28 @@ def test_crash_at_exit_with_a_client_connected_fails(crash_server):
     assert stop.clients >= 1
     problems = harness.log_problems(srv)
     assert len(problems) == 1 and crash_line(pid) in problems[0], problems
+
+
+def test_a_stop_waits_for_connections_their_clients_closed():
+    """A connection whose client has closed it and the server not yet
+    (CLOSE_WAIT) is no connected client: a stop's record is taken once
+    the server has closed it.  Apache's event MPM takes that moment to
+    close a keep-alive connection in a worker, and a stop in it is what
+    Apache's own crash needs.  Here the server is a listener of the
+    test's own, which closes the connection 0.2 s later (bounded:
+    harness.SETTLE_TIMEOUT)."""
+    with socket.create_server(('127.0.0.1', 0)) as listener:
+        port = listener.getsockname()[1]
+        client = socket.create_connection(('127.0.0.1', port))
+        conn, _ = listener.accept()
+        client.close()
+        support.wait_for(
+            lambda: harness.CLOSE_WAIT in harness.tcp_states(port), 10,
+            'the server side of the connection to be in CLOSE_WAIT')
+        closer = threading.Timer(0.2, conn.close)
+        closer.start()
+        log = harness.LogFile(os.devnull, 'event')
+        log.note_stop(os.getpid(), port)
+        closer.join()
+    stop, = log.stops
+    assert stop.clients == 0
