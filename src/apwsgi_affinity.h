@@ -50,7 +50,7 @@ void apwsgi_affinity_init(int index);
  * thread it starts later) is put on the process's CPU.  A later request
  * that asks for an own GIL, with `auto`, gives the process all its CPUs
  * back for good.  Other calls return at once.  A failure is logged
- * once (APW00025) and the process runs on as it was.  No GIL needed;
+ * once (APW00037) and the process runs on as it was.  No GIL needed;
  * `r` only for the log line.
  */
 void apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
