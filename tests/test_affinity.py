@@ -11,8 +11,6 @@ import pytest
 
 import support
 
-pytestmark = pytest.mark.core
-
 # Apache inherits the CPUs this test process may use.
 ALLOWED = sorted(os.sched_getaffinity(0))
 two_cpus = pytest.mark.skipif(len(ALLOWED) < 2,

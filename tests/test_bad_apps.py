@@ -19,8 +19,6 @@ import harness
 import support
 import wire
 
-pytestmark = pytest.mark.core
-
 MOUNTS = ['/bad', '/bad-named']
 BLOCK = 65536
 # Blocks an endless response may produce after its client went away:

@@ -20,8 +20,6 @@ import harness
 import support
 import wire
 
-pytestmark = pytest.mark.core
-
 LIMIT = 1000                 # LimitRequestBody of /client-limited
 BLOCK = 65536
 MAX_BLOCKS_AFTER_GONE = 512  # as in test_bad_apps: socket buffers, widely

@@ -13,8 +13,6 @@ import requests
 
 import support
 
-pytestmark = pytest.mark.core
-
 
 def events(state, tok, last='close', timeout=10.0):
     """The recorded events once `last` was recorded."""

@@ -13,8 +13,6 @@ import pytest
 
 import support
 
-pytestmark = pytest.mark.core
-
 SLOW_SCRIPT = '''\
 import time
 LOADS = []

@@ -11,8 +11,6 @@ import pytest
 import support
 from support import log_pid
 
-pytestmark = pytest.mark.core
-
 
 def assert_logged(log, tag, uri, *texts):
     """The tag was logged with the URI, and with each text (same tag)."""

@@ -9,8 +9,6 @@ import pytest
 import support
 from support import sha256
 
-pytestmark = pytest.mark.core
-
 MIB = 1024 * 1024
 
 

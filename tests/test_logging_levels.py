@@ -28,8 +28,7 @@ import pytest
 import harness
 import support
 
-pytestmark = [pytest.mark.core,
-              pytest.mark.expect_log('APW00503', 'APW00504')]
+pytestmark = pytest.mark.expect_log('APW00503', 'APW00504')
 
 MOUNTS = ['/loglevels', '/loglevels-named']
 LEVELS = [('error', 'error'), ('warning', 'warn'), ('info', 'info'),

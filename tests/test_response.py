@@ -13,8 +13,6 @@ import support
 import wire
 from support import sha256
 
-pytestmark = pytest.mark.core
-
 MIB = 1024 * 1024
 
 

@@ -15,8 +15,6 @@ import pytest
 
 import support
 
-pytestmark = pytest.mark.core
-
 
 def split(server, path, host=None):
     """(SCRIPT_NAME, PATH_INFO, QUERY_STRING) for a raw request path."""

@@ -20,8 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import support
 
-pytestmark = pytest.mark.core
-
 SCHEMA = json.loads((support.REPO / 'docs' / 'status-schema.json')
                     .read_text())
 STATUS = '<Location /status>\n    SetHandler apwsgi-status\n</Location>'

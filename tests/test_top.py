@@ -25,8 +25,6 @@ import harness
 import status_support as ops
 import support
 
-pytestmark = pytest.mark.core
-
 TOP = [sys.executable, '-m', 'apwsgi', 'top']
 USER, PASSWORD = 'watcher', 'pa55-word-secret'
 MORE = [

@@ -10,8 +10,6 @@ import pytest
 
 import support
 
-pytestmark = pytest.mark.core
-
 
 def finish(http, url, log):
     """Request a sentinel line, then check nothing went wrong before it."""
