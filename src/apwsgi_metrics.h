@@ -66,6 +66,18 @@ typedef struct {
     apr_uint64_t events[APWSGI_INTERP_EVENTS];
 } apwsgi_counters_t;
 
+/* The requests counted in `c`, every status class. */
+static inline apr_uint64_t
+apwsgi_counters_requests(const apwsgi_counters_t *c)
+{
+    apr_uint64_t n = 0;
+
+    for (int i = 0; i < APWSGI_CODE_CLASSES; i++) {
+        n += c->requests[i];
+    }
+    return n;
+}
+
 /* What a request adds up as it ends. */
 typedef struct {
     int code;            /* the HTTP status answered */

@@ -57,17 +57,6 @@ unix_seconds(apr_time_t t)
     return (double)t / APR_USEC_PER_SEC;
 }
 
-static apr_uint64_t
-requests_of(const apwsgi_counters_t *c)
-{
-    apr_uint64_t n = 0;
-
-    for (int i = 0; i < APWSGI_CODE_CLASSES; i++) {
-        n += c->requests[i];
-    }
-    return n;
-}
-
 /* ---- JSON ---- */
 
 /* The length of the valid UTF-8 sequence at s (up to `n` bytes), or
@@ -173,7 +162,7 @@ json_counters(apr_bucket_brigade *bb, const apwsgi_counters_t *c)
 {
     apwsgi_status_printf(
         bb, "\"requests\": %" APR_UINT64_T_FMT ", \"requests_by_class\": {",
-        requests_of(c));
+        apwsgi_counters_requests(c));
     for (int i = 0; i < APWSGI_CODE_CLASSES; i++) {
         apwsgi_status_printf(bb, "%s\"%s\": %" APR_UINT64_T_FMT, i ? ", " : "",
                              classes[i], c->requests[i]);

@@ -92,17 +92,6 @@ seconds_text(apr_pool_t *p, double s)
                  : apr_psprintf(p, "%.2f s", s);
 }
 
-static apr_uint64_t
-requests_of(const apwsgi_counters_t *c)
-{
-    apr_uint64_t n = 0;
-
-    for (int i = 0; i < APWSGI_CODE_CLASSES; i++) {
-        n += c->requests[i];
-    }
-    return n;
-}
-
 static double
 mean_of(apr_uint64_t sum_us, apr_uint64_t count)
 {
@@ -208,7 +197,7 @@ static void
 totals(apr_bucket_brigade *bb, apr_pool_t *p, const apwsgi_view_t *v)
 {
     const apwsgi_counters_t *c = &v->totals;
-    apr_uint64_t n = requests_of(c);
+    apr_uint64_t n = apwsgi_counters_requests(c);
 
     APWSGI_STATUS_PUTS(bb,
                        "<section><h2>Totals</h2><table id=\"totals\"><tbody>");
@@ -267,7 +256,7 @@ interps(apr_bucket_brigade *bb, apr_pool_t *p, const apwsgi_view_t *v)
             "<th>Mean</th><th>Mean GIL wait</th><th>Exceptions</th>"
             "<th>Timeouts</th><th>Out</th></tr></thead><tbody>");
     for (int i = 0; i < v->interps->nelts; i++) {
-        apr_uint64_t n = requests_of(&in[i].c);
+        apr_uint64_t n = apwsgi_counters_requests(&in[i].c);
 
         APWSGI_STATUS_PUTS(bb, "<tr data-interpreter=\"");
         html(bb, in[i].name);
