@@ -58,25 +58,38 @@ state_free_parts(apwsgi_state_t *st, int n)
  * moment (a shared allocator would need a lock on every block), and
  * destroying the pool gives all of its memory back to malloc instead
  * of to a free list kept for the life of the process.  NULL without
- * memory.  `parent` (apwsgi_state_parent_create) locks its list of
- * subpools.
+ * memory; the allocator in *allocator.
  */
+static apr_pool_t *
+own_pool_create(apr_pool_t *parent, apr_allocator_t **allocator)
+{
+    apr_pool_t *pool = NULL;
+
+    if (apr_allocator_create(allocator) != APR_SUCCESS) {
+        return NULL;
+    }
+    if (apr_pool_create_ex(&pool, parent, NULL, *allocator) != APR_SUCCESS) {
+        apr_allocator_destroy(*allocator);
+        return NULL;
+    }
+    apr_allocator_owner_set(*allocator, pool);
+    return pool;
+}
+
+/* A state's pool (own_pool_create) under `parent`
+ * (apwsgi_state_parent_create, which locks its list of subpools).
+ * NULL without memory. */
 static apr_pool_t *
 state_pool_create(apr_pool_t *parent)
 {
     apr_allocator_t *allocator = NULL;
-    apr_pool_t *pool = NULL;
+    apr_pool_t *pool = own_pool_create(parent, &allocator);
 
-    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
-        return NULL;
+    if (pool) {
+        /* A state's pool only grows; bound what a pool would keep
+         * anyway. */
+        apr_allocator_max_free_set(allocator, STATE_MAX_FREE);
     }
-    if (apr_pool_create_ex(&pool, parent, NULL, allocator) != APR_SUCCESS) {
-        apr_allocator_destroy(allocator);
-        return NULL;
-    }
-    apr_allocator_owner_set(allocator, pool);
-    /* A state's pool only grows; bound what a pool would keep anyway. */
-    apr_allocator_max_free_set(allocator, STATE_MAX_FREE);
     return pool;
 }
 
@@ -85,16 +98,11 @@ apwsgi_state_parent_create(apr_pool_t *pchild)
 {
     apr_allocator_t *allocator = NULL;
     apr_thread_mutex_t *mutex = NULL;
-    apr_pool_t *pool = NULL;
+    apr_pool_t *pool = own_pool_create(pchild, &allocator);
 
-    if (apr_allocator_create(&allocator) != APR_SUCCESS) {
+    if (!pool) {
         return NULL;
     }
-    if (apr_pool_create_ex(&pool, pchild, NULL, allocator) != APR_SUCCESS) {
-        apr_allocator_destroy(allocator);
-        return NULL;
-    }
-    apr_allocator_owner_set(allocator, pool);
     /* APR takes the parent's allocator mutex while it links or unlinks
      * a subpool: states may then come and go on any thread. */
     if (apwsgi_mutex_create(&mutex, pool) < 0) {

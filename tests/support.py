@@ -200,6 +200,16 @@ class LogWindow:
         return tags
 
 
+def rss(pid):
+    """Resident set size of process `pid` in bytes (VmRSS of
+    /proc/PID/status)."""
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) * 1024
+    raise AssertionError('no VmRSS for pid %d' % pid)
+
+
 def log_pid(line):
     """The pid that wrote an error-log line (default ErrorLogFormat)."""
     match = PID_RE.search(line)

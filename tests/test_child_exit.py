@@ -53,6 +53,19 @@ def in_background(srv, path):
     return outcome, thread
 
 
+def stop_while_running(srv, what):
+    """Start GET /main/WHAT?file=MARKER in the background, wait until
+    the application wrote MARKER (it runs), stop the server, and return
+    the request's outcome (as in_background) once its thread ended."""
+    marker = what + '-' + support.token()
+    outcome, thread = in_background(srv, '/main/%s?file=%s'
+                                    % (what, marker))
+    support.wait_file(srv.state_dir / marker)
+    srv.stop()
+    thread.join(30)
+    return outcome
+
+
 def no_kill(log):
     """Apache never had to SIGKILL a child."""
     assert log.lines('sending a SIGKILL') == [], log.text()[-3000:]
@@ -142,11 +155,7 @@ def test_stop_with_a_request_that_never_returns(make_server, mpm):
     SIGTERM handler, which says so with APW00003.)"""
     srv = start(make_server, mpm, timeout=30)
     log = support.LogWindow(srv, 0)
-    marker = 'block-' + support.token()
-    outcome, thread = in_background(srv, '/main/block?file=' + marker)
-    support.wait_file(srv.state_dir / marker)
-    srv.stop()
-    thread.join(30)
+    outcome = stop_while_running(srv, 'block')
     assert outcome and outcome[0] != 200, outcome
     if mpm == 'prefork':
         line, = log.tagged('APW00003')
@@ -169,11 +178,7 @@ def test_stop_while_python_runs_prefork(make_server):
     running instead.)"""
     srv = start(make_server, 'prefork')
     log = support.LogWindow(srv, 0)
-    marker = 'busy-' + support.token()
-    outcome, thread = in_background(srv, '/main/busy?file=' + marker)
-    support.wait_file(srv.state_dir / marker)
-    srv.stop()
-    thread.join(30)
+    outcome = stop_while_running(srv, 'busy')
     assert outcome and outcome[0] != 200, outcome
     lines = log.tagged('APW00036') + log.tagged('APW00003')
     assert len(lines) == 1 and ':warn]' in lines[0], lines

@@ -111,14 +111,6 @@ def churn_server(make_server):
         threads=25, concurrent=True)
 
 
-def rss(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) * 1024
-    raise AssertionError('no VmRSS for pid %d' % pid)
-
-
 def made(srv):
     """How many named interpreters the server made so far (APW00006)."""
     return support.LogWindow(srv, 0).text().count('APW00006:')
@@ -154,7 +146,7 @@ def warm_up(srv):
     for i in range(WARM_UP):
         assert request(srv, '/t/warm%d/whoami' % i) == 200
     settle(srv)
-    return pid, rss(pid)
+    return pid, support.rss(pid)
 
 
 def assert_returns(srv, pid, base, kept_by):
@@ -165,13 +157,14 @@ def assert_returns(srv, pid, base, kept_by):
     kept = kept_by.of(made(srv) - WARM_UP)
     bound = base + kept + RETURN_LIMIT
     try:
-        support.wait_for(lambda: rss(pid) <= bound, 10, 'RSS to come back')
+        support.wait_for(lambda: support.rss(pid) <= bound, 10,
+                         'RSS to come back')
     except AssertionError:
         raise AssertionError(
             'RSS %.1f MiB after the churn, %.1f MiB after warm-up; CPython '
-            'alone keeps %.1f MiB' % (rss(pid) / MIB, base / MIB,
-                                      kept / MIB)) from None
-    return rss(pid)
+            'alone keeps %.1f MiB' % (support.rss(pid) / MIB,
+                                      base / MIB, kept / MIB)) from None
+    return support.rss(pid)
 
 
 @pytest.mark.expect_log('APW00012')
@@ -200,7 +193,7 @@ def test_churn_soak(make_server, cpython_keeps):
         statuses = burst(srv, ['c%dx%d' % (r, i) for i in range(32)], 16)
         assert statuses == [200] * 32, statuses
         settle(srv)
-        series.append(rss(pid))
+        series.append(support.rss(pid))
     half = len(series) // 2
     print('10,000 names: %d served, RSS %.1f MiB after warm-up, %.1f MiB '
           'once ended (%.0f s)' % (burst_statuses.count(200), base / MIB,

@@ -65,14 +65,6 @@ def soak_config(state):
     ])
 
 
-def rss(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) * 1024
-    raise AssertionError('no VmRSS for pid %d' % pid)
-
-
 def mixed_requests(client, srv, count, body):
     for i in range(count):
         kind = i % 5
@@ -96,9 +88,9 @@ def test_no_growth_over_many_requests(make_server):
     with support.Client() as client:
         pid = client.get(srv.url('/named/whoami')).json()['pid']
         mixed_requests(client, srv, WARMUP, body)
-        before = rss(pid)
+        before = support.rss(pid)
         mixed_requests(client, srv, ROUNDS, body)
-        after = rss(pid)
+        after = support.rss(pid)
         assert client.get(srv.url('/named/whoami')).json()['pid'] == pid
     assert after - before < GROWTH_LIMIT, (before, after)
 
@@ -112,10 +104,10 @@ def test_no_growth_over_many_errors(make_server):
                 r = client.get(srv.url('/errors/raise'))
                 assert r.status_code == 500
         errors(300)
-        before = rss(pid)
+        before = support.rss(pid)
         errors(1500)
         assert client.get(srv.url('/named/whoami')).json()['pid'] == pid
-    assert rss(pid) - before < GROWTH_LIMIT
+    assert support.rss(pid) - before < GROWTH_LIMIT
 
 
 # ---- load and faults, with figures ----
@@ -324,11 +316,11 @@ def test_mixed_workload(figures, allocator):
         assert warm.failed() == 0, warm.summary()
         children = srv.child_pids()
         objects_before = probe_objects(srv, children)
-        rss_before = {pid: rss(pid) for pid in children}
+        rss_before = {pid: support.rss(pid) for pid in children}
         result = loadgen.run(srv, MIXED_KINDS, MIXED_WEIGHTS,
                              workers=WORKERS, count=MIXED_TOTAL,
                              seconds=280)
-        rss_after = {pid: rss(pid) for pid in children}
+        rss_after = {pid: support.rss(pid) for pid in children}
         objects_after = probe_objects(srv, children)
         assert srv.child_pids() == children, 'children were replaced'
     figures['mixed ' + allocator] = {
