@@ -3,8 +3,11 @@
  * mod_apwsgi.c: the module's hooks.
  *
  * apwsgi serves WSGI applications from an embedded CPython.  It hooks
- * only the response phase (for the handler "mod_wsgi") and the child
- * process's life; it has no directives.  Each request brings its own
+ * the response phase (for the handler "mod_wsgi") and the child
+ * process's life; it has no directives.  Only where a <Location> sets
+ * mod_wsgi.map_to_storage off does it also take part in mapping the URL
+ * (translate_name notes it, map_to_storage skips the file-system walk;
+ * apwsgi_storage.h).  Each request brings its own
  * configuration in r->subprocess_env (see apwsgi_config.h), so SetEnv,
  * SetEnvIf and mod_rewrite's [E=...] all choose the application and
  * the interpreter that runs it.
@@ -20,6 +23,7 @@
 #include "apwsgi_reload.h"
 #include "apwsgi_request.h"
 #include "apwsgi_status.h"
+#include "apwsgi_storage.h"
 #include "mpm_common.h"
 
 /*
@@ -61,6 +65,9 @@ apwsgi_handler(request_rec *r)
                    : DECLINED;
     }
     status = apwsgi_config_read(r, &cfg);
+    if (status == OK) {
+        status = apwsgi_storage_check(r);
+    }
     if (status != OK) {
         apwsgi_metrics_refused(cfg.interpreter, status);
         return status;
@@ -93,6 +100,7 @@ apwsgi_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apwsgi_metrics_child_init(pchild, s);
     apwsgi_affinity_init(apwsgi_metrics_slot_index());
+    apwsgi_storage_init();
     apwsgi_reload_init();
     apwsgi_output_init();
     apwsgi_python_init(pchild, s);
@@ -118,6 +126,10 @@ apwsgi_register_hooks(apr_pool_t *p)
     apwsgi_metrics_setup(p);
     ap_hook_child_init(apwsgi_child_init, after, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(apwsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Before mod_rewrite and mod_alias, which may end translate_name. */
+    ap_hook_translate_name(apwsgi_storage_note, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_map_to_storage(apwsgi_storage_map, NULL, NULL, APR_HOOK_FIRST);
 #if AP_MODULE_MAGIC_AT_LEAST(20120211, 110)
     ap_hook_child_stopping(apwsgi_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
 #endif

@@ -73,6 +73,7 @@ def test_config_for_module_target():
     assert 'SetEnv mod_wsgi.directory "%s"' % APPS in text
     assert 'mod_wsgi.interpreter' not in text
     assert 'mod_wsgi.reload' not in text
+    assert 'SetEnv mod_wsgi.map_to_storage "off"' in text
 
 
 def test_gunicorn_spelling_and_current_directory():

@@ -97,6 +97,9 @@ CONTENDERS = {c.name: c for c in (
     Contender('apwsgi-unpinned', 'apwsgi', 'apwsgi, main interpreter, '
               'mod_wsgi.cpu_affinity off (the kernel places every thread)',
               setenv=(('mod_wsgi.cpu_affinity', 'off'),)),
+    Contender('apwsgi-walk', 'apwsgi', 'apwsgi, main interpreter, '
+              "mod_wsgi.map_to_storage unset (Apache's file-system walk)",
+              setenv=(('mod_wsgi.map_to_storage', None),)),
     Contender('apwsgi-compare', 'apwsgi', 'apwsgi, main interpreter, the '
               'module given with --compare-module (A/B)',
               module='compare'),
@@ -138,8 +141,13 @@ def apwsgi_config(contender, scenario, venv):
             # The framework from the bench venv, as every contender.
             lines.append('    SetEnv mod_wsgi.virtualenv %s'
                          % _quote(venv.path))
+        # Every apwsgi contender skips Apache's file-system walk, as the
+        # docs advise for a <Location> only the application serves;
+        # apwsgi-walk keeps it (the key's default).
+        setenv = dict((('mod_wsgi.map_to_storage', 'off'),)
+                      + contender.setenv)
         lines += ['    SetEnv %s %s' % (key, _quote(value))
-                  for key, value in contender.setenv]
+                  for key, value in setenv.items() if value is not None]
         blocks.append('\n'.join(lines + ['</Location>']))
     return '\n'.join(blocks) + '\n'
 

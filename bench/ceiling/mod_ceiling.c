@@ -5,7 +5,9 @@
  * For requests whose handler is "ceiling" it answers 200 with the same
  * 12 bytes as bench/apps/hello.py, "Hello world!", as text/plain.  No
  * WSGI server can be faster than this inside the same Apache, so the
- * harness reports apwsgi's rate as a share of this one.  It has no
+ * harness reports apwsgi's rate as a share of this one.  Its URLs skip
+ * Apache's walk of the file system (as apwsgi's do with
+ * mod_wsgi.map_to_storage off): nothing is stored there.  It has no
  * configuration and declines every other handler:
  *
  *     LoadModule ceiling_module /path/to/build/mod_ceiling.so
@@ -18,12 +20,46 @@
  */
 #include "httpd.h"
 #include "http_config.h"
+#include "http_core.h"
 #include "http_protocol.h"
+#include "http_request.h"
 #include "ap_config.h"
 
 #include <string.h>
 
 static const char ceiling_body[] = "Hello world!";
+
+module AP_MODULE_DECLARE_DATA ceiling_module;
+
+/* translate_name (first, always DECLINED): marks a request whose
+ * SetHandler names the ceiling. */
+static int
+ceiling_note(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *err = NULL;
+    const char *name = NULL;
+
+    if (d && d->expr_handler) {
+        name = ap_expr_str_exec(r, d->expr_handler, &err);
+    }
+    if (!err && name && strcmp(name, "ceiling") == 0) {
+        ap_set_module_config(r->request_config, &ceiling_module,
+                             (void *)ceiling_body);
+    }
+    return DECLINED;
+}
+
+/* map_to_storage (first): OK for a marked request, but TRACE. */
+static int
+ceiling_map(request_rec *r)
+{
+    if (r->method_number == M_TRACE
+        || !ap_get_module_config(r->request_config, &ceiling_module)) {
+        return DECLINED;
+    }
+    return OK;
+}
 
 static int
 ceiling_handler(request_rec *r)
@@ -48,6 +84,8 @@ ceiling_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_handler(ceiling_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(ceiling_note, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_map_to_storage(ceiling_map, NULL, NULL, APR_HOOK_FIRST);
 }
 
 AP_DECLARE_MODULE(ceiling) = {

@@ -86,6 +86,9 @@ def settings(application, directory, args, venv):
         keys.append(('mod_wsgi.reload', 'on'))
     if venv:
         keys.append(('mod_wsgi.virtualenv', venv))
+    # The application owns every URL but the --static ones (SetHandler
+    # none keeps Apache's walk for them): no <Directory> to merge.
+    keys.append(('mod_wsgi.map_to_storage', 'off'))
     return keys
 
 
