@@ -19,6 +19,36 @@
 #define KEY_REQUEST_TIMEOUT "mod_wsgi.request_timeout"
 #define KEY_SLOW_REQUEST "mod_wsgi.slow_request"
 #define KEY_CPU_AFFINITY "mod_wsgi.cpu_affinity"
+#define KEY_MAP_TO_STORAGE "mod_wsgi.map_to_storage"
+
+/* The keys, by index into what scan_keys() finds. */
+enum {
+    K_APPLICATION,
+    K_DIRECTORY,
+    K_INTERPRETER,
+    K_SCRIPT_NAME,
+    K_VIRTUALENV,
+    K_INTERPRETERS,
+    K_GIL,
+    K_RELOAD,
+    K_MAX_INTERPRETERS,
+    K_IDLE_TIMEOUT,
+    K_REQUEST_TIMEOUT,
+    K_SLOW_REQUEST,
+    K_CPU_AFFINITY,
+    K_MAP_TO_STORAGE,
+    K_COUNT
+};
+
+static const char *const key_names[K_COUNT] = {
+    KEY_APPLICATION,  KEY_DIRECTORY,       KEY_INTERPRETER,
+    KEY_SCRIPT_NAME,  KEY_VIRTUALENV,      KEY_INTERPRETERS,
+    KEY_GIL,          KEY_RELOAD,          KEY_MAX_INTERPRETERS,
+    KEY_IDLE_TIMEOUT, KEY_REQUEST_TIMEOUT, KEY_SLOW_REQUEST,
+    KEY_CPU_AFFINITY, KEY_MAP_TO_STORAGE};
+
+/* "mod_wsgi.", which every key starts with. */
+#define KEY_PREFIX_LEN 9
 
 /* Limits of the numeric keys. */
 #define MAX_POOL_SIZE 64
@@ -201,12 +231,12 @@ location_prefix(request_rec *r, apr_size_t *len)
 }
 
 /* SCRIPT_NAME and PATH_INFO from r->uri (already %-decoded): the part
- * of the URI the mount point matched, in the URI's own characters, and
- * the rest.  OK, or 500 after logging. */
+ * of the URI the mount point (`given`, mod_wsgi.script_name, else the
+ * <Location>) matched, in the URI's own characters, and the rest.  OK,
+ * or 500 after logging. */
 static int
-split_path(request_rec *r, apwsgi_config_t *cfg)
+split_path(request_rec *r, apwsgi_config_t *cfg, const char *given)
 {
-    const char *given = apr_table_get(r->subprocess_env, KEY_SCRIPT_NAME);
     const char *prefix = NULL;
     apr_ssize_t n = 0;
     apr_size_t len = 0;
@@ -234,14 +264,44 @@ split_path(request_rec *r, apwsgi_config_t *cfg)
 }
 
 /*
- * The whole number in `key`, from `lo` to `hi` (`dflt` when unset),
+ * The value of every key in one pass over r->subprocess_env, as
+ * apr_table_get() would find it (the first entry, names in any case),
+ * into v[K_COUNT] (NULL: unset): one comparison of the prefix per entry
+ * rather than a scan of the table per key.
+ */
+static void
+scan_keys(request_rec *r, const char **v)
+{
+    const apr_array_header_t *arr = apr_table_elts(r->subprocess_env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+
+    memset(v, 0, K_COUNT * sizeof(*v));
+    for (int i = 0; i < arr->nelts; i++) {
+        const char *key = e[i].key;
+
+        if (!key || strncasecmp(key, KEY_APPLICATION, KEY_PREFIX_LEN) != 0) {
+            continue;
+        }
+        for (int k = 0; k < K_COUNT; k++) {
+            if (!v[k]
+                && strcasecmp(key + KEY_PREFIX_LEN,
+                              key_names[k] + KEY_PREFIX_LEN)
+                       == 0) {
+                v[k] = e[i].val;
+                break;
+            }
+        }
+    }
+}
+
+/*
+ * The whole number `v` of `key`, from `lo` to `hi` (`dflt` when unset),
  * into *out.  1, or 0 after logging `tag` with what to fix.
  */
 static int
-int_key(request_rec *r, const char *tag, const char *key, int lo, int hi,
-        int dflt, int *out)
+int_key(request_rec *r, const char *tag, const char *key, const char *v,
+        int lo, int hi, int dflt, int *out)
 {
-    const char *v = apr_table_get(r->subprocess_env, key);
     char *end = NULL;
     long n = dflt;
 
@@ -259,15 +319,13 @@ int_key(request_rec *r, const char *tag, const char *key, int lo, int hi,
 }
 
 /*
- * 1 or 0 for the words `yes`/`no` in `key` (`dflt` when unset), into
- * *out.  1, or 0 after logging `tag`.
+ * 1 or 0 for the words `yes`/`no` in the value `v` of `key` (`dflt`
+ * when unset), into *out.  1, or 0 after logging `tag`.
  */
 static int
-word_key(request_rec *r, const char *tag, const char *key, const char *yes,
-         const char *no, int dflt, int *out)
+word_key(request_rec *r, const char *tag, const char *key, const char *v,
+         const char *yes, const char *no, int dflt, int *out)
 {
-    const char *v = apr_table_get(r->subprocess_env, key);
-
     if (!v || !*v) {
         *out = dflt;
     }
@@ -286,10 +344,9 @@ word_key(request_rec *r, const char *tag, const char *key, const char *yes,
 /* mod_wsgi.cpu_affinity: auto (unset), on or off, in any case, into
  * cfg->cpu_affinity.  OK, or 500 after logging. */
 static int
-read_process_keys(request_rec *r, apwsgi_config_t *cfg)
+read_process_keys(request_rec *r, apwsgi_config_t *cfg, const char *v)
 {
     static const char *const words[] = {"auto", "on", "off"};
-    const char *v = apr_table_get(r->subprocess_env, KEY_CPU_AFFINITY);
 
     cfg->cpu_affinity = APWSGI_AFFINITY_AUTO;
     if (!v || !*v) {
@@ -411,7 +468,8 @@ check_interpreter(request_rec *r, const char *name)
 /* The keys that choose and shape the interpreter (its name, a pool,
  * its GIL, reloading, bounds).  OK, or 400 or 500 after logging. */
 static int
-read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
+read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg,
+                      const char *const *v)
 {
     int idle = 0;
     int status = check_interpreter(r, cfg->interpreter);
@@ -419,17 +477,17 @@ read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
     if (status != OK) {
         return status;
     }
-    if (!int_key(r, APWSGI_APLOGNO(00106), KEY_INTERPRETERS, 1, MAX_POOL_SIZE,
-                 1, &cfg->pool_size)
-        || !word_key(r, APWSGI_APLOGNO(00107), KEY_GIL, "own", "shared", 0,
-                     &cfg->own_gil)
-        || !word_key(r, APWSGI_APLOGNO(00108), KEY_RELOAD, "on", "off", 0,
-                     &cfg->reload)
-        || !int_key(r, APWSGI_APLOGNO(00109), KEY_MAX_INTERPRETERS, 1,
-                    MAX_MAX_INTERPRETERS, DEFAULT_MAX_INTERPRETERS,
-                    &cfg->max_interpreters)
-        || !int_key(r, APWSGI_APLOGNO(00110), KEY_IDLE_TIMEOUT, 0,
-                    MAX_IDLE_TIMEOUT, 0, &idle)) {
+    if (!int_key(r, APWSGI_APLOGNO(00106), KEY_INTERPRETERS, v[K_INTERPRETERS],
+                 1, MAX_POOL_SIZE, 1, &cfg->pool_size)
+        || !word_key(r, APWSGI_APLOGNO(00107), KEY_GIL, v[K_GIL], "own",
+                     "shared", 0, &cfg->own_gil)
+        || !word_key(r, APWSGI_APLOGNO(00108), KEY_RELOAD, v[K_RELOAD], "on",
+                     "off", 0, &cfg->reload)
+        || !int_key(r, APWSGI_APLOGNO(00109), KEY_MAX_INTERPRETERS,
+                    v[K_MAX_INTERPRETERS], 1, MAX_MAX_INTERPRETERS,
+                    DEFAULT_MAX_INTERPRETERS, &cfg->max_interpreters)
+        || !int_key(r, APWSGI_APLOGNO(00110), KEY_IDLE_TIMEOUT,
+                    v[K_IDLE_TIMEOUT], 0, MAX_IDLE_TIMEOUT, 0, &idle)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     cfg->idle_timeout = apr_time_from_sec(idle);
@@ -446,15 +504,16 @@ read_interpreter_keys(request_rec *r, apwsgi_config_t *cfg)
 
 /* The keys of a request's time limits.  OK, or 500 after logging. */
 static int
-read_request_keys(request_rec *r, apwsgi_config_t *cfg)
+read_request_keys(request_rec *r, apwsgi_config_t *cfg, const char *const *v)
 {
     int timeout = 0;
     int slow = 0;
 
-    if (!int_key(r, APWSGI_APLOGNO(00701), KEY_REQUEST_TIMEOUT, 0,
-                 MAX_REQUEST_TIMEOUT, 0, &timeout)
-        || !int_key(r, APWSGI_APLOGNO(00702), KEY_SLOW_REQUEST, 0,
-                    MAX_REQUEST_TIMEOUT, DEFAULT_SLOW_REQUEST, &slow)) {
+    if (!int_key(r, APWSGI_APLOGNO(00701), KEY_REQUEST_TIMEOUT,
+                 v[K_REQUEST_TIMEOUT], 0, MAX_REQUEST_TIMEOUT, 0, &timeout)
+        || !int_key(r, APWSGI_APLOGNO(00702), KEY_SLOW_REQUEST,
+                    v[K_SLOW_REQUEST], 0, MAX_REQUEST_TIMEOUT,
+                    DEFAULT_SLOW_REQUEST, &slow)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     cfg->request_timeout = apr_time_from_sec(timeout);
@@ -465,14 +524,16 @@ read_request_keys(request_rec *r, apwsgi_config_t *cfg)
 int
 apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
 {
-    apr_table_t *env = r->subprocess_env;
+    const char *v[K_COUNT];
     int status = OK;
 
     memset(cfg, 0, sizeof(*cfg));
-    cfg->application = apr_table_get(env, KEY_APPLICATION);
-    cfg->directory = apr_table_get(env, KEY_DIRECTORY);
-    cfg->virtualenv = apr_table_get(env, KEY_VIRTUALENV);
-    cfg->interpreter = apr_table_get(env, KEY_INTERPRETER);
+    scan_keys(r, v);
+    cfg->application = v[K_APPLICATION];
+    cfg->directory = v[K_DIRECTORY];
+    cfg->virtualenv = v[K_VIRTUALENV];
+    cfg->interpreter = v[K_INTERPRETER];
+    cfg->map_to_storage = v[K_MAP_TO_STORAGE];
     if (!cfg->interpreter) {
         cfg->interpreter = "";
     }
@@ -511,16 +572,16 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
     }
     status = parse_application(r, cfg);
     if (status == OK) {
-        status = split_path(r, cfg);
+        status = split_path(r, cfg, v[K_SCRIPT_NAME]);
     }
     if (status == OK) {
-        status = read_interpreter_keys(r, cfg);
+        status = read_interpreter_keys(r, cfg, v);
     }
     if (status == OK) {
-        status = read_request_keys(r, cfg);
+        status = read_request_keys(r, cfg, v);
     }
     if (status == OK) {
-        status = read_process_keys(r, cfg);
+        status = read_process_keys(r, cfg, v[K_CPU_AFFINITY]);
     }
     return status;
 }

@@ -17,7 +17,15 @@ typedef struct {
     PyObject *key;
     PyObject *value;
     char *last;
+    /* What the template holds under this key while the entry stands at
+     * one of its positions: TMPL_VALUE (`value`), TMPL_NONE (None, for
+     * a request's own object) or TMPL_STALE (something else). */
+    int in_tmpl;
+    /* The number of the last request that set it. */
+    unsigned long seen;
 } env_entry_t;
+
+enum { TMPL_STALE = 0, TMPL_VALUE, TMPL_NONE };
 
 /* The environ's part of an interpreter's state. */
 typedef struct apwsgi_environ_part {
@@ -34,7 +42,30 @@ typedef struct apwsgi_environ_part {
      * order repeats from request to request, so a strcmp here usually
      * saves the hash lookup. */
     env_entry_t *pos[ENV_POSITIONS];
+    /* The template: `base` plus every key the request that made it set,
+     * in order, each with its entry's value (None for a request's own
+     * objects, wsgi.input and the like), or NULL.  A request that sets
+     * the same keys in the same order starts from a copy (one memcpy of
+     * the hash table) and sets only what differs; one that does not
+     * makes a new template.  tmpl_pos: the entry at each position. */
+    PyObject *tmpl;
+    int tmpl_n;
+    env_entry_t *tmpl_pos[ENV_POSITIONS];
+    /* The number of the request being built. */
+    unsigned long gen;
 } environ_part_t;
+
+/* One environ being built: where it stands against the template. */
+typedef struct {
+    environ_part_t *part;
+    PyObject *environ;
+    int pos;
+    int same;      /* so far the template's keys, in its order */
+    int untracked; /* a key without a cache entry, or too many keys */
+    /* What environ holds at each position: TMPL_VALUE where it is the
+     * entry's cached value, TMPL_NONE for an object. */
+    char held[ENV_POSITIONS];
+} builder_t;
 
 static inline PyObject *
 latin1_str(const char *s)
@@ -129,27 +160,169 @@ entry_at(environ_part_t *part, int pos, const char *key)
     return e;
 }
 
-/* environ[key] = value (latin-1 str) through the entry at `pos`.
- * 0, or -1 with an exception set. */
+/* environ[key] = v through entry `e` at the builder's position, kept
+ * in the template too where the template has the key there.  `held`:
+ * what v is (TMPL_VALUE, TMPL_NONE or TMPL_STALE).  0, or -1 with an
+ * exception set. */
 static int
-set_at(environ_part_t *part, PyObject *environ, int pos, const char *key,
-       const char *value)
+put_entry(builder_t *b, env_entry_t *e, PyObject *v, int held)
 {
-    return set_entry(environ, entry_at(part, pos, key), key, value);
+    environ_part_t *part = b->part;
+    int in_place =
+        b->same && b->pos < part->tmpl_n && part->tmpl_pos[b->pos] == e;
+
+    if (!in_place) {
+        b->same = 0;
+    }
+    if (PyDict_SetItem(b->environ, e->key, v) < 0) {
+        return -1;
+    }
+    /* Here the template does not hold v: the value changed, or it
+     * held something else. */
+    if (in_place && held == TMPL_VALUE) {
+        if (PyDict_SetItem(part->tmpl, e->key, v) < 0) {
+            return -1;
+        }
+        e->in_tmpl = TMPL_VALUE;
+    }
+    else if (in_place && held == TMPL_STALE) {
+        e->in_tmpl = TMPL_STALE;
+    }
+    return 0;
 }
 
-/* environ[key] = obj (a Python object) through the entry at `pos`.
- * 0, or -1 with an exception set. */
-static int
-set_obj_at(environ_part_t *part, PyObject *environ, int pos, const char *key,
-           PyObject *obj)
+/* Step past the builder's position, which `e` (NULL: none) took. */
+static void
+advance(builder_t *b, env_entry_t *e, int held)
 {
-    env_entry_t *e = entry_at(part, pos, key);
+    if (!e || b->pos >= ENV_POSITIONS) {
+        b->untracked = 1;
+    }
+    else {
+        e->seen = b->part->gen;
+        b->held[b->pos] = (char)held;
+    }
+    b->pos++;
+}
+
+/* environ[key] = value (latin-1 str) at the builder's position: nothing
+ * to do when the template copy already holds it.  0, or -1 with an
+ * exception set. */
+static int
+put_str(builder_t *b, const char *key, const char *value)
+{
+    environ_part_t *part = b->part;
+    env_entry_t *e = entry_at(part, b->pos, key);
+    PyObject *v = NULL;
+    int held = TMPL_STALE;
+    int rc = -1;
 
     if (!e) {
-        return PyErr_Occurred() ? -1 : PyDict_SetItemString(environ, key, obj);
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        b->same = 0;
+        rc = set_entry(b->environ, NULL, key, value);
+        advance(b, NULL, TMPL_STALE);
+        return rc;
     }
-    return PyDict_SetItem(environ, e->key, obj);
+    if (b->same && b->pos < part->tmpl_n && part->tmpl_pos[b->pos] == e
+        && e->in_tmpl == TMPL_VALUE && e->value
+        && strcmp(e->last, value) == 0) {
+        advance(b, e, TMPL_VALUE);
+        return 0;
+    }
+    v = env_value(e, value);
+    if (v) {
+        held = v == e->value ? TMPL_VALUE : TMPL_STALE;
+        rc = put_entry(b, e, v, held);
+    }
+    Py_XDECREF(v);
+    advance(b, e, held);
+    return rc;
+}
+
+/* environ[key] = obj (a request's own object) at the builder's
+ * position.  0, or -1 with an exception set. */
+static int
+put_obj(builder_t *b, const char *key, PyObject *obj)
+{
+    env_entry_t *e = entry_at(b->part, b->pos, key);
+    int rc = -1;
+
+    if (!e) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        b->same = 0;
+        rc = PyDict_SetItemString(b->environ, key, obj);
+    }
+    else {
+        rc = put_entry(b, e, obj, TMPL_NONE);
+    }
+    advance(b, e, TMPL_NONE);
+    return rc;
+}
+
+/*
+ * After the last key: where the keys were not the template's, take out
+ * of environ what the template had and this request did not set, and
+ * make a new template from environ (None for the objects).  0, or -1
+ * with an exception set.
+ */
+static int
+builder_finish(builder_t *b)
+{
+    environ_part_t *part = b->part;
+    PyObject *tmpl = NULL;
+
+    if (b->same && b->pos == part->tmpl_n) {
+        return 0;
+    }
+    /* What the template set and this request did not goes back to
+     * what `base` has, else out. */
+    for (int i = 0; part->tmpl && i < part->tmpl_n; i++) {
+        env_entry_t *e = part->tmpl_pos[i];
+        PyObject *dflt = NULL; /* borrowed */
+
+        if (e->seen == part->gen) {
+            continue;
+        }
+        dflt = PyDict_GetItemWithError(part->base, e->key);
+        if (dflt) {
+            if (PyDict_SetItem(b->environ, e->key, dflt) < 0) {
+                return -1;
+            }
+        }
+        else if (PyErr_Occurred()
+                 || (PyDict_Contains(b->environ, e->key) > 0
+                     && PyDict_DelItem(b->environ, e->key) < 0)) {
+            return -1;
+        }
+    }
+    Py_CLEAR(part->tmpl);
+    part->tmpl_n = 0;
+    if (b->untracked) {
+        return 0;
+    }
+    tmpl = PyDict_Copy(b->environ);
+    if (!tmpl) {
+        return -1;
+    }
+    for (int i = 0; i < b->pos; i++) {
+        env_entry_t *e = part->pos[i];
+
+        e->in_tmpl = b->held[i];
+        if (b->held[i] == TMPL_NONE
+            && PyDict_SetItem(tmpl, e->key, Py_None) < 0) {
+            Py_DECREF(tmpl);
+            return -1;
+        }
+        part->tmpl_pos[i] = e;
+    }
+    part->tmpl = tmpl;
+    part->tmpl_n = b->pos;
+    return 0;
 }
 
 /*
@@ -233,6 +406,9 @@ apwsgi_environ_part_free(apwsgi_state_t *st)
     }
     apr_hash_clear(part->cache);
     memset(part->pos, 0, sizeof(part->pos));
+    memset(part->tmpl_pos, 0, sizeof(part->tmpl_pos));
+    part->tmpl_n = 0;
+    Py_CLEAR(part->tmpl);
     Py_CLEAR(part->base);
 }
 
@@ -247,22 +423,19 @@ original_uri(request_rec *r)
     return r->unparsed_uri ? r->unparsed_uri : "";
 }
 
-/* Every entry of `t` into environ, from cache position `pos` on.
- * Returns the next position, or -1 with an exception set. */
+/* Every entry of `t` into environ.  0, or -1 with an exception set. */
 static int
-set_table(environ_part_t *part, PyObject *environ, const apr_table_t *t,
-          int pos)
+put_table(builder_t *b, const apr_table_t *t)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
 
-    for (int i = 0; i < arr->nelts; i++, pos++) {
-        if (e[i].key && e[i].val
-            && set_at(part, environ, pos, e[i].key, e[i].val) < 0) {
+    for (int i = 0; i < arr->nelts; i++) {
+        if (e[i].key && e[i].val && put_str(b, e[i].key, e[i].val) < 0) {
             return -1;
         }
     }
-    return pos;
+    return 0;
 }
 
 PyObject *
@@ -271,58 +444,57 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
                    PyObject *input, PyObject *errors)
 {
     environ_part_t *part = st->environ;
-    PyObject *environ = PyDict_Copy(part->base);
     const char *https_var = apr_table_get(r->subprocess_env, "HTTPS");
     const char *scheme = ap_http_scheme(r);
     int https = scheme && strcmp(scheme, "https") == 0;
     const char *query = r->args ? r->args : "";
-    int pos = 0;
+    builder_t b;
 
-    if (!environ) {
+    memset(&b, 0, sizeof(b));
+    b.part = part;
+    b.same = part->tmpl != NULL;
+    b.environ = PyDict_Copy(part->tmpl ? part->tmpl : part->base);
+    if (!b.environ) {
         return NULL;
     }
+    part->gen++;
     /* HTTPS in the environment (mod_ssl's, or SetEnvIf's behind a
      * proxy that ends TLS) decides wsgi.url_scheme, as in mod_wsgi. */
     if (https_var) {
         https =
             strcasecmp(https_var, "on") == 0 || strcmp(https_var, "1") == 0;
     }
-    pos = set_table(part, environ, r->subprocess_env, 0);
-    if (pos >= 0 && cfg->common) {
-        pos = set_table(part, environ, cfg->common, pos);
-    }
-    if (pos < 0) {
+    if (put_table(&b, r->subprocess_env) < 0
+        || (cfg->common && put_table(&b, cfg->common) < 0)) {
         goto failed;
     }
     /* The CGI request variables (RFC 3875 section 4.1) and the wsgi.*
      * objects of this request, each at its own cache position. */
-    if (set_at(part, environ, pos++, "GATEWAY_INTERFACE", "CGI/1.1") < 0
-        || set_at(part, environ, pos++, "SERVER_PROTOCOL", r->protocol) < 0
-        || set_at(part, environ, pos++, "REQUEST_METHOD", r->method) < 0
-        || set_at(part, environ, pos++, "QUERY_STRING", query) < 0
-        || set_at(part, environ, pos++, "REQUEST_URI", original_uri(r)) < 0
-        || set_at(part, environ, pos++, "SCRIPT_NAME", cfg->script_name) < 0
-        || set_at(part, environ, pos++, "PATH_INFO", cfg->path_info) < 0
-        || (!https_var
-            && set_at(part, environ, pos++, "HTTPS", https ? "on" : "off") < 0)
-        || set_at(part, environ, pos++, "wsgi.url_scheme",
-                  https ? "https" : "http")
-               < 0
-        || set_at(part, environ, pos++, "apwsgi.interpreter", interp) < 0
-        || set_obj_at(part, environ, pos++, "wsgi.input", input) < 0
-        || set_obj_at(part, environ, pos++, "wsgi.errors", errors) < 0) {
+    if (put_str(&b, "GATEWAY_INTERFACE", "CGI/1.1") < 0
+        || put_str(&b, "SERVER_PROTOCOL", r->protocol) < 0
+        || put_str(&b, "REQUEST_METHOD", r->method) < 0
+        || put_str(&b, "QUERY_STRING", query) < 0
+        || put_str(&b, "REQUEST_URI", original_uri(r)) < 0
+        || put_str(&b, "SCRIPT_NAME", cfg->script_name) < 0
+        || put_str(&b, "PATH_INFO", cfg->path_info) < 0
+        || (!https_var && put_str(&b, "HTTPS", https ? "on" : "off") < 0)
+        || put_str(&b, "wsgi.url_scheme", https ? "https" : "http") < 0
+        || put_str(&b, "apwsgi.interpreter", interp) < 0
+        || put_obj(&b, "wsgi.input", input) < 0
+        || put_obj(&b, "wsgi.errors", errors) < 0) {
         goto failed;
     }
     /* Only where it can be raised: one entry more in every environ
      * costs a hello world 0.4% of its instructions. */
     if (cfg->request_timeout
-        && set_obj_at(part, environ, pos++, "apwsgi.RequestTimeout",
-                      apwsgi_timeout_type(st))
-               < 0) {
+        && put_obj(&b, "apwsgi.RequestTimeout", apwsgi_timeout_type(st)) < 0) {
         goto failed;
     }
-    return environ;
+    if (builder_finish(&b) < 0) {
+        goto failed;
+    }
+    return b.environ;
 failed:
-    Py_DECREF(environ);
+    Py_DECREF(b.environ);
     return NULL;
 }

@@ -94,10 +94,8 @@ apwsgi_storage_map(request_rec *r)
 }
 
 int
-apwsgi_storage_check(request_rec *r)
+apwsgi_storage_check(request_rec *r, const char *v)
 {
-    const char *v = apr_table_get(r->subprocess_env, KEY_MAP_TO_STORAGE);
-
     if (!v || !*v || strcasecmp(v, "on") == 0) {
         return OK;
     }

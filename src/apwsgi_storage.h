@@ -49,13 +49,14 @@ int apwsgi_storage_note(request_rec *r);
 int apwsgi_storage_map(request_rec *r);
 
 /*
- * In the handler, before anything runs: checks the key's final value.
+ * In the handler, before anything runs: checks the key's final value
+ * (`value`, as the request's configuration read it; NULL: unset).
  * A word other than on/off: 500 after logging APW00117.  `off` set too
  * late to skip the walk (by a SetEnvIf or RewriteRule inside a section,
  * or with a handler set other than by SetHandler) is served as usual
  * and logged once per process (APW00118).  OK
  * otherwise.  No Python.
  */
-int apwsgi_storage_check(request_rec *r);
+int apwsgi_storage_check(request_rec *r, const char *value);
 
 #endif /* APWSGI_STORAGE_H */

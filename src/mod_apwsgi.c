@@ -66,7 +66,7 @@ apwsgi_handler(request_rec *r)
     }
     status = apwsgi_config_read(r, &cfg);
     if (status == OK) {
-        status = apwsgi_storage_check(r);
+        status = apwsgi_storage_check(r, cfg.map_to_storage);
     }
     if (status != OK) {
         apwsgi_metrics_refused(cfg.interpreter, status);

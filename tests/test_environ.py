@@ -221,3 +221,42 @@ def test_https_variables(make_server):
     with support.Client() as client:
         plain = client.get(srv.url('/env/x'))
     assert plain.status_code == 404   # the mount is in the TLS host only
+
+
+def test_each_environ_has_exactly_its_own_request(make_server):
+    """Requests on one interpreter whose keys change from one to the
+    next (a header there or not, a value that changes, one too long to
+    cache, a SetEnvIf that overrides a wsgi.* entry) each see exactly
+    their own: nothing left from the request before."""
+    srv = support.start_interp_server(
+        make_server,
+        'SetEnvIf Request_URI "/override" wsgi.multiprocess=overridden',
+        support.location('/env', 'environ_app'))
+    long_value = 'v' * 300
+    steps = [
+        ('/env/a', {'X-One': '1'}),
+        ('/env/a', {'X-One': '1'}),
+        ('/env/b?q=2', {'X-Two': '2'}),
+        ('/env/override', {'X-One': '3', 'X-Two': long_value}),
+        ('/env/a', {'X-One': '3', 'X-Two': long_value}),
+        ('/env/a', {}),
+        ('/env/a', {'X-One': '1'}),
+    ]
+    base = None
+    with support.Client() as client:
+        for path, headers in steps:
+            got = environ_of(client, srv.url, path, headers=headers)
+            strs, types = got['str'], got['types']
+            assert strs.get('HTTP_X_ONE') == headers.get('X-One')
+            assert strs.get('HTTP_X_TWO') == headers.get('X-Two')
+            assert strs['REQUEST_URI'] == path
+            assert strs['QUERY_STRING'] == path.partition('?')[2]
+            if path == '/env/override':
+                assert strs['wsgi.multiprocess'] == 'overridden'
+            else:
+                assert types['wsgi.multiprocess'] == 'bool'
+            assert types['wsgi.input'] == 'Input'
+            keys = set(types) - {'HTTP_X_ONE', 'HTTP_X_TWO', 'REMOTE_PORT'}
+            if base is None:
+                base = keys
+            assert keys == base
