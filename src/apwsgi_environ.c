@@ -53,6 +53,11 @@ typedef struct apwsgi_environ_part {
     env_entry_t *tmpl_pos[ENV_POSITIONS];
     /* The number of the request being built. */
     unsigned long gen;
+    /* Set while an environ is built from the template.  Copying a dict
+     * can start a garbage collection, whose finalizers run Python that
+     * may let another thread take the GIL and build an environ of its
+     * own: that one then takes the plain path, which uses no cache. */
+    int building;
 } environ_part_t;
 
 /* One environ being built: where it stands against the template. */
@@ -62,6 +67,7 @@ typedef struct {
     int pos;
     int same;      /* so far the template's keys, in its order */
     int untracked; /* a key without a cache entry, or too many keys */
+    int plain;     /* another build is under way: no cache, no template */
     /* What environ holds at each position: TMPL_VALUE where it is the
      * entry's cached value, TMPL_NONE for an object. */
     char held[ENV_POSITIONS];
@@ -195,11 +201,13 @@ put_entry(builder_t *b, env_entry_t *e, PyObject *v, int held)
 static void
 advance(builder_t *b, env_entry_t *e, int held)
 {
+    if (e) {
+        e->seen = b->part->gen;
+    }
     if (!e || b->pos >= ENV_POSITIONS) {
         b->untracked = 1;
     }
     else {
-        e->seen = b->part->gen;
         b->held[b->pos] = (char)held;
     }
     b->pos++;
@@ -212,11 +220,15 @@ static int
 put_str(builder_t *b, const char *key, const char *value)
 {
     environ_part_t *part = b->part;
-    env_entry_t *e = entry_at(part, b->pos, key);
+    env_entry_t *e = NULL;
     PyObject *v = NULL;
     int held = TMPL_STALE;
     int rc = -1;
 
+    if (b->plain) {
+        return set_entry(b->environ, NULL, key, value);
+    }
+    e = entry_at(part, b->pos, key);
     if (!e) {
         if (PyErr_Occurred()) {
             return -1;
@@ -247,9 +259,13 @@ put_str(builder_t *b, const char *key, const char *value)
 static int
 put_obj(builder_t *b, const char *key, PyObject *obj)
 {
-    env_entry_t *e = entry_at(b->part, b->pos, key);
+    env_entry_t *e = NULL;
     int rc = -1;
 
+    if (b->plain) {
+        return PyDict_SetItemString(b->environ, key, obj);
+    }
+    e = entry_at(b->part, b->pos, key);
     if (!e) {
         if (PyErr_Occurred()) {
             return -1;
@@ -276,7 +292,7 @@ builder_finish(builder_t *b)
     environ_part_t *part = b->part;
     PyObject *tmpl = NULL;
 
-    if (b->same && b->pos == part->tmpl_n) {
+    if (b->plain || (b->same && b->pos == part->tmpl_n)) {
         return 0;
     }
     /* What the template set and this request did not goes back to
@@ -452,12 +468,16 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
 
     memset(&b, 0, sizeof(b));
     b.part = part;
-    b.same = part->tmpl != NULL;
-    b.environ = PyDict_Copy(part->tmpl ? part->tmpl : part->base);
-    if (!b.environ) {
-        return NULL;
+    b.plain = part->building;
+    b.same = !b.plain && part->tmpl != NULL;
+    if (!b.plain) {
+        part->building = 1;
+        part->gen++;
     }
-    part->gen++;
+    b.environ = PyDict_Copy(b.same ? part->tmpl : part->base);
+    if (!b.environ) {
+        goto failed;
+    }
     /* HTTPS in the environment (mod_ssl's, or SetEnvIf's behind a
      * proxy that ends TLS) decides wsgi.url_scheme, as in mod_wsgi. */
     if (https_var) {
@@ -493,8 +513,14 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
     if (builder_finish(&b) < 0) {
         goto failed;
     }
+    if (!b.plain) {
+        part->building = 0;
+    }
     return b.environ;
 failed:
-    Py_DECREF(b.environ);
+    if (!b.plain) {
+        part->building = 0;
+    }
+    Py_XDECREF(b.environ);
     return NULL;
 }

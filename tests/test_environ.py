@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The WSGI environ: CGI variables, subprocess_env, wsgi.* keys (PEP 3333)."""
 
+import concurrent.futures
 import http.client
 import json
 
@@ -260,3 +261,34 @@ def test_each_environ_has_exactly_its_own_request(make_server):
             if base is None:
                 base = keys
             assert keys == base
+
+
+def test_environs_built_while_finalizers_switch_threads(make_server):
+    """Eight clients at once on one child, every request with its own
+    values and every other one with a header more (so that the environ's
+    template changes all the time), while the application makes garbage
+    whose finalizers give the GIL away: each answer is its own
+    request's."""
+    srv = support.start_interp_server(
+        make_server, support.location('/gc', 'environ_gc_app'),
+        threads=8, concurrent=True)
+
+    def client(n):
+        wrong = []
+        with support.Client() as session:
+            for i in range(25):
+                token = '%d-%d' % (n, i)
+                headers = {'X-Token': token}
+                if i % 2:
+                    headers['X-Other'] = 'o' + token
+                r = session.get(srv.url('/gc/x?q=' + token), headers=headers)
+                assert r.status_code == 200
+                want = {'token': token, 'q': 'q=' + token,
+                        'other': headers.get('X-Other')}
+                if r.json() != want:
+                    wrong.append((r.json(), want))
+        return wrong
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(client, range(8)))
+    assert [w for ws in results for w in ws] == []
