@@ -7,10 +7,10 @@
  * process's life; it has no directives.  Only where a <Location> sets
  * mod_wsgi.map_to_storage off does it also take part in mapping the URL
  * (translate_name notes it, map_to_storage skips the file-system walk;
- * apwsgi_storage.h).  Each request brings its own
- * configuration in r->subprocess_env (see apwsgi_config.h), so SetEnv,
- * SetEnvIf and mod_rewrite's [E=...] all choose the application and
- * the interpreter that runs it.
+ * apwsgi_storage.h).  Each request brings its own configuration in
+ * r->subprocess_env (see apwsgi_config.h), so SetEnv, SetEnvIf and
+ * mod_rewrite's [E=...] all choose the application and the interpreter
+ * that runs it.
  */
 #define APWSGI_MODULE_FILE
 #include "apwsgi.h"
