@@ -5,6 +5,7 @@
  * RFC 3875 section 4.1.13).
  */
 #include "apwsgi_config.h"
+#include "apwsgi_storage.h"
 
 #define KEY_APPLICATION "mod_wsgi.application"
 #define KEY_DIRECTORY "mod_wsgi.directory"
@@ -19,7 +20,7 @@
 #define KEY_REQUEST_TIMEOUT "mod_wsgi.request_timeout"
 #define KEY_SLOW_REQUEST "mod_wsgi.slow_request"
 #define KEY_CPU_AFFINITY "mod_wsgi.cpu_affinity"
-#define KEY_MAP_TO_STORAGE "mod_wsgi.map_to_storage"
+#define KEY_MAP_TO_STORAGE APWSGI_KEY_MAP_TO_STORAGE
 
 /* The keys, by index into what scan_keys() finds. */
 enum {
@@ -47,8 +48,9 @@ static const char *const key_names[K_COUNT] = {
     KEY_IDLE_TIMEOUT, KEY_REQUEST_TIMEOUT, KEY_SLOW_REQUEST,
     KEY_CPU_AFFINITY, KEY_MAP_TO_STORAGE};
 
-/* "mod_wsgi.", which every key starts with. */
-#define KEY_PREFIX_LEN 9
+/* What every key starts with. */
+#define KEY_PREFIX "mod_wsgi."
+#define KEY_PREFIX_LEN (sizeof(KEY_PREFIX) - 1)
 
 /* Limits of the numeric keys. */
 #define MAX_POOL_SIZE 64
@@ -279,7 +281,7 @@ scan_keys(request_rec *r, const char **v)
     for (int i = 0; i < arr->nelts; i++) {
         const char *key = e[i].key;
 
-        if (!key || strncasecmp(key, KEY_APPLICATION, KEY_PREFIX_LEN) != 0) {
+        if (!key || strncasecmp(key, KEY_PREFIX, KEY_PREFIX_LEN) != 0) {
             continue;
         }
         for (int k = 0; k < K_COUNT; k++) {

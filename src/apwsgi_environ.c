@@ -296,7 +296,8 @@ builder_finish(builder_t *b)
         return 0;
     }
     /* What the template set and this request did not goes back to
-     * what `base` has, else out. */
+     * what `base` has, else out; each key once (marked seen), since a
+     * key may stand at two positions. */
     for (int i = 0; part->tmpl && i < part->tmpl_n; i++) {
         env_entry_t *e = part->tmpl_pos[i];
         PyObject *dflt = NULL; /* borrowed */
@@ -304,15 +305,11 @@ builder_finish(builder_t *b)
         if (e->seen == part->gen) {
             continue;
         }
+        e->seen = part->gen;
         dflt = PyDict_GetItemWithError(part->base, e->key);
-        if (dflt) {
-            if (PyDict_SetItem(b->environ, e->key, dflt) < 0) {
-                return -1;
-            }
-        }
-        else if (PyErr_Occurred()
-                 || (PyDict_Contains(b->environ, e->key) > 0
-                     && PyDict_DelItem(b->environ, e->key) < 0)) {
+        if (dflt
+                ? PyDict_SetItem(b->environ, e->key, dflt) < 0
+                : PyErr_Occurred() || PyDict_DelItem(b->environ, e->key) < 0) {
             return -1;
         }
     }

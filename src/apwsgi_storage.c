@@ -5,8 +5,6 @@
 #include "apwsgi_storage.h"
 #include "apr_atomic.h"
 
-#define KEY_MAP_TO_STORAGE "mod_wsgi.map_to_storage"
-
 extern module AP_MODULE_DECLARE_DATA apwsgi_module;
 
 /*
@@ -46,11 +44,11 @@ early_value(request_rec *r)
             ap_get_module_config(r->per_dir_config, env_module_found);
 
         if (env && env->vars) {
-            v = apr_table_get(env->vars, KEY_MAP_TO_STORAGE);
+            v = apr_table_get(env->vars, APWSGI_KEY_MAP_TO_STORAGE);
         }
     }
     if (!v) {
-        v = apr_table_get(r->subprocess_env, KEY_MAP_TO_STORAGE);
+        v = apr_table_get(r->subprocess_env, APWSGI_KEY_MAP_TO_STORAGE);
     }
     return v;
 }
@@ -74,8 +72,14 @@ handler_is_ours(request_rec *r)
 int
 apwsgi_storage_note(request_rec *r)
 {
-    const char *v = early_value(r);
+    const char *v = NULL;
 
+    /* TRACE is Apache's to answer (in map_to_storage), and a proxy
+     * request is mod_proxy's to map. */
+    if (r->method_number == M_TRACE || r->proxyreq) {
+        return DECLINED;
+    }
+    v = early_value(r);
     if (v && strcasecmp(v, "off") == 0 && handler_is_ours(r)) {
         ap_set_module_config(r->request_config, &apwsgi_module,
                              (void *)skip_mark);
@@ -86,11 +90,8 @@ apwsgi_storage_note(request_rec *r)
 int
 apwsgi_storage_map(request_rec *r)
 {
-    if (r->method_number == M_TRACE || r->proxyreq
-        || !ap_get_module_config(r->request_config, &apwsgi_module)) {
-        return DECLINED;
-    }
-    return OK;
+    return ap_get_module_config(r->request_config, &apwsgi_module) ? OK
+                                                                   : DECLINED;
 }
 
 int
@@ -103,12 +104,11 @@ apwsgi_storage_check(request_rec *r, const char *v)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       APWSGI_APLOGNO(00117) "%s '%s' for %s must be 'on' "
                                             "or 'off'",
-                      KEY_MAP_TO_STORAGE, v, r->uri);
+                      APWSGI_KEY_MAP_TO_STORAGE, v, r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (!ap_get_module_config(r->request_config, &apwsgi_module)
-        && r->method_number != M_TRACE && !r->proxyreq
-        && apr_atomic_cas32(&late_logged, 1, 0) == 0) {
+        && !r->proxyreq && apr_atomic_cas32(&late_logged, 1, 0) == 0) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       APWSGI_APLOGNO(00118) "%s off for %s changed "
                                             "nothing: Apache had mapped "
@@ -118,7 +118,7 @@ apwsgi_storage_check(request_rec *r, const char *v)
                                             "with SetEnv and SetHandler "
                                             "in the <Location> (logged "
                                             "once per process)",
-                      KEY_MAP_TO_STORAGE, r->uri);
+                      APWSGI_KEY_MAP_TO_STORAGE, r->uri);
     }
     return OK;
 }

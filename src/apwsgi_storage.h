@@ -26,6 +26,8 @@
 
 #include "apwsgi.h"
 
+#define APWSGI_KEY_MAP_TO_STORAGE "mod_wsgi.map_to_storage"
+
 /* At child init: find mod_env among the loaded modules (without it no
  * request skips the walk).  No Python. */
 void apwsgi_storage_init(void);
@@ -33,18 +35,18 @@ void apwsgi_storage_init(void);
 /*
  * translate_name hook (runs first, always DECLINED): notes, in the
  * request's request_config, that mod_wsgi.map_to_storage is `off` for
- * it, as set by SetEnv in the sections that apply to its URL or by a
- * server-level SetEnvIf, and that the SetHandler there names apwsgi's
- * handler (so that a <Location> with `SetHandler none` below the
- * application's, for files Apache serves, keeps the walk).  No Python.
+ * it (not for TRACE, which Apache answers itself, nor a proxy request), as set
+ * by SetEnv in the sections that apply to its URL or by a server-level
+ * SetEnvIf, and that the SetHandler there names apwsgi's handler (so that a
+ * <Location> with `SetHandler none` below the application's, for files Apache
+ * serves, keeps the walk).  No Python.
  */
 int apwsgi_storage_note(request_rec *r);
 
 /*
  * map_to_storage hook (runs first): OK, so that core does not walk the
- * file system, for a request noted by apwsgi_storage_note (not TRACE,
- * which Apache answers itself, nor a proxy request); DECLINED for every
- * other.  No Python.
+ * file system, for a request noted by apwsgi_storage_note; DECLINED for
+ * every other.  No Python.
  */
 int apwsgi_storage_map(request_rec *r);
 
