@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_affinity.c: keeping each child process of a threaded MPM on
- * a CPU of its own (see apwsgi_affinity.h).
+ * a CPU of its own, its threads scheduled as a batch (see
+ * apwsgi_affinity.h).
  *
  * The choice is made at child init, among the CPUs the process may use
  * (sched_getaffinity: a cpuset or taskset already applied is honoured):
@@ -11,7 +12,8 @@
  * the process serves with Python, since only a request carries the
  * mod_wsgi.cpu_affinity key: every thread listed in /proc/self/task is
  * moved, the MPM's listener and workers included, and threads started
- * later inherit the CPU from the thread that starts them.
+ * later inherit the CPU (and the policy) from the thread that starts
+ * them.
  */
 #include "apwsgi_affinity.h"
 #include "apwsgi_metrics.h"
@@ -31,8 +33,10 @@ static cpu_set_t home;    /* the one CPU of this process */
 static int usable;        /* threaded MPM, and more than one CPU */
 static int fits;          /* Apache may run a child per CPU or more */
 
-/* Where the process stands; atomic, moved on by compare-and-swap. */
-enum { UNDECIDED, DECIDING, PINNED, LEFT, RELEASED };
+/* Where the process stands; atomic, moved on by compare-and-swap.
+ * DECIDED carries what was applied: PINNED (on the process's CPU) and
+ * BATCHED (SCHED_BATCH). */
+enum { UNDECIDED = 0, DECIDING = 1, DECIDED = 2, PINNED = 4, BATCHED = 8 };
 static volatile apr_uint32_t state;
 
 /* The CPU for this child: of the allowed CPUs the fewest other
@@ -99,32 +103,58 @@ apwsgi_affinity_init(int index)
     fits = max_daemons >= count;
 }
 
-/* Put every thread of this process on `set`.  0, or the errno of the
- * first thread that could not be moved (one that ended meanwhile does
- * not count).  Two passes, for threads started during the first. */
-static int
-move_threads(const cpu_set_t *set)
+/* Put every thread of this process on `set` (NULL: leave the CPUs)
+ * and give it the scheduling `policy` (-1: leave it).  *cpu_err and
+ * *policy_err: the errno of the first thread that could not be moved
+ * or given the policy, else 0 (a thread that ended meanwhile does not
+ * count).  Two passes, for threads started during the first. */
+static void
+set_threads(const cpu_set_t *set, int policy, int *cpu_err, int *policy_err)
 {
+    const struct sched_param param = {0};
     DIR *dir = NULL;
     struct dirent *e = NULL;
-    int err = 0;
 
-    for (int pass = 0; pass < 2 && !err; pass++) {
+    *cpu_err = 0;
+    *policy_err = 0;
+    for (int pass = 0; pass < 2; pass++) {
         dir = opendir("/proc/self/task");
         if (!dir) {
-            return errno;
+            *cpu_err = set ? errno : 0;
+            *policy_err = policy >= 0 ? errno : 0;
+            return;
         }
-        while (!err && (e = readdir(dir))) {
+        while ((e = readdir(dir))) {
             pid_t tid = (pid_t)atoi(e->d_name);
 
-            if (tid > 0 && sched_setaffinity(tid, sizeof(*set), set) != 0
+            if (tid <= 0) {
+                continue;
+            }
+            if (set && !*cpu_err
+                && sched_setaffinity(tid, sizeof(*set), set) != 0
                 && errno != ESRCH) {
-                err = errno;
+                *cpu_err = errno;
+            }
+            if (policy >= 0 && !*policy_err
+                && sched_setscheduler(tid, policy, &param) != 0
+                && errno != ESRCH) {
+                *policy_err = errno;
             }
         }
         closedir(dir);
     }
-    return err;
+}
+
+/* The first CPU of `set`. */
+static int
+first_cpu(const cpu_set_t *set)
+{
+    int cpu = 0;
+
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, set)) {
+        cpu++;
+    }
+    return cpu;
 }
 
 /* Log that the threads could not be put on the process's CPU (err),
@@ -132,45 +162,78 @@ move_threads(const cpu_set_t *set)
 static void
 pin_failed(request_rec *r, int err)
 {
-    int cpu = 0;
+    int ignored = 0;
 
-    move_threads(&allowed);
-    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &home)) {
-        cpu++;
-    }
+    set_threads(&allowed, -1, &ignored, &ignored);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(err), r,
                   APWSGI_APLOGNO(00037) "this process keeps all its CPUs: "
                                         "its threads could not be put on "
                                         "CPU %d (mod_wsgi.cpu_affinity); "
                                         "set the key to off to leave "
                                         "them there",
-                  cpu);
+                  first_cpu(&home));
+}
+
+/* Log that the threads could not be given SCHED_BATCH (err), after
+ * giving them all the normal policy back. */
+static void
+batch_failed(request_rec *r, int err)
+{
+    int ignored = 0;
+
+    set_threads(NULL, SCHED_OTHER, &ignored, &ignored);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(err), r,
+                  APWSGI_APLOGNO(00038) "this process keeps the normal "
+                                        "scheduling policy: its threads "
+                                        "could not be given SCHED_BATCH "
+                                        "(mod_wsgi.sched_batch); set the "
+                                        "key to off to stop the attempt");
 }
 
 void
-apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode, int own_gil)
+apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
+                      apwsgi_affinity_t batch, int own_gil)
 {
     apr_uint32_t now = apr_atomic_read32(&state);
-    int err = 0;
+    int pin = 0;
+    int batched = 0;
+    int cpu_err = 0;
+    int policy_err = 0;
 
-    /* An own GIL is there to run on several CPUs at once. */
-    if (now == PINNED && own_gil && mode != APWSGI_AFFINITY_ON
-        && apr_atomic_cas32(&state, RELEASED, PINNED) == PINNED) {
-        move_threads(&allowed);
+    /* An own GIL is there to run on several CPUs at once: the CPUs
+     * back, and the normal policy where it came with them. */
+    if ((now & PINNED) && own_gil && mode != APWSGI_AFFINITY_ON) {
+        batched = (now & BATCHED) && batch == APWSGI_AFFINITY_ON;
+        if (apr_atomic_cas32(&state, DECIDED | (batched ? BATCHED : 0), now)
+            == now) {
+            set_threads(&allowed,
+                        (now & BATCHED) && !batched ? SCHED_OTHER : -1,
+                        &cpu_err, &policy_err);
+        }
         return;
     }
     if (now != UNDECIDED
         || apr_atomic_cas32(&state, DECIDING, UNDECIDED) != UNDECIDED) {
         return;
     }
-    if (!usable || mode == APWSGI_AFFINITY_OFF
-        || (mode == APWSGI_AFFINITY_AUTO && (!fits || own_gil))) {
-        apr_atomic_set32(&state, LEFT);
-        return;
+    pin = usable
+          && (mode == APWSGI_AFFINITY_ON
+              || (mode == APWSGI_AFFINITY_AUTO && fits && !own_gil));
+    batched = usable
+              && (batch == APWSGI_AFFINITY_ON
+                  || (batch == APWSGI_AFFINITY_AUTO && pin));
+    if (pin || batched) {
+        set_threads(pin ? &home : NULL, batched ? SCHED_BATCH : -1, &cpu_err,
+                    &policy_err);
     }
-    err = move_threads(&home);
-    if (err) {
-        pin_failed(r, err);
+    if (cpu_err) {
+        pin_failed(r, cpu_err);
+        pin = 0;
     }
-    apr_atomic_set32(&state, err ? LEFT : PINNED);
+    if (policy_err) {
+        batch_failed(r, policy_err);
+        batched = 0;
+    }
+    apr_atomic_set32(&state,
+                     DECIDED | (pin ? PINNED : 0) | (batched ? BATCHED : 0));
 }

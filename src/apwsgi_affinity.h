@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apwsgi_affinity.h: keeping each child process of a threaded MPM on
- * a CPU of its own (mod_wsgi.cpu_affinity).
+ * a CPU of its own (mod_wsgi.cpu_affinity), its threads scheduled as a
+ * batch (mod_wsgi.sched_batch).
  *
  * The threads of one child take turns at its GIL, so that child never
  * runs Python on more than one CPU at a time.  Left to the scheduler,
@@ -24,7 +25,7 @@
 
 #include "apwsgi.h"
 
-/* Values of mod_wsgi.cpu_affinity. */
+/* Values of mod_wsgi.cpu_affinity and mod_wsgi.sched_batch. */
 typedef enum {
     APWSGI_AFFINITY_AUTO = 0,
     APWSGI_AFFINITY_ON,
@@ -42,18 +43,30 @@ typedef enum {
 void apwsgi_affinity_init(int index);
 
 /*
- * Apply `mode` (the request's mod_wsgi.cpu_affinity) to this process;
- * `own_gil`: the request asks for an interpreter with a GIL of its own
- * (mod_wsgi.gil own).  The first request that gets here decides for
- * the process: with `on`, or `auto` where it applies and the request
- * does not ask for an own GIL, every thread of the process (and every
- * thread it starts later) is put on the process's CPU.  A later request
- * that asks for an own GIL, with `auto`, gives the process all its CPUs
- * back for good.  Other calls return at once.  A failure is logged
- * once (APW00037) and the process runs on as it was.  No GIL needed;
- * `r` only for the log line.
+ * Apply `mode` (the request's mod_wsgi.cpu_affinity) and `batch` (its
+ * mod_wsgi.sched_batch) to this process; `own_gil`: the request asks
+ * for an interpreter with a GIL of its own (mod_wsgi.gil own).  The
+ * first request that gets here decides for the process: with `on`, or
+ * `auto` where it applies and the request does not ask for an own GIL,
+ * every thread of the process (and every thread it starts later) is
+ * put on the process's CPU; with `on`, or `auto` where the process was
+ * put on its CPU, every thread is given the SCHED_BATCH policy (see
+ * below).  A later request that asks for an own GIL, with `auto`, gives
+ * the process all its CPUs back for good, and the normal policy unless
+ * its mod_wsgi.sched_batch is `on`.  Other calls return at once.  A
+ * failure is logged once (APW00037, APW00038) and the process runs on
+ * as it was.  Threaded MPMs only.  No GIL needed; `r` only for the log
+ * line.
+ *
+ * SCHED_BATCH (sched(7)): a thread of the process that wakes up does
+ * not preempt the one running on the CPU.  On one CPU, the running
+ * thread is mostly the GIL holder, and a thread woken by the listener
+ * or by the GIL's hand-over would only preempt it to wait for the GIL
+ * again: two context switches for nothing, and the holder's caches
+ * cooled.  The woken thread runs when the holder blocks or its time
+ * slice ends.
  */
 void apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
-                           int own_gil);
+                           apwsgi_affinity_t batch, int own_gil);
 
 #endif /* APWSGI_AFFINITY_H */

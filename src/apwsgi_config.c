@@ -20,6 +20,7 @@
 #define KEY_REQUEST_TIMEOUT "mod_wsgi.request_timeout"
 #define KEY_SLOW_REQUEST "mod_wsgi.slow_request"
 #define KEY_CPU_AFFINITY "mod_wsgi.cpu_affinity"
+#define KEY_SCHED_BATCH "mod_wsgi.sched_batch"
 #define KEY_MAP_TO_STORAGE APWSGI_KEY_MAP_TO_STORAGE
 
 /* The keys, by index into what scan_keys() finds. */
@@ -37,6 +38,7 @@ enum {
     K_REQUEST_TIMEOUT,
     K_SLOW_REQUEST,
     K_CPU_AFFINITY,
+    K_SCHED_BATCH,
     K_MAP_TO_STORAGE,
     K_COUNT
 };
@@ -46,7 +48,7 @@ static const char *const key_names[K_COUNT] = {
     KEY_SCRIPT_NAME,  KEY_VIRTUALENV,      KEY_INTERPRETERS,
     KEY_GIL,          KEY_RELOAD,          KEY_MAX_INTERPRETERS,
     KEY_IDLE_TIMEOUT, KEY_REQUEST_TIMEOUT, KEY_SLOW_REQUEST,
-    KEY_CPU_AFFINITY, KEY_MAP_TO_STORAGE};
+    KEY_CPU_AFFINITY, KEY_SCHED_BATCH,     KEY_MAP_TO_STORAGE};
 
 /* What every key starts with. */
 #define KEY_PREFIX "mod_wsgi."
@@ -343,28 +345,45 @@ word_key(request_rec *r, const char *tag, const char *key, const char *v,
     return 1;
 }
 
-/* mod_wsgi.cpu_affinity: auto (unset), on or off, in any case, into
- * cfg->cpu_affinity.  OK, or 500 after logging. */
+/* The index in `words` (3: auto, on, off) of the value `v` of `key`, in
+ * any case, 0 (auto) when unset; -1 after logging `tag`. */
 static int
-read_process_keys(request_rec *r, apwsgi_config_t *cfg, const char *v)
+auto_on_off(request_rec *r, const char *tag, const char *key, const char *v)
 {
     static const char *const words[] = {"auto", "on", "off"};
 
-    cfg->cpu_affinity = APWSGI_AFFINITY_AUTO;
     if (!v || !*v) {
-        return OK;
+        return 0;
     }
     for (int i = 0; i < 3; i++) {
         if (strcasecmp(v, words[i]) == 0) {
-            cfg->cpu_affinity = (apwsgi_affinity_t)i;
-            return OK;
+            return i;
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  APWSGI_APLOGNO(00116) "%s '%s' for %s must be 'auto', "
-                                        "'on' or 'off'",
-                  KEY_CPU_AFFINITY, v, r->uri);
-    return HTTP_INTERNAL_SERVER_ERROR;
+                  "%s%s '%s' for %s must be 'auto', 'on' or 'off'", tag, key,
+                  v, r->uri);
+    return -1;
+}
+
+/* mod_wsgi.cpu_affinity and mod_wsgi.sched_batch: auto (unset), on or
+ * off, into cfg->cpu_affinity and cfg->sched_batch.  OK, or 500 after
+ * logging. */
+static int
+read_process_keys(request_rec *r, apwsgi_config_t *cfg, const char **v)
+{
+    int affinity = auto_on_off(r, APWSGI_APLOGNO(00116), KEY_CPU_AFFINITY,
+                               v[K_CPU_AFFINITY]);
+    int batch = affinity < 0 ? -1
+                             : auto_on_off(r, APWSGI_APLOGNO(00119),
+                                           KEY_SCHED_BATCH, v[K_SCHED_BATCH]);
+
+    if (affinity < 0 || batch < 0) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    cfg->cpu_affinity = (apwsgi_affinity_t)affinity;
+    cfg->sched_batch = (apwsgi_affinity_t)batch;
+    return OK;
 }
 
 /* Whether the n bytes at `needle` occur in `hay` (NULL: no). */
@@ -583,7 +602,7 @@ apwsgi_config_read(request_rec *r, apwsgi_config_t *cfg)
         status = read_request_keys(r, cfg, v);
     }
     if (status == OK) {
-        status = read_process_keys(r, cfg, v[K_CPU_AFFINITY]);
+        status = read_process_keys(r, cfg, v);
     }
     return status;
 }

@@ -91,7 +91,7 @@ apwsgi_handler(request_rec *r)
         apwsgi_metrics_refused(cfg.interpreter, HTTP_INTERNAL_SERVER_ERROR);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    apwsgi_affinity_apply(r, cfg.cpu_affinity, cfg.own_gil);
+    apwsgi_affinity_apply(r, cfg.cpu_affinity, cfg.sched_batch, cfg.own_gil);
     return apwsgi_request_run(r, &cfg);
 }
 

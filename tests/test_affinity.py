@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """mod_wsgi.cpu_affinity: each child of a threaded MPM on a CPU of its
 own (auto where Apache may run a child per CPU, on, off), prefork left
-alone, a bad value refused, and requests that wait still overlap."""
+alone, a bad value refused, and requests that wait still overlap.
+mod_wsgi.sched_batch: the SCHED_BATCH policy for every thread of a child
+(auto where it is on a CPU of its own, on, off), given back with the
+CPUs, prefork left alone, a bad value refused."""
 
 import concurrent.futures
 import os
@@ -22,8 +25,10 @@ PROCESSES, THREADS = 2, 4
 CONCURRENT = 2 * THREADS
 
 
-def config(value=None):
-    extra = 'SetEnv mod_wsgi.cpu_affinity %s' % value if value else ''
+def config(value=None, batch=None):
+    extra = '\n'.join(
+        'SetEnv mod_wsgi.%s %s' % (key, v)
+        for key, v in (('cpu_affinity', value), ('sched_batch', batch)) if v)
     return lambda state: support.location('/aff', 'affinity_app',
                                           extra=extra)
 
@@ -58,8 +63,19 @@ def thread_cpus(pid):
     return lists
 
 
-def start(make_server, value=None, mpm='event'):
-    return make_server(config(value), mpm=mpm, processes=PROCESSES,
+def thread_policies(pid):
+    """The scheduling policy of every thread of pid -> set of os.SCHED_*."""
+    policies = set()
+    for task in pathlib.Path('/proc/%d/task' % pid).iterdir():
+        try:
+            policies.add(os.sched_getscheduler(int(task.name)))
+        except ProcessLookupError:      # a thread that ended meanwhile
+            pass
+    return policies
+
+
+def start(make_server, value=None, mpm='event', batch=None):
+    return make_server(config(value, batch), mpm=mpm, processes=PROCESSES,
                        threads=1 if mpm == 'prefork' else THREADS)
 
 
@@ -134,6 +150,8 @@ def test_auto_gives_the_cpus_back_for_an_own_gil(make_server):
     srv = make_server(both, mpm='event', processes=PROCESSES,
                       threads=THREADS)
     assert_own_cpus(srv, cpus_by_pid(srv))
+    for pid in cpus_by_pid(srv):
+        assert thread_policies(pid) == {os.SCHED_BATCH}
 
     def one(_):
         with support.Client() as client:
@@ -145,6 +163,7 @@ def test_auto_gives_the_cpus_back_for_an_own_gil(make_server):
     assert len(pids) == PROCESSES
     for pid in pids:
         assert thread_cpus(pid) == {cpu_list_text()}
+        assert thread_policies(pid) == {os.SCHED_OTHER}
 
 
 def cpu_list_text():
@@ -158,6 +177,62 @@ def cpu_list_text():
                           else '%d-%d' % (first, cpu))
             first = None
     return ','.join(ranges)
+
+
+def assert_policy(got, policy):
+    """Every answer's thread, the thread it started, and every thread of
+    every process that answered run under `policy`."""
+    assert got
+    assert {(a['policy'], a['started']) for a in got} == {(policy, policy)}
+    for pid in {a['pid'] for a in got}:
+        assert thread_policies(pid) == {policy}
+
+
+@two_cpus
+@pytest.mark.parametrize('mpm', ['event', 'worker'])
+def test_batch_comes_with_a_cpu_of_its_own(make_server, mpm):
+    srv = start(make_server, 'on', mpm)
+    assert_policy(answers(srv), os.SCHED_BATCH)
+
+
+def test_batch_auto_stays_normal_without_a_cpu_of_its_own(make_server):
+    srv = start(make_server, 'off')
+    got = answers(srv)
+    assert all(len(a['cpus']) == len(ALLOWED) for a in got)
+    assert_policy(got, os.SCHED_OTHER)
+
+
+def test_batch_on_without_a_cpu_of_its_own(make_server):
+    srv = start(make_server, 'off', batch='on')
+    got = answers(srv)
+    assert all(a['cpus'] == ALLOWED for a in got)
+    assert_policy(got, os.SCHED_BATCH)
+
+
+@two_cpus
+def test_batch_off_keeps_the_normal_policy_on_a_cpu_of_its_own(make_server):
+    srv = start(make_server, 'on', batch='OFF')
+    got = answers(srv)
+    assert all(len(a['cpus']) == 1 for a in got)
+    assert_policy(got, os.SCHED_OTHER)
+
+
+def test_batch_leaves_prefork_alone(make_server):
+    srv = start(make_server, 'on', 'prefork', batch='on')
+    assert_policy(answers(srv), os.SCHED_OTHER)
+
+
+@pytest.mark.expect_log('APW00119')
+def test_a_bad_batch_value_is_refused(make_server):
+    srv = start(make_server, batch='batch')
+    mark = srv.log_mark()
+    with support.Client() as client:
+        assert client.get(srv.url('/aff')).status_code == 500
+    lines = [line for line in srv.log_since(mark).splitlines()
+             if 'APW00119' in line]
+    assert len(lines) == 1
+    assert "mod_wsgi.sched_batch 'batch' for /aff must be 'auto', 'on' " \
+        "or 'off'" in lines[0]
 
 
 @two_cpus

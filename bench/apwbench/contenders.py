@@ -33,6 +33,8 @@ class Contender:
     threads: int = 1        # gunicorn threads per worker
     mpm: str | None = None  # an MPM setting of its own (a key of MPMS)
     module: str = 'main'    # apwsgi: 'main' (--module) or 'compare'
+    schedule: bool = False  # Apache alone: its children placed as
+                            # apwsgi places its own (a CPU each, batch)
 
     @property
     def needs_venv(self):
@@ -97,6 +99,9 @@ CONTENDERS = {c.name: c for c in (
     Contender('apwsgi-unpinned', 'apwsgi', 'apwsgi, main interpreter, '
               'mod_wsgi.cpu_affinity off (the kernel places every thread)',
               setenv=(('mod_wsgi.cpu_affinity', 'off'),)),
+    Contender('apwsgi-nobatch', 'apwsgi', 'apwsgi, main interpreter, '
+              'mod_wsgi.sched_batch off (the normal scheduling policy)',
+              setenv=(('mod_wsgi.sched_batch', 'off'),)),
     Contender('apwsgi-walk', 'apwsgi', 'apwsgi, main interpreter, '
               "mod_wsgi.map_to_storage unset (Apache's file-system walk)",
               setenv=(('mod_wsgi.map_to_storage', None),)),
@@ -106,7 +111,12 @@ CONTENDERS = {c.name: c for c in (
     Contender('static', 'static', "Apache's static-file handler, the same "
               'bytes (json: the same size)', role=CEILING),
     Contender('ceiling', 'ceiling', 'mod_ceiling, a minimal C handler '
-              '(ap_rwrite of 12 bytes)', role=CEILING),
+              '(ap_rwrite of 12 bytes), its children placed and scheduled '
+              'as apwsgi places its own (a CPU each, SCHED_BATCH, where '
+              'there is a child per CPU)', role=CEILING, schedule=True),
+    Contender('ceiling-plain', 'ceiling', 'mod_ceiling, the minimal C '
+              'handler, in Apache as it ships (the kernel places every '
+              'thread, normal policy)', role=CEILING),
     # The interp family: pools of named interpreters.
     Contender('apwsgi-shared-1', 'apwsgi',
               'apwsgi, 1 interpreter "cpu", shared GIL',
@@ -215,4 +225,5 @@ def make_server(contender, mpm, scenario, ctx, root):
         raise ValueError('unknown contender kind %r' % contender.kind)
     return BenchApache(module, config, mpm=mpm.mpm,
                        processes=mpm.processes, threads=mpm.threads,
-                       root=root, env=ctx.server_env)
+                       root=root, env=ctx.server_env,
+                       schedule=contender.schedule)

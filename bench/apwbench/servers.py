@@ -21,7 +21,7 @@ import time
 from apwsgi.apache import ApacheServer, find_free_port
 
 from . import BENCH
-from .procs import children_of
+from .procs import children_of, schedule_like_apwsgi
 
 TEMPLATE = BENCH / 'conf' / 'httpd.conf.in'
 POLL = 0.05                 # seconds between readiness checks
@@ -72,10 +72,24 @@ def scan_log(path):
 class BenchApache(ApacheServer):
     """An ApacheServer whose main config comes from bench/conf/."""
 
-    def __init__(self, module, config, **kw):
+    def __init__(self, module, config, *, schedule=False, **kw):
         kw.setdefault('log_level', 'notice')
         kw.setdefault('timeout', START_TIMEOUT)
         super().__init__(module, config, **kw)
+        self.schedule = schedule
+
+    def start(self):
+        """Start; with schedule, place the children as apwsgi places its
+        own (schedule_like_apwsgi) once all have started."""
+        super().start()
+        if self.schedule:
+            deadline = time.monotonic() + START_TIMEOUT
+            pids = self.child_pids()
+            while len(pids) < self.processes and time.monotonic() < deadline:
+                time.sleep(0.05)
+                pids = self.child_pids()
+            schedule_like_apwsgi(pids, self.threads)
+        return self
 
     def render_config(self):
         user_group = ''
