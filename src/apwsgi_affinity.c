@@ -174,14 +174,22 @@ pin_failed(request_rec *r, int err)
                   first_cpu(&home));
 }
 
+/* Give every thread the normal policy back (errors ignored: a thread
+ * that kept SCHED_BATCH only waits a little longer when it wakes). */
+static void
+normal_policy(void)
+{
+    int ignored = 0;
+
+    set_threads(NULL, SCHED_OTHER, &ignored, &ignored);
+}
+
 /* Log that the threads could not be given SCHED_BATCH (err), after
  * giving them all the normal policy back. */
 static void
 batch_failed(request_rec *r, int err)
 {
-    int ignored = 0;
-
-    set_threads(NULL, SCHED_OTHER, &ignored, &ignored);
+    normal_policy();
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, APR_FROM_OS_ERROR(err), r,
                   APWSGI_APLOGNO(00038) "this process keeps the normal "
                                         "scheduling policy: its threads "
@@ -226,13 +234,18 @@ apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
         set_threads(pin ? &home : NULL, batched ? SCHED_BATCH : -1, &cpu_err,
                     &policy_err);
     }
-    if (cpu_err) {
-        pin_failed(r, cpu_err);
-        pin = 0;
-    }
     if (policy_err) {
         batch_failed(r, policy_err);
         batched = 0;
+    }
+    if (cpu_err) {
+        pin_failed(r, cpu_err);
+        pin = 0;
+        /* auto: the policy comes only with the CPU of its own. */
+        if (batched && batch == APWSGI_AFFINITY_AUTO) {
+            normal_policy();
+            batched = 0;
+        }
     }
     apr_atomic_set32(&state,
                      DECIDED | (pin ? PINNED : 0) | (batched ? BATCHED : 0));

@@ -79,11 +79,15 @@ def schedule_like_apwsgi(pids, threads):
         return False
     batch = os.sched_param(0)
     for i, pid in enumerate(sorted(pids)):
-        for task in pathlib.Path('/proc/%d/task' % pid).iterdir():
-            tid = int(task.name)
+        try:
+            tids = [int(task.name) for task in
+                    pathlib.Path('/proc/%d/task' % pid).iterdir()]
+        except FileNotFoundError:       # a child that ended meanwhile
+            continue
+        for tid in tids:
             try:
                 os.sched_setaffinity(tid, {cpus[i % len(cpus)]})
                 os.sched_setscheduler(tid, os.SCHED_BATCH, batch)
-            except ProcessLookupError:
+            except ProcessLookupError:  # a thread that ended meanwhile
                 pass
     return True
