@@ -30,7 +30,8 @@
 /* Written at child init, before any request; read-only after. */
 static cpu_set_t allowed; /* the CPUs the process may use */
 static cpu_set_t home;    /* the one CPU of this process */
-static int usable;        /* threaded MPM, and more than one CPU */
+static int threaded;      /* threaded MPM, more than one thread */
+static int usable;        /* threaded, and more than one CPU */
 static int fits;          /* Apache may run a child per CPU or more */
 
 /* Where the process stands; atomic, moved on by compare-and-swap.
@@ -70,22 +71,23 @@ void
 apwsgi_affinity_init(int index)
 {
     static int taken[CPU_SETSIZE];
-    int threaded = AP_MPMQ_NOT_SUPPORTED;
+    int is_threaded = AP_MPMQ_NOT_SUPPORTED;
     int max_threads = 0;
     int max_daemons = 0;
     int count = 0;
     int cpu = -1;
 
+    threaded = 0;
     usable = 0;
     fits = 0;
     apr_atomic_set32(&state, UNDECIDED);
     CPU_ZERO(&home);
-    ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded);
+    ap_mpm_query(AP_MPMQ_IS_THREADED, &is_threaded);
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &max_threads);
     ap_mpm_query(AP_MPMQ_MAX_DAEMONS, &max_daemons);
+    threaded = is_threaded != AP_MPMQ_NOT_SUPPORTED && max_threads >= 2;
     /* More CPUs than a cpu_set_t holds fail here: left as they are. */
-    if (threaded == AP_MPMQ_NOT_SUPPORTED || max_threads < 2
-        || sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+    if (!threaded || sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
         return;
     }
     count = CPU_COUNT(&allowed);
@@ -227,7 +229,7 @@ apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
     pin = usable
           && (mode == APWSGI_AFFINITY_ON
               || (mode == APWSGI_AFFINITY_AUTO && fits && !own_gil));
-    batched = usable
+    batched = threaded
               && (batch == APWSGI_AFFINITY_ON
                   || (batch == APWSGI_AFFINITY_AUTO && pin));
     if (pin || batched) {
