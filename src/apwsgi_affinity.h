@@ -61,10 +61,9 @@ void apwsgi_affinity_init(int index);
  * SCHED_BATCH (sched(7)): a thread of the process that wakes up does
  * not preempt the one running on the CPU.  On one CPU, the running
  * thread is mostly the GIL holder, and a thread woken by the listener
- * or by the GIL's hand-over would only preempt it to wait for the GIL
- * again: two context switches for nothing, and the holder's caches
- * cooled.  The woken thread runs when the holder blocks or its time
- * slice ends.
+ * or by the GIL's hand-over preempts it; one that wants the GIL can
+ * only find it taken and sleep again.  The woken thread runs when the
+ * holder blocks or its time slice ends.
  */
 void apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
                            apwsgi_affinity_t batch, int own_gil);

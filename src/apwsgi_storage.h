@@ -35,11 +35,11 @@ void apwsgi_storage_init(void);
 /*
  * translate_name hook (runs first, always DECLINED): notes, in the
  * request's request_config, that mod_wsgi.map_to_storage is `off` for
- * it (not for TRACE, which Apache answers itself, nor a proxy request), as set
- * by SetEnv in the sections that apply to its URL or by a server-level
- * SetEnvIf, and that the SetHandler there names apwsgi's handler (so that a
- * <Location> with `SetHandler none` below the application's, for files Apache
- * serves, keeps the walk).  No Python.
+ * it (not for TRACE, which Apache answers itself, nor a proxy request),
+ * as set by SetEnv in the sections that apply to its URL or by a
+ * server-level SetEnvIf, and that the SetHandler there names apwsgi's
+ * handler (so that a <Location> with `SetHandler none` below the
+ * application's, for files Apache serves, keeps the walk).  No Python.
  */
 int apwsgi_storage_note(request_rec *r);
 

@@ -124,17 +124,21 @@ def test_prefork_is_left_alone(make_server):
     assert seen and all(sets == {tuple(ALLOWED)} for sets in seen.values())
 
 
-@pytest.mark.expect_log('APW00116')
-def test_a_bad_value_is_refused(make_server):
-    srv = start(make_server, 'yes')
+@pytest.mark.parametrize('affinity, batch, tag, said', [
+    pytest.param('yes', None, 'APW00116', "mod_wsgi.cpu_affinity 'yes'",
+                 marks=pytest.mark.expect_log('APW00116')),
+    pytest.param(None, 'batch', 'APW00119', "mod_wsgi.sched_batch 'batch'",
+                 marks=pytest.mark.expect_log('APW00119')),
+])
+def test_a_bad_value_is_refused(make_server, affinity, batch, tag, said):
+    srv = start(make_server, affinity, batch=batch)
     mark = srv.log_mark()
     with support.Client() as client:
         assert client.get(srv.url('/aff')).status_code == 500
     lines = [line for line in srv.log_since(mark).splitlines()
-             if 'APW00116' in line]
+             if tag in line]
     assert len(lines) == 1
-    assert "mod_wsgi.cpu_affinity 'yes' for /aff must be 'auto', 'on' " \
-        "or 'off'" in lines[0]
+    assert said + " for /aff must be 'auto', 'on' or 'off'" in lines[0]
 
 
 @pytest.mark.skipif(not 2 <= len(ALLOWED) <= PROCESSES,
@@ -220,19 +224,6 @@ def test_batch_off_keeps_the_normal_policy_on_a_cpu_of_its_own(make_server):
 def test_batch_leaves_prefork_alone(make_server):
     srv = start(make_server, 'on', 'prefork', batch='on')
     assert_policy(answers(srv), os.SCHED_OTHER)
-
-
-@pytest.mark.expect_log('APW00119')
-def test_a_bad_batch_value_is_refused(make_server):
-    srv = start(make_server, batch='batch')
-    mark = srv.log_mark()
-    with support.Client() as client:
-        assert client.get(srv.url('/aff')).status_code == 500
-    lines = [line for line in srv.log_since(mark).splitlines()
-             if 'APW00119' in line]
-    assert len(lines) == 1
-    assert "mod_wsgi.sched_batch 'batch' for /aff must be 'auto', 'on' " \
-        "or 'off'" in lines[0]
 
 
 @two_cpus
