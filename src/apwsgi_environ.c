@@ -53,10 +53,13 @@ typedef struct apwsgi_environ_part {
     env_entry_t *tmpl_pos[ENV_POSITIONS];
     /* The number of the request being built. */
     unsigned long gen;
-    /* Set while an environ is built from the template.  Copying a dict
-     * can start a garbage collection, whose finalizers run Python that
-     * may let another thread take the GIL and build an environ of its
-     * own: that one then takes the plain path, which uses no cache. */
+    /* Set while an environ is built from the template.  Under CPython
+     * 3.11, copying a dict can start a garbage collection (when the
+     * dicts' free list is empty, the new dict's allocation collects at
+     * once), whose finalizers run Python that may let another thread
+     * take the GIL and build an environ of its own: that one then takes
+     * the plain path, which uses no cache.  From 3.12 a collection
+     * waits for the evaluation loop (What's New 3.12, gh-97922). */
     int building;
 } environ_part_t;
 
@@ -461,6 +464,7 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
     const char *scheme = ap_http_scheme(r);
     int https = scheme && strcmp(scheme, "https") == 0;
     const char *query = r->args ? r->args : "";
+    PyObject *environ = NULL;
     builder_t b;
 
     memset(&b, 0, sizeof(b));
@@ -473,7 +477,7 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
     }
     b.environ = PyDict_Copy(b.same ? part->tmpl : part->base);
     if (!b.environ) {
-        goto failed;
+        goto done;
     }
     /* HTTPS in the environment (mod_ssl's, or SetEnvIf's behind a
      * proxy that ends TLS) decides wsgi.url_scheme, as in mod_wsgi. */
@@ -483,7 +487,7 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
     }
     if (put_table(&b, r->subprocess_env) < 0
         || (cfg->common && put_table(&b, cfg->common) < 0)) {
-        goto failed;
+        goto done;
     }
     /* The CGI request variables (RFC 3875 section 4.1) and the wsgi.*
      * objects of this request, each at its own cache position. */
@@ -499,25 +503,23 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
         || put_str(&b, "apwsgi.interpreter", interp) < 0
         || put_obj(&b, "wsgi.input", input) < 0
         || put_obj(&b, "wsgi.errors", errors) < 0) {
-        goto failed;
+        goto done;
     }
     /* Only where it can be raised: one entry more in every environ
      * costs a hello world 0.4% of its instructions. */
     if (cfg->request_timeout
         && put_obj(&b, "apwsgi.RequestTimeout", apwsgi_timeout_type(st)) < 0) {
-        goto failed;
+        goto done;
     }
     if (builder_finish(&b) < 0) {
-        goto failed;
+        goto done;
     }
-    if (!b.plain) {
-        part->building = 0;
-    }
-    return b.environ;
-failed:
+    environ = b.environ;
+    b.environ = NULL;
+done:
     if (!b.plain) {
         part->building = 0;
     }
     Py_XDECREF(b.environ);
-    return NULL;
+    return environ;
 }
