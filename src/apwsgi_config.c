@@ -105,17 +105,33 @@ is_module_name(const char *s)
     return is_identifier(s, strlen(s));
 }
 
-/* FNV-1a, 64 bits: a stable module name for a script path. */
-static apr_uint64_t
-path_hash(const char *s)
+/* The prefix of a script's module name; 16 hex digits follow. */
+#define SCRIPT_MODULE_PREFIX "_apwsgi_"
+#define SCRIPT_MODULE_PREFIX_LEN (sizeof(SCRIPT_MODULE_PREFIX) - 1)
+
+/* A stable module name for the script path `s`: SCRIPT_MODULE_PREFIX
+ * and the path's 64-bit FNV-1a hash in 16 lowercase hex digits, in
+ * `p`.  Formatted by hand: it runs on every request that names a
+ * script, and apr_psprintf() costs ten times as much. */
+static const char *
+script_module(apr_pool_t *p, const char *s)
 {
+    static const char hex[] = "0123456789abcdef";
     apr_uint64_t h = APR_UINT64_C(14695981039346656037);
+    char *name = apr_palloc(p, SCRIPT_MODULE_PREFIX_LEN + 16 + 1);
+    char *d = name + SCRIPT_MODULE_PREFIX_LEN;
 
     while (*s) {
         h ^= (unsigned char)*s++;
         h *= APR_UINT64_C(1099511628211);
     }
-    return h;
+    memcpy(name, SCRIPT_MODULE_PREFIX, SCRIPT_MODULE_PREFIX_LEN);
+    for (int i = 15; i >= 0; i--) {
+        d[i] = hex[h & 0xf];
+        h >>= 4;
+    }
+    d[16] = '\0';
+    return name;
 }
 
 /* Split mod_wsgi.application into module/script and callable.  OK, or
@@ -142,8 +158,7 @@ parse_application(request_rec *r, apwsgi_config_t *cfg)
     }
     else if (target[0] == '/') {
         cfg->script = target;
-        cfg->module = apr_psprintf(
-            r->pool, "_apwsgi_%016" APR_UINT64_T_HEX_FMT, path_hash(target));
+        cfg->module = script_module(r->pool, target);
     }
     else if (strchr(target, '/')) {
         what = "a script path must be absolute";
@@ -282,12 +297,17 @@ scan_keys(request_rec *r, const char **v)
     memset(v, 0, K_COUNT * sizeof(*v));
     for (int i = 0; i < arr->nelts; i++) {
         const char *key = e[i].key;
+        int first = 0;
 
-        if (!key || strncasecmp(key, KEY_PREFIX, KEY_PREFIX_LEN) != 0) {
+        if (!key || apr_tolower(key[0]) != KEY_PREFIX[0]
+            || strncasecmp(key, KEY_PREFIX, KEY_PREFIX_LEN) != 0) {
             continue;
         }
+        /* The names are lowercase: their first letters tell most apart
+         * before strcasecmp() runs. */
+        first = apr_tolower(key[KEY_PREFIX_LEN]);
         for (int k = 0; k < K_COUNT; k++) {
-            if (!v[k]
+            if (!v[k] && key_names[k][KEY_PREFIX_LEN] == first
                 && strcasecmp(key + KEY_PREFIX_LEN,
                               key_names[k] + KEY_PREFIX_LEN)
                        == 0) {

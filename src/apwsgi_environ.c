@@ -439,15 +439,22 @@ original_uri(request_rec *r)
     return r->unparsed_uri ? r->unparsed_uri : "";
 }
 
-/* Every entry of `t` into environ.  0, or -1 with an exception set. */
+/* Every entry of `t` into environ but those named `skip` (exactly;
+ * NULL: none).  0, or -1 with an exception set. */
 static int
-put_table(builder_t *b, const apr_table_t *t)
+put_table(builder_t *b, const apr_table_t *t, const char *skip)
 {
     const apr_array_header_t *arr = apr_table_elts(t);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
 
     for (int i = 0; i < arr->nelts; i++) {
-        if (e[i].key && e[i].val && put_str(b, e[i].key, e[i].val) < 0) {
+        const char *key = e[i].key;
+
+        if (!key || !e[i].val
+            || (skip && key[0] == skip[0] && strcmp(key, skip) == 0)) {
+            continue;
+        }
+        if (put_str(b, key, e[i].val) < 0) {
             return -1;
         }
     }
@@ -485,8 +492,10 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
         https =
             strcasecmp(https_var, "on") == 0 || strcmp(https_var, "1") == 0;
     }
-    if (put_table(&b, r->subprocess_env) < 0
-        || (cfg->common && put_table(&b, cfg->common) < 0)) {
+    /* The common table's PATH is Apache's own search path, not a fact
+     * of the request (see apwsgi_common_vars()). */
+    if (put_table(&b, r->subprocess_env, NULL) < 0
+        || (cfg->common && put_table(&b, cfg->common, "PATH") < 0)) {
         goto done;
     }
     /* The CGI request variables (RFC 3875 section 4.1) and the wsgi.*

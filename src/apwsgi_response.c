@@ -34,7 +34,8 @@ typedef struct {
 } apwsgi_start_response_object;
 
 /* Headers an application must not set (RFC 9110 section 7.6.1; PEP
- * 3333 "Other HTTP Features"): the server owns the connection. */
+ * 3333 "Other HTTP Features"): the server owns the connection.
+ * Lowercase: parse_header() compares first letters before names. */
 static const char *const hop_by_hop[] = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
     "te",         "trailer",    "trailers",           "transfer-encoding",
@@ -143,6 +144,7 @@ parse_header(request_rec *r, PyObject *item, apr_table_t *out,
     const char *name = NULL;
     const char *value = NULL;
     char *key = NULL;
+    int first = 0; /* the name's first letter, lowercase */
 
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
         PyErr_Format(PyExc_TypeError,
@@ -177,8 +179,9 @@ parse_header(request_rec *r, PyObject *item, apr_table_t *out,
         }
     }
     key = apr_pstrmemdup(r->pool, name, nn);
+    first = apr_tolower(key[0]);
     for (const char *const *h = hop_by_hop; *h; h++) {
-        if (strcasecmp(key, *h) == 0) {
+        if ((*h)[0] == first && strcasecmp(key, *h) == 0) {
             PyErr_Format(PyExc_ValueError,
                          "hop-by-hop header %R is the "
                          "server's to set, not the application's",
@@ -186,7 +189,7 @@ parse_header(request_rec *r, PyObject *item, apr_table_t *out,
             return -1;
         }
     }
-    if (strcasecmp(key, "Content-Length") == 0) {
+    if (first == 'c' && strcasecmp(key, "Content-Length") == 0) {
         *content_length = parse_length(value, vn);
         if (*content_length < 0) {
             PyErr_Format(PyExc_ValueError,
@@ -196,7 +199,7 @@ parse_header(request_rec *r, PyObject *item, apr_table_t *out,
             return -1;
         }
     }
-    else if (strcasecmp(key, "Content-Type") == 0) {
+    else if (first == 'c' && strcasecmp(key, "Content-Type") == 0) {
         *content_type = apr_pstrmemdup(r->pool, value, vn);
     }
     else {

@@ -31,10 +31,12 @@
  * them, SERVER_*, REMOTE_*, ...), from ap_add_common_vars() into a
  * table of their own: given an empty r->subprocess_env it fills that
  * directly instead of merging (and sorting) into what SetEnv put there.
- * environ takes both tables, these entries last, as the merge would.
- * The PATH that ap_add_common_vars() copies from Apache's own
- * environment is left out, as mod_wsgi does: it is a CGI child's
- * search path, not a fact of the request (one set with SetEnv stays).
+ * environ takes both tables, these entries last, as the merge would,
+ * but for the PATH that ap_add_common_vars() copies from Apache's own
+ * environment: apwsgi_environ_new() leaves it out, as mod_wsgi does, for
+ * it is a CGI child's search path, not a fact of the request (one set
+ * with SetEnv stays).  Skipped there rather than unset here: an unset
+ * scans the table again.
  */
 static apr_table_t *
 apwsgi_common_vars(request_rec *r)
@@ -46,7 +48,6 @@ apwsgi_common_vars(request_rec *r)
     ap_add_common_vars(r);
     common = r->subprocess_env;
     r->subprocess_env = env;
-    apr_table_unset(common, "PATH");
     return common;
 }
 

@@ -421,6 +421,11 @@ def session_config(state):
         location('/interp/a', 'state_app', interpreter='alpha'),
         location('/interp/a2', 'state_app', interpreter='alpha'),
         location('/interp/b', 'state_app', interpreter='beta'),
+        # The keys' names in other cases, as Apache's tables take them.
+        location('/interp/keycase', None, directory=None, extra='''
+            SetEnv MOD_WSGI.APPLICATION state_app
+            SetEnv Mod_Wsgi.Directory "%s"
+            SetEnv mod_wsgi.INTERPRETER beta''' % APPS),
         '',
         '# logging',
         location('/log', 'logging_app'),

@@ -192,7 +192,8 @@ BAD_HEADER_CASES = ['value-crlf', 'value-lf', 'value-cr', 'value-nul',
 HOP_BY_HOP_CASES = ['hop-connection', 'hop-keep-alive',
                     'hop-transfer-encoding', 'hop-upgrade', 'hop-te',
                     'hop-trailers', 'hop-proxy-authenticate',
-                    'hop-proxy-authorization', 'hop-lowercase']
+                    'hop-proxy-authorization', 'hop-trailer',
+                    'hop-lowercase', 'hop-uppercase']
 
 
 @pytest.mark.expect_log('APW00301')

@@ -8,6 +8,7 @@ prefork, separate connections could reach different children.
 """
 
 import concurrent.futures
+import os
 
 import pytest
 
@@ -48,6 +49,13 @@ def test_empty_interpreter_is_main(http, url):
     assert empty['is_main'] is True
     assert empty['interp'] == main['interp']
     assert empty['modules_id'] == main['modules_id']
+
+
+def test_key_names_in_any_case(http, url):
+    beta = get(http, url, '/interp/b/whoami')
+    other_case = get(http, url, '/interp/keycase/whoami')
+    assert other_case['is_main'] is False
+    assert other_case['interp'] == beta['interp']
 
 
 def test_named_interpreters_are_sub_interpreters(http, url):
@@ -163,14 +171,25 @@ def test_concurrent_requests_across_interpreters(server):
         assert out['is_main'] is (expect[path] is None)
 
 
+def script_module_name(path):
+    """The module name apwsgi gives the script file at path: _apwsgi_ and
+    the 64-bit FNV-1a hash of the path in 16 lowercase hex digits."""
+    h = 14695981039346656037
+    for byte in os.fsencode(path):
+        h = ((h ^ byte) * 1099511628211) % 2**64
+    return '_apwsgi_%016x' % h
+
+
 def test_script_files_same_basename_distinct(http, url):
     one = http.get(url('/script/one/'))
     two = http.get(url('/script/two/'))
     assert one.status_code == two.status_code == 200
-    assert one.content.startswith(b'script one ')
-    assert two.content.startswith(b'script two ')
-    assert one.content[len(b'script one '):] != \
-        two.content[len(b'script two '):]   # distinct module names
+    # Distinct names, each derived from its path and nothing else, so
+    # that it is the same in every process and after a restart.
+    assert one.content == b'script one ' + script_module_name(
+        support.SCRIPTS / 'one' / 'app.wsgi').encode('ascii')
+    assert two.content == b'script two ' + script_module_name(
+        support.SCRIPTS / 'two' / 'app.wsgi').encode('ascii')
     alt = http.get(url('/script/one-alt/'))
     assert alt.content == b'script one alternative'
     assert http.get(url('/script/py/')).content == b'plain py script'

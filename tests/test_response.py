@@ -213,10 +213,14 @@ def test_response_shorter_not_reported_as_client_gone(server, log):
     assert log.tagged('APW00305', '/response/cl-short') == []
 
 
-def test_response_longer_than_content_length(http, url, log):
-    r = http.get(url('/response/cl-long'))
+@pytest.mark.parametrize('query', ['', '?case=other'])
+def test_response_longer_than_content_length(http, url, log, query):
+    """The module keeps to the Content-Length it was given, whatever the
+    case of the header's name."""
+    r = http.get(url('/response/cl-long' + query))
     assert r.content == b'01234'
     assert r.headers['Content-Length'] == '5'
+    assert r.headers['Content-Type'] == 'text/x-apwsgi'
     line, = log.wait('/response/cl-long', tag='APW00306')
     assert ':warn' in line
 

@@ -78,7 +78,9 @@ BAD_HEADERS = {
     'hop-trailers': [('Trailers', 'X-Foo')],
     'hop-proxy-authenticate': [('Proxy-Authenticate', 'Basic')],
     'hop-proxy-authorization': [('Proxy-Authorization', 'Basic eA==')],
+    'hop-trailer': [('Trailer', 'X-Foo')],
     'hop-lowercase': [('connection', 'close')],
+    'hop-uppercase': [('TRANSFER-ENCODING', 'chunked')],
 }
 
 

@@ -23,7 +23,10 @@ Endpoints (by PATH_INFO):
   /headers             X-Spaces, X-Latin ('caf\xe9'), X-Empty (''),
                        Content-Type text/x-apwsgi; charset=iso-8859-1
   /cl-short            Content-Length: 100 but 10 bytes sent
-  /cl-long             Content-Length: 5 but b'0123456789' returned
+  /cl-long[?case=other]
+                       Content-Length: 5 but b'0123456789' returned;
+                       case=other: the names as CONTENT-TYPE and
+                       content-length
   /write               write(b'abc'), write(b'def'), returns []
   /write-iter          write(b'abc'), returns [b'def']
   /empty               []
@@ -274,8 +277,12 @@ def application(environ, start_response):
                                   ('Content-Length', '100')])
         return [b'only ten!!']
     if path == '/cl-long':
-        start_response('200 OK', [('Content-Type', 'text/plain'),
-                                  ('Content-Length', '5')])
+        if q.get('case') == 'other':
+            names = ('CONTENT-TYPE', 'content-length')
+        else:
+            names = ('Content-Type', 'Content-Length')
+        start_response('200 OK', [(names[0], 'text/x-apwsgi'),
+                                  (names[1], '5')])
         return [b'0123456789']
     if path in ('/write', '/write-iter'):
         write = start_response('200 OK', [('Content-Type', 'text/plain')])
