@@ -112,7 +112,8 @@ is_module_name(const char *s)
 /* A stable module name for the script path `s`: SCRIPT_MODULE_PREFIX
  * and the path's 64-bit FNV-1a hash in 16 lowercase hex digits, in
  * `p`.  Formatted by hand: it runs on every request that names a
- * script, and apr_psprintf() costs ten times as much. */
+ * script, and apr_psprintf() took 740 instructions of a hello request
+ * for it. */
 static const char *
 script_module(apr_pool_t *p, const char *s)
 {

@@ -61,6 +61,20 @@ def assert_stopped(launcher):
 
 # ---- the generated configuration ----
 
+def test_free_port_is_below_the_ephemeral_range():
+    """A port no outgoing connection can take as its source port before
+    the server binds it: below net.ipv4.ip_local_port_range, and free."""
+    with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+        low = int(f.read().split()[0])
+    if low <= 10000:
+        pytest.skip('the ephemeral range starts at %d: no room below' % low)
+    for _ in range(20):
+        port = find_free_port('127.0.0.1')
+        assert 10000 <= port < low
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(('127.0.0.1', port))
+
+
 def test_config_for_module_target():
     text = show_config('serve_app::other', '--directory', APPS)
     assert 'LoadModule apwsgi_module "%s"' % support.MODULE in text

@@ -10,6 +10,7 @@ envvars and never touches the system server.
 import ctypes
 import os
 import pathlib
+import random
 import shutil
 import signal
 import socket
@@ -29,8 +30,43 @@ DEBIAN_MODS = pathlib.Path('/etc/apache2/mods-available')
 POLL = 0.05  # seconds between readiness checks
 
 
+# Where find_free_port looks first: below the kernel's ephemeral range.
+PORT_RANGE_FILE = '/proc/sys/net/ipv4/ip_local_port_range'
+LOWEST_PORT = 10000
+PORT_TRIES = 200
+
+
+def _ephemeral_low():
+    """The lowest port the kernel gives outgoing connections, or None."""
+    try:
+        with open(PORT_RANGE_FILE) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def find_free_port(host='127.0.0.1'):
-    """Return a TCP port on host that nothing listens on right now."""
+    """Return a TCP port on host that nothing listens on right now.
+
+    It is taken from below the kernel's ephemeral range (Linux:
+    net.ipv4.ip_local_port_range), at random: a port from inside that
+    range can be taken as the source port of an outgoing connection (a
+    readiness probe, a proxy's connection to a backend) between this call
+    and the server's bind, which then fails with EADDRINUSE.  Where the
+    range leaves no room below it, or no port there is free, the kernel
+    chooses.
+    """
+    low = _ephemeral_low()
+    if low is not None and low > LOWEST_PORT:
+        rng = random.SystemRandom()
+        for _ in range(PORT_TRIES):
+            port = rng.randrange(LOWEST_PORT, low)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
