@@ -29,9 +29,12 @@ pytestmark = pytest.mark.core
 
 NAME = 'reloadme'
 LOAD_THREADS = 4
-LOAD_SECONDS = 15       # bound of the load test's request loop
 WRITE_SPACING = 1.1     # seconds between two rewrites under load
 SWITCH_TIMEOUT = 10     # seconds a rewrite may take to be served
+# Bound of the load test's request loop: past the longest the five waits
+# for a version may take, so that the load never stops before they end
+# (the test stops it as soon as version 5 is served, in about 7 s).
+LOAD_SECONDS = 5 * (SWITCH_TIMEOUT + WRITE_SPACING) + 5
 
 
 def code_text(module, version):

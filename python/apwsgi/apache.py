@@ -45,6 +45,18 @@ def _ephemeral_low():
         return None
 
 
+def port_in_use(host, port):
+    """Whether binding TCP port on host fails, as Apache's bind would
+    (SO_REUSEADDR: a port left in TIME_WAIT counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def find_free_port(host='127.0.0.1'):
     """Return a TCP port on host that nothing listens on right now.
 
@@ -61,11 +73,7 @@ def find_free_port(host='127.0.0.1'):
         rng = random.SystemRandom()
         for _ in range(PORT_TRIES):
             port = rng.randrange(LOWEST_PORT, low)
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                try:
-                    sock.bind((host, port))
-                except OSError:
-                    continue
+            if not port_in_use(host, port):
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

@@ -24,14 +24,13 @@ import pathlib
 import pwd
 import shutil
 import signal
-import socket
 import stat
 import sys
 import tempfile
 import time
 
 from . import config
-from .apache import ApacheServer, render
+from .apache import ApacheServer, port_in_use, render
 from .target import TargetError, resolve
 
 APACHE_USER = 'www-data'   # what ApacheServer's config runs children as
@@ -139,16 +138,6 @@ def apache_access_problems(paths):
     gids = {user.pw_gid} | {g.gr_gid for g in grp.getgrall()
                             if APACHE_USER in g.gr_mem}
     return [p for p in paths if not _readable_by(p, user.pw_uid, gids)]
-
-
-def port_in_use(host, port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
 
 
 def check_virtualenv(module, venv):
