@@ -201,8 +201,8 @@ batch_failed(request_rec *r, int err)
 }
 
 void
-apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
-                      apwsgi_affinity_t batch, int own_gil)
+apwsgi_affinity_apply(request_rec *r, apwsgi_switch_t mode,
+                      apwsgi_switch_t batch, int own_gil)
 {
     apr_uint32_t now = apr_atomic_read32(&state);
     int pin = 0;
@@ -212,8 +212,8 @@ apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
 
     /* An own GIL is there to run on several CPUs at once: the CPUs
      * back, and the normal policy where it came with them. */
-    if ((now & PINNED) && own_gil && mode != APWSGI_AFFINITY_ON) {
-        batched = (now & BATCHED) && batch == APWSGI_AFFINITY_ON;
+    if ((now & PINNED) && own_gil && mode != APWSGI_SWITCH_ON) {
+        batched = (now & BATCHED) && batch == APWSGI_SWITCH_ON;
         if (apr_atomic_cas32(&state, DECIDED | (batched ? BATCHED : 0), now)
             == now) {
             set_threads(&allowed,
@@ -227,11 +227,11 @@ apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
         return;
     }
     pin = usable
-          && (mode == APWSGI_AFFINITY_ON
-              || (mode == APWSGI_AFFINITY_AUTO && fits && !own_gil));
+          && (mode == APWSGI_SWITCH_ON
+              || (mode == APWSGI_SWITCH_AUTO && fits && !own_gil));
     batched = threaded
-              && (batch == APWSGI_AFFINITY_ON
-                  || (batch == APWSGI_AFFINITY_AUTO && pin));
+              && (batch == APWSGI_SWITCH_ON
+                  || (batch == APWSGI_SWITCH_AUTO && pin));
     if (pin || batched) {
         set_threads(pin ? &home : NULL, batched ? SCHED_BATCH : -1, &cpu_err,
                     &policy_err);
@@ -244,7 +244,7 @@ apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
         pin_failed(r, cpu_err);
         pin = 0;
         /* auto: the policy comes only with the CPU of its own. */
-        if (batched && batch == APWSGI_AFFINITY_AUTO) {
+        if (batched && batch == APWSGI_SWITCH_AUTO) {
             normal_policy();
             batched = 0;
         }

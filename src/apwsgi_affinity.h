@@ -25,12 +25,14 @@
 
 #include "apwsgi.h"
 
-/* Values of mod_wsgi.cpu_affinity and mod_wsgi.sched_batch. */
+/* A key that takes auto, on or off: mod_wsgi.cpu_affinity and
+ * mod_wsgi.sched_batch (auto: the module decides, as documented for
+ * each). */
 typedef enum {
-    APWSGI_AFFINITY_AUTO = 0,
-    APWSGI_AFFINITY_ON,
-    APWSGI_AFFINITY_OFF
-} apwsgi_affinity_t;
+    APWSGI_SWITCH_AUTO = 0,
+    APWSGI_SWITCH_ON,
+    APWSGI_SWITCH_OFF
+} apwsgi_switch_t;
 
 /*
  * At child init, after the figures' child init and before the MPM
@@ -65,7 +67,7 @@ void apwsgi_affinity_init(int index);
  * only find it taken and sleep again.  The woken thread runs when the
  * holder blocks or its time slice ends.
  */
-void apwsgi_affinity_apply(request_rec *r, apwsgi_affinity_t mode,
-                           apwsgi_affinity_t batch, int own_gil);
+void apwsgi_affinity_apply(request_rec *r, apwsgi_switch_t mode,
+                           apwsgi_switch_t batch, int own_gil);
 
 #endif /* APWSGI_AFFINITY_H */

@@ -402,8 +402,8 @@ read_process_keys(request_rec *r, apwsgi_config_t *cfg, const char **v)
     if (affinity < 0 || batch < 0) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    cfg->cpu_affinity = (apwsgi_affinity_t)affinity;
-    cfg->sched_batch = (apwsgi_affinity_t)batch;
+    cfg->cpu_affinity = (apwsgi_switch_t)affinity;
+    cfg->sched_batch = (apwsgi_switch_t)batch;
     return OK;
 }
 

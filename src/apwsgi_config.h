@@ -49,8 +49,8 @@ typedef struct {
     apr_time_t request_timeout; /* mod_wsgi.request_timeout; 0: none */
     apr_time_t slow_request;    /* mod_wsgi.slow_request; 0: never */
     /* Read by the first request a process serves: */
-    apwsgi_affinity_t cpu_affinity; /* mod_wsgi.cpu_affinity */
-    apwsgi_affinity_t sched_batch;  /* mod_wsgi.sched_batch */
+    apwsgi_switch_t cpu_affinity; /* mod_wsgi.cpu_affinity */
+    apwsgi_switch_t sched_batch;  /* mod_wsgi.sched_batch */
     const char *map_to_storage;     /* mod_wsgi.map_to_storage, as given
                                        (apwsgi_storage_check), or NULL */
 } apwsgi_config_t;

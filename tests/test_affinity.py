@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """mod_wsgi.cpu_affinity: each child of a threaded MPM on a CPU of its
 own (auto where Apache may run a child per CPU, on, off), prefork left
-alone, a bad value refused, and requests that wait still overlap.
+alone, a bad value refused, a process whose threads cannot be moved
+left on all its CPUs, and requests that wait still overlap.
 mod_wsgi.sched_batch: the SCHED_BATCH policy for every thread of a child
 (auto where it is on a CPU of its own, on, off), given back with the
 CPUs, prefork left alone, a bad value refused."""
@@ -9,6 +10,8 @@ CPUs, prefork left alone, a bad value refused."""
 import concurrent.futures
 import os
 import pathlib
+import shutil
+import subprocess
 
 import pytest
 
@@ -224,6 +227,69 @@ def test_batch_off_keeps_the_normal_policy_on_a_cpu_of_its_own(make_server):
 def test_batch_leaves_prefork_alone(make_server):
     srv = start(make_server, 'on', 'prefork', batch='on')
     assert_policy(answers(srv), os.SCHED_OTHER)
+
+
+# A preload whose sched_setaffinity() fails as a seccomp filter or a
+# container's policy can make it fail (EPERM); every other call is the C
+# library's.
+NO_AFFINITY_C = r'''
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+
+int
+sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
+{
+    (void)pid;
+    (void)size;
+    (void)set;
+    errno = EPERM;
+    return -1;
+}
+'''
+
+
+@pytest.fixture
+def no_affinity():
+    """LD_PRELOAD value for an Apache whose threads cannot be moved."""
+    if not shutil.which('gcc'):
+        pytest.skip('no gcc to build the preload')
+    directory = support.scratch_dir()
+    source = directory / 'no_affinity.c'
+    source.write_text(NO_AFFINITY_C)
+    shared = directory / 'no_affinity.so'
+    subprocess.run(['gcc', '-shared', '-fPIC', '-O0', '-o', str(shared),
+                    str(source)], check=True, timeout=60)
+    shared.chmod(0o755)
+    yield str(shared)
+    support.remove_tree(directory)
+
+
+@two_cpus
+@pytest.mark.parametrize('batch, policy', [(None, os.SCHED_OTHER),
+                                           ('on', os.SCHED_BATCH)])
+def test_threads_that_cannot_be_moved_keep_all_cpus(make_server, no_affinity,
+                                                    batch, policy):
+    """When the threads cannot be put on the process's CPU, each process
+    says so once (APW00037) and keeps every CPU; SCHED_BATCH, which
+    auto gives only with a CPU of its own, is given back with it, and
+    stays where the key is on."""
+    srv = make_server(config('on', batch), mpm='event', processes=PROCESSES,
+                      threads=THREADS, env={'LD_PRELOAD': no_affinity})
+    mark = srv.log_mark()
+    got = answers(srv)
+    pids = {a['pid'] for a in got}
+    assert len(pids) == PROCESSES
+    assert all(a['cpus'] == ALLOWED for a in got)
+    for pid in pids:
+        assert thread_cpus(pid) == {cpu_list_text()}
+    assert_policy(got, policy)
+    lines = [line for line in srv.log_since(mark).splitlines()
+             if 'APW00037' in line]
+    assert len(lines) == PROCESSES
+    assert all('this process keeps all its CPUs: its threads could not be '
+               'put on CPU' in line and 'Operation not permitted' in line
+               for line in lines)
 
 
 @two_cpus

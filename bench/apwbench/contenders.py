@@ -7,7 +7,7 @@ the few lines below that mount the scenario differ.  gunicorn, granian
 and uWSGI do not use Apache, so their numbers do not depend on the MPM
 setting: a run measures them in the first MPM setting only (see
 runner.py).  Neither does a contender with an MPM setting of its own
-(apwsgi-prefork2): it is measured there too, alternating with the
+(apwsgi-prefork2, apwsgi-worker): it is measured there too, alternating with the
 others, so that its ratio to them is taken under the same conditions.
 """
 
@@ -96,6 +96,9 @@ CONTENDERS = {c.name: c for c in (
     Contender('apwsgi-prefork2', 'apwsgi', 'apwsgi, main interpreter, '
               'under prefork with 2 processes (no threads)',
               mpm='prefork2'),
+    Contender('apwsgi-worker', 'apwsgi', 'apwsgi, main interpreter, '
+              'under the worker MPM with 2 x 25 threads (a thread keeps '
+              'its connection between requests)', mpm='worker'),
     Contender('apwsgi-unpinned', 'apwsgi', 'apwsgi, main interpreter, '
               'mod_wsgi.cpu_affinity off (the kernel places every thread)',
               setenv=(('mod_wsgi.cpu_affinity', 'off'),)),
