@@ -229,9 +229,9 @@ apwsgi_affinity_apply(request_rec *r, apwsgi_switch_t mode,
     pin = usable
           && (mode == APWSGI_SWITCH_ON
               || (mode == APWSGI_SWITCH_AUTO && fits && !own_gil));
-    batched = threaded
-              && (batch == APWSGI_SWITCH_ON
-                  || (batch == APWSGI_SWITCH_AUTO && pin));
+    batched =
+        threaded
+        && (batch == APWSGI_SWITCH_ON || (batch == APWSGI_SWITCH_AUTO && pin));
     if (pin || batched) {
         set_threads(pin ? &home : NULL, batched ? SCHED_BATCH : -1, &cpu_err,
                     &policy_err);

@@ -51,8 +51,8 @@ typedef struct {
     /* Read by the first request a process serves: */
     apwsgi_switch_t cpu_affinity; /* mod_wsgi.cpu_affinity */
     apwsgi_switch_t sched_batch;  /* mod_wsgi.sched_batch */
-    const char *map_to_storage;     /* mod_wsgi.map_to_storage, as given
-                                       (apwsgi_storage_check), or NULL */
+    const char *map_to_storage;   /* mod_wsgi.map_to_storage, as given
+                                     (apwsgi_storage_check), or NULL */
 } apwsgi_config_t;
 
 /*
