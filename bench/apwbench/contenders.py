@@ -7,8 +7,9 @@ the few lines below that mount the scenario differ.  gunicorn, granian
 and uWSGI do not use Apache, so their numbers do not depend on the MPM
 setting: a run measures them in the first MPM setting only (see
 runner.py).  Neither does a contender with an MPM setting of its own
-(apwsgi-prefork2, apwsgi-worker): it is measured there too, alternating with the
-others, so that its ratio to them is taken under the same conditions.
+(apwsgi-prefork2, apwsgi-worker): it is measured there too, alternating
+with the others, so that its ratio to them is taken under the same
+conditions.
 """
 
 import dataclasses
