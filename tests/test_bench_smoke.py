@@ -4,8 +4,8 @@
 The harness runs in quick mode for apwsgi's main interpreter and Apache's
 static file only: the hello scenario, one round of one second under the
 suite's MPM.  The test checks that the run succeeds and that its JSON
-holds a positive rate and no errors for both; it asserts nothing about
-speed.  It needs wrk but not the bench venv (mod_wsgi, gunicorn), so it
+holds a positive rate and no errors for both, and their ratio round by
+round; it asserts nothing about speed.  It needs wrk but not the bench venv (mod_wsgi, gunicorn), so it
 needs no network.
 """
 
@@ -60,4 +60,9 @@ def test_quick_run_measures_apwsgi_and_static(tmp_path, work_dir):
         assert entry['rss_after']['sum_kib'] > 0, name
         assert not entry['log_problems']['crashes'], entry['log_problems']
     assert 'targets' in document and 'ratios' in document
+    # One round each: the median of the rounds' ratios is the one ratio.
+    (row,) = [r for r in document['ratios'] if r['reference'] == 'static']
+    mine = results['apwsgi-main']['rounds'][0]['rps']
+    theirs = results['static']['rounds'][0]['rps']
+    assert row['paired'] == round(mine / theirs, 3)
     assert document['meta']['label'] == 'partial'

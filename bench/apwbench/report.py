@@ -2,6 +2,7 @@
 """The report of a run: table, ratios, targets, and the JSON file."""
 
 import json
+import statistics
 
 from .scenarios import MPMS
 
@@ -80,9 +81,29 @@ def load_previous(path):
         return None
 
 
+def _round_rps(results):
+    return {(e['mpm'], e['scenario'], e['contender']):
+            [r['rps'] for r in e.get('rounds') or []]
+            for e in results if e.get('summary') and not e.get('error')}
+
+
+def _paired(mine, theirs):
+    """The median of round i's ratio over the rounds both have, or None.
+
+    The contenders' rounds alternate, so round i of each ran within
+    seconds of the other's: a drift of the host's speed over the run
+    moves both, where it moves the medians of whole columns apart.
+    """
+    pairs = [a / b for a, b in zip(mine, theirs, strict=False) if b]
+    return round(statistics.median(pairs), 3) if pairs else None
+
+
 def ratios(family, results):
-    """subject/reference median req/s for each MPM setting and scenario."""
+    """subject/reference median req/s for each MPM setting and scenario
+    ('ratio'), and the median of their round-by-round ratios
+    ('paired')."""
     rps = _rps_index(results)
+    rounds = _round_rps(results)
     rows = []
     for (mpm, scenario, subject), value in rps.items():
         if subject not in family.subjects:
@@ -92,31 +113,39 @@ def ratios(family, results):
             if other:
                 rows.append({'mpm': mpm, 'scenario': scenario,
                              'subject': subject, 'reference': reference,
-                             'ratio': round(value / other, 3)})
+                             'ratio': round(value / other, 3),
+                             'paired': _paired(
+                                 rounds[(mpm, scenario, subject)],
+                                 rounds[(mpm, scenario, reference)])})
     return rows
 
 
 def ratio_lines(family, rows, scenarios):
-    """A matrix per MPM: one line per subject/reference pair."""
+    """Two matrices per MPM, one line per subject/reference pair: the
+    ratios of median req/s, and the medians of the rounds' ratios."""
     lines = []
-    by_key = {(r['mpm'], r['subject'], r['reference'], r['scenario']):
-              r['ratio'] for r in rows}
     mpms = []
     for r in rows:
         if r['mpm'] not in mpms:
             mpms.append(r['mpm'])
-    for mpm in mpms:
-        lines += ['', 'ratios of median req/s, %s' % MPMS[mpm].label,
-                  '%-34s' % '' + ''.join('%9s' % s for s in scenarios)]
-        for subject in family.subjects:
-            for reference in family.references:
-                cells = [by_key.get((mpm, subject, reference, s))
-                         for s in scenarios]
-                if not any(cells):
-                    continue
-                lines.append('%-34s' % ('%s / %s' % (subject, reference))
-                             + ''.join('%9s' % ('%.2fx' % c if c else '-')
-                                       for c in cells))
+    for field, title in (('ratio', 'ratios of median req/s'),
+                         ('paired', 'medians of the ratios of round i '
+                                    'to round i (run back to back)')):
+        by_key = {(r['mpm'], r['subject'], r['reference'], r['scenario']):
+                  r.get(field) for r in rows}
+        for mpm in mpms:
+            lines += ['', '%s, %s' % (title, MPMS[mpm].label),
+                      '%-34s' % '' + ''.join('%9s' % s for s in scenarios)]
+            for subject in family.subjects:
+                for reference in family.references:
+                    cells = [by_key.get((mpm, subject, reference, s))
+                             for s in scenarios]
+                    if not any(cells):
+                        continue
+                    lines.append(
+                        '%-34s' % ('%s / %s' % (subject, reference))
+                        + ''.join('%9s' % ('%.2fx' % c if c else '-')
+                                  for c in cells))
     return lines
 
 
