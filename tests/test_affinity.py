@@ -251,7 +251,8 @@ sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
 
 @pytest.fixture
 def no_affinity():
-    """LD_PRELOAD value for an Apache whose threads cannot be moved."""
+    """LD_PRELOAD value for an Apache whose threads cannot be moved
+    (ask for it before make_server, so that the server stops first)."""
     if not shutil.which('gcc'):
         pytest.skip('no gcc to build the preload')
     directory = support.scratch_dir()
@@ -268,7 +269,7 @@ def no_affinity():
 @two_cpus
 @pytest.mark.parametrize('batch, policy', [(None, os.SCHED_OTHER),
                                            ('on', os.SCHED_BATCH)])
-def test_threads_that_cannot_be_moved_keep_all_cpus(make_server, no_affinity,
+def test_threads_that_cannot_be_moved_keep_all_cpus(no_affinity, make_server,
                                                     batch, policy):
     """When the threads cannot be put on the process's CPU, each process
     says so once (APW00037) and keeps every CPU; SCHED_BATCH, which

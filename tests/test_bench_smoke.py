@@ -5,8 +5,8 @@ The harness runs in quick mode for apwsgi's main interpreter and Apache's
 static file only: the hello scenario, one round of one second under the
 suite's MPM.  The test checks that the run succeeds and that its JSON
 holds a positive rate and no errors for both, and their ratio round by
-round; it asserts nothing about speed.  It needs wrk but not the bench venv (mod_wsgi, gunicorn), so it
-needs no network.
+round; it asserts nothing about speed.  It needs wrk but not the bench
+venv (mod_wsgi, gunicorn), so it needs no network.
 """
 
 import json
