@@ -82,6 +82,12 @@ class Spinner:
 @pytest.mark.expect_log('APW00301')
 def test_json_counts_exactly_and_matches_the_schema(make_server):
     srv = make_server(config())
+    # A child lists itself when it starts and counts its main interpreter
+    # once its Python is up, which under prefork may come after another
+    # child has served: wait for the slowest.
+    support.wait_for(
+        lambda: interp(status_json(srv), '(main)')['life']['alive']
+        == support.PROCESSES, what="every child's main interpreter")
     for _ in range(5):
         assert get(srv, '/ops/hello').text == 'hello'
     for _ in range(3):
