@@ -68,9 +68,15 @@ def table(results):
     return lines
 
 
-def _rps_index(results, field='rps'):
-    return {(e['mpm'], e['scenario'], e['contender']): e['summary'][field]
+def _index(results, value):
+    """{(mpm, scenario, contender): value(entry)} of the measured
+    entries."""
+    return {(e['mpm'], e['scenario'], e['contender']): value(e)
             for e in results if e.get('summary') and not e.get('error')}
+
+
+def _rps_index(results, field='rps'):
+    return _index(results, lambda e: e['summary'][field])
 
 
 def load_previous(path):
@@ -82,9 +88,8 @@ def load_previous(path):
 
 
 def _round_rps(results):
-    return {(e['mpm'], e['scenario'], e['contender']):
-            [r['rps'] for r in e.get('rounds') or []]
-            for e in results if e.get('summary') and not e.get('error')}
+    return _index(results,
+                  lambda e: [r['rps'] for r in e.get('rounds') or []])
 
 
 def _paired(mine, theirs):
