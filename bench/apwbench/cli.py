@@ -336,8 +336,10 @@ def _meta(args, family, shape, py_exe, py_version, lib, the_venv,
         'apwsgi': dict(git_state(), module=str(args.module.resolve()),
                        libpython=lib, python=py_exe,
                        python_version=py_version,
+                       startup_pth=venv.startup_pth(py_exe),
                        compare_module=args.compare_module),
-        'venv': (dict(the_venv.versions, path=str(the_venv.path))
+        'venv': (dict(the_venv.versions, path=str(the_venv.path),
+                      startup_pth=venv.startup_pth(the_venv.python))
                  if the_venv else None),
         'mpms': {k: {'mpm': MPMS[k].mpm, 'processes': MPMS[k].processes,
                      'threads': MPMS[k].threads, 'label': MPMS[k].label}
@@ -367,7 +369,7 @@ def _finish(args, family, meta, results, idle_rows, groups, work):
     target_rows = report.evaluate_targets(family, results, idle_rows,
                                           previous)
     lines = report.table(results)
-    lines += report.idle_lines(idle_rows)
+    lines += report.idle_lines(idle_rows, report.base_only_pth(meta))
     lines += report.ratio_lines(family, ratio_rows,
                                 [n for n in args.scenario_list])
     lines += report.member_rss_lines(results)

@@ -2,6 +2,7 @@
 """The report of a run: table, ratios, targets, and the JSON file."""
 
 import json
+import os
 import statistics
 
 from .scenarios import MPMS
@@ -280,7 +281,18 @@ def _value(value, unit):
     return '%.0f %s' % (value, unit)
 
 
-def idle_lines(rows):
+def base_only_pth(meta):
+    """The .pth files with imports that apwsgi's Python runs in each of
+    its interpreters and the bench venv's Python does not have (by file
+    name; see venv.startup_pth())."""
+    in_venv = {os.path.basename(p)
+               for p in (meta.get('venv') or {}).get('startup_pth', ())}
+    return [p for p in meta['apwsgi'].get('startup_pth', ())
+            if os.path.basename(p) not in in_venv]
+
+
+def idle_lines(rows, startup_pth=None):
+    """The idle RSS table; startup_pth: base_only_pth(meta)."""
     if not rows:
         return []
     lines = ['', 'idle child RSS after %s requests (event 1x25, one child)'
@@ -292,6 +304,10 @@ def idle_lines(rows):
         else:
             lines.append('  %-18s %8.1f MiB' % (
                 row['contender'], row['per_child_kib'][0] / 1024))
+    for pth in startup_pth or ():
+        lines.append('  note: apwsgi\'s Python imports what %s names in '
+                     'every interpreter; the bench venv has no such file'
+                     % pth)
     return lines
 
 

@@ -46,6 +46,32 @@ def python_identity(python):
     return exe, version
 
 
+def startup_pth(python):
+    """The .pth files of a Python's site-packages with import lines.
+
+    site.py runs every line of a .pth file that starts with "import" in
+    each interpreter as it starts ("site" in the Python docs), so such a
+    file adds its imports to every apwsgi interpreter and to its idle
+    RSS; the bench venv's servers do not see the base site-packages.
+    Returns a sorted list of the files' paths ([] when there are none).
+    """
+    out = subprocess.run(
+        [python, '-c', 'import site; print("\\n".join('
+         'site.getsitepackages()))'],
+        capture_output=True, text=True, timeout=60)
+    found = []
+    for directory in out.stdout.split() if out.returncode == 0 else ():
+        for pth in sorted(pathlib.Path(directory).glob('*.pth')):
+            try:
+                text = pth.read_text(errors='replace')
+            except OSError:
+                continue
+            if any(line.startswith(('import ', 'import\t'))
+                   for line in text.splitlines()):
+                found.append(str(pth))
+    return found
+
+
 def _stamp_text(python_exe):
     return json.dumps({'python': python_exe,
                        'requirements': REQUIREMENTS.read_text()})
