@@ -60,7 +60,8 @@ def startup_pth(python):
          'site.getsitepackages()))'],
         capture_output=True, text=True, timeout=60)
     found = []
-    for directory in out.stdout.split() if out.returncode == 0 else ():
+    for directory in (out.stdout.splitlines() if out.returncode == 0
+                      else ()):
         for pth in sorted(pathlib.Path(directory).glob('*.pth')):
             try:
                 text = pth.read_text(errors='replace')
