@@ -66,4 +66,3 @@ def test_quick_run_measures_apwsgi_and_static(tmp_path, work_dir):
     theirs = results['static']['rounds'][0]['rps']
     assert row['paired'] == round(mine / theirs, 3)
     assert document['meta']['label'] == 'partial'
-
