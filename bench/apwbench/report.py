@@ -93,15 +93,31 @@ def _round_rps(results):
                   lambda e: [r['rps'] for r in e.get('rounds') or []])
 
 
-def _paired(mine, theirs):
-    """The median of round i's ratio over the rounds both have, or None.
+def _round_ratios(mine, theirs):
+    """Round i's ratio, mine[i] / theirs[i], over the rounds both have.
 
     The contenders' rounds alternate, so round i of each ran within
     seconds of the other's: a drift of the host's speed over the run
     moves both, where it moves the medians of whole columns apart.
     """
-    pairs = [a / b for a, b in zip(mine, theirs, strict=False) if b]
+    return [a / b for a, b in zip(mine or (), theirs or (), strict=False)
+            if b]
+
+
+def _paired(mine, theirs):
+    """The median of the rounds' ratios (_round_ratios), or None."""
+    pairs = _round_ratios(mine, theirs)
     return round(statistics.median(pairs), 3) if pairs else None
+
+
+def _middle_half(mine, theirs):
+    """The lower and upper quartiles of the rounds' ratios, or None with
+    fewer than 4 rounds: the range that half of the rounds fell in."""
+    pairs = _round_ratios(mine, theirs)
+    if len(pairs) < 4:
+        return None
+    q1, _, q3 = statistics.quantiles(pairs, n=4)
+    return [round(q1, 3), round(q3, 3)]
 
 
 def ratios(family, results):
@@ -189,6 +205,7 @@ def evaluate_targets(family, results, idle_rows, previous=None):
     'previous' targets (None: those are not measured).
     """
     rps = _rps_index(results)
+    rounds = _round_rps(results)
     p99 = _rps_index(results, 'p99_ms')
     before = _rps_index(previous['results']) if previous else {}
     measured_mpms = []
@@ -216,8 +233,15 @@ def evaluate_targets(family, results, idle_rows, previous=None):
                 out.append(_judge(target, mpm, rps.get(cell),
                                   target.den_value or None, 'req/s'))
             else:
-                out.append(_judge(target, mpm, rps.get(cell), rps.get(
-                    (mpm, target.scenario, target.den)), 'req/s'))
+                other = (mpm, target.scenario, target.den)
+                row = _judge(target, mpm, rps.get(cell), rps.get(other),
+                             'req/s')
+                if row['status'] != 'not measured':
+                    row['paired'] = _paired(rounds.get(cell),
+                                            rounds.get(other))
+                    row['middle_half'] = _middle_half(rounds.get(cell),
+                                                      rounds.get(other))
+                out.append(row)
     return out
 
 
@@ -267,10 +291,22 @@ def target_lines(rows):
         values = '%s %s vs %s %s' % (
             row['num'], _value(row['num_value'], row['unit']), row['den'],
             _value(row['den_value'], row['unit']))
-        lines.append('  %-8s %s%s: %.2fx (%s), %s; %s' % (
+        lines.append('  %-8s %s%s: %.2fx (%s), %s; %s%s' % (
             row['status'].upper(), row['target'], where, row['ratio'],
-            limit, how, values))
+            limit, how, values, _round_by_round(row)))
     return lines
+
+
+def _round_by_round(row):
+    """', round by round 0.94x (middle half of the rounds 0.90x-0.98x)'
+    target between two contenders of the run, '' otherwise."""
+    if row.get('paired') is None:
+        return ''
+    text = ', round by round %.2fx' % row['paired']
+    if row.get('middle_half'):
+        text += ' (middle half of the rounds %.2fx-%.2fx)' % tuple(
+            row['middle_half'])
+    return text
 
 
 def _value(value, unit):
