@@ -10,6 +10,7 @@ venv (mod_wsgi, gunicorn), so it needs no network.
 """
 
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -66,3 +67,13 @@ def test_quick_run_measures_apwsgi_and_static(tmp_path, work_dir):
     theirs = results['static']['rounds'][0]['rps']
     assert row['paired'] == round(mine / theirs, 3)
     assert document['meta']['label'] == 'partial'
+    # What a wake-up costs here, on one CPU and (with two or more) across
+    # two, as the run printed it.
+    wakeup = document['meta']['machine']['wakeup']
+    assert set(wakeup) == ({'one_cpu', 'two_cpus'}
+                           if len(os.sched_getaffinity(0)) > 1
+                           else {'one_cpu'})
+    for cost in wakeup.values():
+        assert cost['round_trip_us'] > 0 and cost['cpu_us'] > 0, wakeup
+    assert 'wake-ups here, a round trip of two: %.1f us on one CPU' % (
+        wakeup['one_cpu']['round_trip_us']) in run.stdout

@@ -16,7 +16,7 @@ import time
 
 from . import BENCH, REPO, load, report, runner, venv
 from .contenders import CONTENDERS
-from .procs import loadavg
+from .procs import loadavg, wakeup_cost, wakeup_line
 from .scenarios import FAMILIES, MPMS, SCENARIOS
 
 DEFAULTS = {'duration': 4, 'rounds': 3, 'warmup': 1}
@@ -248,6 +248,7 @@ def main(argv=None):
     started = time.monotonic()
     meta = _meta(args, family, shape, py_exe, py_version, lib, the_venv,
                  cpu_loops)
+    print(wakeup_line(meta['machine']['wakeup']))
     run = runner.Runner(family, ctx, shape, args.rounds, args.warmup)
     run.expected = runner.prepare_data(ctx, scenarios)
     results, idle_rows = [], []
@@ -325,7 +326,7 @@ def _meta(args, family, shape, py_exe, py_version, lib, the_venv,
         'label': 'full' if args.full else 'partial',
         'date': now.isoformat(timespec='seconds'),
         'note': args.note,
-        'machine': machine(),
+        'machine': dict(machine(), wakeup=wakeup_cost()),
         'loadavg_start': loadavg(),
         'apache': _cmd([find_apache(), '-v']).splitlines()[0:1],
         'wrk': load.wrk_version(),

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Process facts read from /proc: children, resident memory, load, and
-the accept queue of a listening port; and placing Apache's children as
-apwsgi places its own."""
+the accept queue of a listening port; placing Apache's children as
+apwsgi places its own; and what a wake-up costs on this machine."""
 
 import os
 import pathlib
+import time
 
 from apwsgi.apache import live_pids
 
@@ -91,3 +92,65 @@ def schedule_like_apwsgi(pids, threads):
             except ProcessLookupError:  # a thread that ended meanwhile
                 pass
     return True
+
+
+def wakeup_cost(round_trips=10000):
+    """What waking a sleeping process costs here: two processes hand a
+    byte back and forth over two pipes (each round trip two wake-ups),
+    both on the first CPU ('one_cpu'), then on the first and the last
+    ('two_cpus'; absent with one CPU). For each, the time of a round
+    trip and the CPU time both processes spent on it, in microseconds:
+    {'one_cpu': {'round_trip_us': ..., 'cpu_us': ...}, ...}.
+
+    A virtual machine may make a wake-up on another CPU far dearer than
+    on bare metal (an interrupt between virtual CPUs), and every
+    server's figures then weigh how often its threads and wrk sleep.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    pairs = {'one_cpu': (cpus[0], cpus[0])}
+    if len(cpus) > 1:
+        pairs['two_cpus'] = (cpus[0], cpus[-1])
+    cost = {}
+    try:
+        for name, (here, there) in pairs.items():
+            cost[name] = _ping_pong(here, there, round_trips)
+    finally:
+        os.sched_setaffinity(0, cpus)
+    return cost
+
+
+def _ping_pong(here, there, round_trips):
+    ping, pong = os.pipe(), os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.sched_setaffinity(0, {there})
+            for _ in range(round_trips):
+                os.write(pong[1], os.read(ping[0], 1))
+        finally:
+            os._exit(0)
+    try:
+        os.sched_setaffinity(0, {here})
+        time.sleep(0.05)        # the child reaches its first read
+        cpu, start = time.process_time(), time.perf_counter()
+        for _ in range(round_trips):
+            os.write(ping[1], b'x')
+            os.read(pong[0], 1)
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+    finally:
+        for fd in ping + pong:
+            os.close(fd)
+        _, _, usage = os.wait4(pid, 0)
+    cpu += usage.ru_utime + usage.ru_stime
+    return {'round_trip_us': round(elapsed * 1e6 / round_trips, 1),
+            'cpu_us': round(cpu * 1e6 / round_trips, 1)}
+
+
+def wakeup_line(cost):
+    """One line saying what wakeup_cost() found."""
+    parts = ['%.1f us %s (%.1f us of CPU time)' % (
+        value['round_trip_us'],
+        'on one CPU' if name == 'one_cpu' else 'across two CPUs',
+        value['cpu_us']) for name, value in cost.items()]
+    return 'wake-ups here, a round trip of two: ' + ', '.join(parts)
