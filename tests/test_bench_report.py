@@ -11,13 +11,13 @@ import support
 
 
 def harness_modules():
-    """The harness's report and venv modules (bench/apwbench)."""
+    """The harness's report, venv and scenarios modules (bench/apwbench)."""
     sys.path.insert(0, str(support.REPO / 'bench'))
     try:
-        from apwbench import report, venv
+        from apwbench import report, scenarios, venv
     finally:
         sys.path.pop(0)
-    return report, venv
+    return report, venv, scenarios
 
 
 def test_startup_pth_names_only_the_files_that_import(tmp_path):
@@ -25,7 +25,7 @@ def test_startup_pth_names_only_the_files_that_import(tmp_path):
     Python runs in every interpreter and the bench venv lacks (they add
     to the idle RSS): here a venv's own, one that imports and one that
     only adds a path."""
-    report, venv = harness_modules()
+    report, venv, _ = harness_modules()
     env_dir = tmp_path / 'env'
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip',
                     str(env_dir)], check=True, timeout=60)
@@ -61,13 +61,8 @@ def test_goal_rows_carry_the_rounds_ratios():
     (median of round i / round i) and the quartiles of those ratios
     beside the ratio of the medians; one with fewer than 4 rounds has no
     quartiles, one against a recorded figure neither."""
-    report, _ = harness_modules()
-    sys.path.insert(0, str(support.REPO / 'bench'))
-    try:
-        from apwbench.scenarios import FAMILIES
-    finally:
-        sys.path.pop(0)
-    family = FAMILIES['apps']
+    report, _, scenarios = harness_modules()
+    family = scenarios.FAMILIES['apps']
     # Ratios of round i: 0.8, 0.9, 1.0, 1.1, 1.2 (median 1.0; quartiles
     # by statistics.quantiles' exclusive method: 0.85 and 1.15).
     results = [entry('apwsgi-main', [800, 1800, 3000, 4400, 6000]),
