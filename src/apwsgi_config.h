@@ -37,8 +37,6 @@ typedef struct {
     const char *interpreter; /* mod_wsgi.interpreter; "" = main */
     const char *script_name; /* SCRIPT_NAME for environ */
     const char *path_info;   /* PATH_INFO for environ */
-    apr_table_t *common;     /* what ap_add_common_vars() made, with
-                              * its PATH (environ leaves that out) */
     /* Read when an interpreter is created or chosen: */
     int pool_size;           /* mod_wsgi.interpreters (1: no pool) */
     int own_gil;             /* mod_wsgi.gil own */

@@ -461,6 +461,190 @@ put_table(builder_t *b, const apr_table_t *t, const char *skip)
     return 0;
 }
 
+/* environ[key] = value where value is not NULL (Apache's
+ * add_unless_null()).  0, or -1 with an exception set. */
+static int
+put_opt(builder_t *b, const char *key, const char *value)
+{
+    return value ? put_str(b, key, value) : 0;
+}
+
+/* `n` in decimal into buf (at least 6 bytes), as "%u" would. */
+static const char *
+port_str(apr_port_t n, char *buf)
+{
+    char *p = buf + 5;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    return p;
+}
+
+#define HEADER_VAR_MAX 128
+
+/*
+ * The CGI variable of request header `name`, as Apache's http2env()
+ * (server/util_script.c) makes it: "HTTP_" and the name with letters
+ * upper-cased and each '-' made '_'.  NULL for a name with any other
+ * character, which Apache does not export (an underscore would let
+ * X_Foo pose as X-Foo), logged at trace1 as Apache does.  In `buf`
+ * (HEADER_VAR_MAX bytes), or in r->pool for a longer name.
+ */
+static const char *
+header_var(request_rec *r, const char *name, char *buf)
+{
+    size_t n = strlen(name);
+    char *var = n + 6 <= HEADER_VAR_MAX ? buf : apr_palloc(r->pool, n + 6);
+    char *p = var + 5;
+
+    memcpy(var, "HTTP_", 5);
+    for (const char *s = name; *s; s++) {
+        char c = *s;
+
+        if (c >= 'a' && c <= 'z') {
+            *p++ = (char)(c - 'a' + 'A');
+        }
+        else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            *p++ = c;
+        }
+        else if (c == '-') {
+            *p++ = '_';
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                          APWSGI_APLOGNO(00310) "Not exporting header with "
+                                                "invalid name as envvar: %s",
+                          ap_escape_logitem(r->pool, name));
+            return NULL;
+        }
+    }
+    *p = '\0';
+    return var;
+}
+
+/*
+ * One HTTP_* variable for each request header, as ap_add_common_vars()
+ * makes them: Content-Type and Content-Length as CONTENT_TYPE and
+ * CONTENT_LENGTH, no Proxy (HTTP_PROXY would name a proxy for the
+ * application's own requests: "httpoxy"), and Authorization and
+ * Proxy-Authorization only with CGIPassAuth On.  0, or -1 with an
+ * exception set.
+ */
+static int
+put_headers(builder_t *b, request_rec *r)
+{
+    const apr_array_header_t *arr = apr_table_elts(r->headers_in);
+    const apr_table_entry_t *h = (const apr_table_entry_t *)arr->elts;
+    core_dir_config *conf = ap_get_core_module_config(r->per_dir_config);
+    int pass_auth = conf->cgi_pass_auth == AP_CGI_PASS_AUTH_ON;
+    char buf[HEADER_VAR_MAX];
+
+    for (int i = 0; i < arr->nelts; i++) {
+        const char *var = NULL;
+        const char *name = NULL;
+
+        if (!h[i].key || !h[i].val) {
+            continue;
+        }
+        var = header_var(r, h[i].key, buf);
+        if (!var) {
+            continue;
+        }
+        name = var + 5;
+        if (name[0] == 'C'
+            && (strcmp(name, "CONTENT_TYPE") == 0
+                || strcmp(name, "CONTENT_LENGTH") == 0)) {
+            var = name;
+        }
+        else if (name[0] == 'P' && strcmp(name, "PROXY") == 0) {
+            continue;
+        }
+        else if (!pass_auth
+                 && ((name[0] == 'A' && strcmp(name, "AUTHORIZATION") == 0)
+                     || (name[0] == 'P'
+                         && strcmp(name, "PROXY_AUTHORIZATION") == 0))) {
+            continue;
+        }
+        if (put_str(b, var, h[i].val) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The CGI variables that Apache computes for every request
+ * (ap_add_common_vars(), server/util_script.c, httpd 2.4): the request
+ * headers, SERVER_*, REMOTE_*, DOCUMENT_ROOT, ..., in Apache's order,
+ * but for PATH, Apache's own search path for the CGI programs it
+ * starts, which says nothing about the request (mod_wsgi leaves it out
+ * too; one set with SetEnv stays).  Made here straight from the request
+ * rather than through a table of Apache's and a copy: after an internal
+ * redirect (r->prev), whose REDIRECT_* variables depend on more of
+ * Apache's configuration, Apache's own function makes them.  0, or -1
+ * with an exception set.
+ */
+static int
+put_common(builder_t *b, request_rec *r)
+{
+    conn_rec *c = r->connection;
+    const char *server_name = NULL;
+    const char *filename = r->filename;
+    const char *q = NULL;
+    char port[6];
+    char remote_port[6];
+
+    if (r->prev) {
+        apr_table_t *env = r->subprocess_env;
+        apr_table_t *common = apr_table_make(r->pool, 32);
+
+        /* Given an empty table, Apache fills it rather than merging
+         * into (and sorting) what SetEnv put there. */
+        r->subprocess_env = common;
+        ap_add_common_vars(r);
+        r->subprocess_env = env;
+        return put_table(b, common, "PATH");
+    }
+    server_name = ap_get_server_name_for_url(r);
+    if (strpbrk(server_name, "<>&\"")) {
+        server_name = ap_escape_html(r->pool, server_name);
+    }
+    /* mod_proxy's query string noted apart from the file name. */
+    if (filename && apr_table_get(r->notes, "proxy-noquery")
+        && (q = strchr(filename, '?'))) {
+        filename =
+            apr_pstrmemdup(r->pool, filename, (apr_size_t)(q - filename));
+    }
+    if (put_headers(b, r) < 0
+        || put_str(b, "SERVER_SIGNATURE", ap_psignature("", r)) < 0
+        || put_str(b, "SERVER_SOFTWARE", ap_get_server_banner()) < 0
+        || put_str(b, "SERVER_NAME", server_name) < 0
+        || put_opt(b, "SERVER_ADDR", c->local_ip) < 0
+        || put_str(b, "SERVER_PORT", port_str(ap_get_server_port(r), port)) < 0
+        || put_opt(b, "REMOTE_HOST",
+                   ap_get_useragent_host(r, REMOTE_HOST, NULL))
+               < 0
+        || put_opt(b, "REMOTE_ADDR", r->useragent_ip) < 0
+        || put_opt(b, "DOCUMENT_ROOT", ap_document_root(r)) < 0
+        || put_opt(b, "REQUEST_SCHEME", ap_http_scheme(r)) < 0
+        || put_opt(b, "CONTEXT_PREFIX", ap_context_prefix(r)) < 0
+        || put_opt(b, "CONTEXT_DOCUMENT_ROOT", ap_context_document_root(r)) < 0
+        || put_opt(b, "SERVER_ADMIN", r->server->server_admin) < 0
+        || put_opt(b, "SCRIPT_FILENAME", filename) < 0
+        || put_str(b, "REMOTE_PORT",
+                   port_str(c->client_addr->port, remote_port))
+               < 0
+        || put_opt(b, "REMOTE_USER", r->user) < 0
+        || put_opt(b, "AUTH_TYPE", r->ap_auth_type) < 0
+        || put_opt(b, "REMOTE_IDENT", ap_get_remote_logname(r)) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 PyObject *
 apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
                    const apwsgi_config_t *cfg, const char *interp,
@@ -492,10 +676,7 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
         https =
             strcasecmp(https_var, "on") == 0 || strcmp(https_var, "1") == 0;
     }
-    /* The common table's PATH is Apache's own search path, not a fact
-     * of the request (see apwsgi_common_vars()). */
-    if (put_table(&b, r->subprocess_env, NULL) < 0
-        || (cfg->common && put_table(&b, cfg->common, "PATH") < 0)) {
+    if (put_table(&b, r->subprocess_env, NULL) < 0 || put_common(&b, r) < 0) {
         goto done;
     }
     /* The CGI request variables (RFC 3875 section 4.1) and the wsgi.*

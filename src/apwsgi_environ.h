@@ -3,10 +3,11 @@
  * apwsgi_environ.h: the WSGI environ of a request (PEP 3333, "environ
  * Variables").
  *
- * environ holds everything in r->subprocess_env (what SetEnv, SetEnvIf,
- * mod_rewrite and ap_add_common_vars put there: the HTTP_* headers,
- * SERVER_*, REMOTE_*, the mod_wsgi.* keys), the CGI request variables
- * (RFC 3875 section 4.1), and the wsgi.* entries.  Every value that
+ * environ holds everything in r->subprocess_env (what SetEnv, SetEnvIf
+ * and mod_rewrite put there, the mod_wsgi.* keys among them), the
+ * variables Apache's ap_add_common_vars() makes (the HTTP_* headers,
+ * SERVER_*, REMOTE_*, ...), the CGI request variables (RFC 3875 section
+ * 4.1), and the wsgi.* entries.  Every value that
  * comes from Apache is a str decoded as latin-1.
  */
 #ifndef APWSGI_ENVIRON_H
@@ -26,7 +27,7 @@ int apwsgi_environ_part_init(apwsgi_state_t *st,
 void apwsgi_environ_part_free(apwsgi_state_t *st);
 
 /*
- * A new environ dict for `r`.  ap_add_common_vars(r) must have run.
+ * A new environ dict for `r`.
  * `input` and `errors` become wsgi.input and wsgi.errors; `interp` (the
  * name of the interpreter serving it, "NAME#i" in a pool, "" for the
  * main one) becomes apwsgi.interpreter; with a mod_wsgi.request_timeout,

@@ -26,31 +26,6 @@
 #include "apwsgi_storage.h"
 #include "mpm_common.h"
 
-/*
- * The CGI variables of the request (HTTP_* headers as Apache filters
- * them, SERVER_*, REMOTE_*, ...), from ap_add_common_vars() into a
- * table of their own: given an empty r->subprocess_env it fills that
- * directly instead of merging (and sorting) into what SetEnv put there.
- * environ takes both tables, these entries last, as the merge would,
- * but for the PATH that ap_add_common_vars() copies from Apache's own
- * environment: apwsgi_environ_new() leaves it out, as mod_wsgi does, for
- * it is a CGI child's search path, not a fact of the request (one set
- * with SetEnv stays).  Skipped there rather than unset here: an unset
- * scans the table again.
- */
-static apr_table_t *
-apwsgi_common_vars(request_rec *r)
-{
-    apr_table_t *env = r->subprocess_env;
-    apr_table_t *common = NULL;
-
-    r->subprocess_env = apr_table_make(r->pool, 32);
-    ap_add_common_vars(r);
-    common = r->subprocess_env;
-    r->subprocess_env = env;
-    return common;
-}
-
 static int
 apwsgi_handler(request_rec *r)
 {
@@ -80,7 +55,6 @@ apwsgi_handler(request_rec *r)
         apwsgi_metrics_refused(cfg.interpreter, status);
         return status;
     }
-    cfg.common = apwsgi_common_vars(r);
     if (!apwsgi_python_ready()) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,

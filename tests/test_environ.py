@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """The WSGI environ: CGI variables, subprocess_env, wsgi.* keys (PEP 3333)."""
 
+import base64
 import concurrent.futures
+import hashlib
 import http.client
 import json
+import pathlib
 
 import pytest
 
@@ -177,6 +180,126 @@ def test_authorization_passed_with_cgipassauth(http, url):
     env = environ_of(http, url, '/env-auth/x',
                      headers={'Authorization': 'Basic eDp5'})
     assert env['str']['HTTP_AUTHORIZATION'] == 'Basic eDp5'
+
+
+# The variables Apache's ap_add_common_vars() makes for a request, which
+# apwsgi makes itself on the way to environ (PATH aside: it never
+# reaches environ) and which a CGI script gets from Apache.
+COMMON_VARS = {
+    'CONTENT_TYPE', 'CONTENT_LENGTH', 'SERVER_SIGNATURE', 'SERVER_SOFTWARE',
+    'SERVER_NAME', 'SERVER_ADDR', 'SERVER_PORT', 'REMOTE_HOST',
+    'REMOTE_ADDR', 'DOCUMENT_ROOT', 'REQUEST_SCHEME', 'CONTEXT_PREFIX',
+    'CONTEXT_DOCUMENT_ROOT', 'SERVER_ADMIN', 'REMOTE_PORT', 'REMOTE_USER',
+    'AUTH_TYPE', 'REMOTE_IDENT', 'REDIRECT_URL', 'REDIRECT_QUERY_STRING',
+    'REDIRECT_STATUS', 'REDIRECT_REMOTE_USER',
+}
+
+CGI_SCRIPT = """#!/usr/bin/python3
+import json, os, sys
+sys.stdout.write('Content-Type: application/json\\r\\n\\r\\n')
+sys.stdout.write(json.dumps(dict(os.environ)))
+"""
+
+
+def common_part(env):
+    return {k: v for k, v in env.items()
+            if k in COMMON_VARS or k.startswith('HTTP_')}
+
+
+def test_cgi_variables_are_apaches(make_server):
+    """The CGI variables in environ are those Apache gives a CGI script
+    for the same request on the same connection (mod_cgid): the same
+    keys, with the same values, for the headers Apache exports, drops
+    (Proxy, a name with '_') and passes with CGIPassAuth, an
+    authenticated user, and after an internal redirect (ErrorDocument)."""
+    auth = 'Basic ' + base64.b64encode(b'alice:secret').decode()
+
+    def config(state):
+        root = pathlib.Path(state).parent
+        cgi = root / 'htdocs' / 'cgi'
+        cgi.mkdir(parents=True)
+        (cgi / 'env.py').write_text(CGI_SCRIPT)
+        (cgi / 'env.py').chmod(0o755)
+        digest = base64.b64encode(hashlib.sha1(b'secret').digest())
+        (pathlib.Path(state) / 'users').write_text(
+            'alice:{SHA}%s\n' % digest.decode())
+        guard = '\n'.join([
+            'CGIPassAuth On', 'AuthType Basic', 'AuthName apwsgi',
+            'AuthUserFile "%s/users"' % state, 'Require valid-user'])
+        return '\n'.join([
+            'LogLevel info apwsgi:trace1',
+            'ScriptSock "%s/run/cgid.sock"' % root,
+            '<Directory "%s">' % cgi,
+            '    Options +ExecCGI', '    SetHandler cgi-script', guard,
+            '</Directory>',
+            support.location('/wsgi', 'environ_app', extra=guard),
+            '<Location /gone-cgi>', '    ErrorDocument 404 /cgi/env.py',
+            '</Location>',
+            '<Location /gone-wsgi>', '    ErrorDocument 404 /wsgi/missing',
+            '</Location>',
+        ])
+    srv = make_server(config, modules=('cgid', 'auth_basic', 'authn_file',
+                                       'authz_user'))
+    headers = [('User-Agent', 'apwsgi-test/1.0'),
+               ('X-Custom-Header', 'custom value'),
+               ('content-type', 'text/plain'),
+               ('X_Under', 'dropped'),
+               ('Proxy', 'http://proxy.invalid/'),
+               ('X-2fa', 'digits'),
+               ('X-' + 'Long-' * 40 + 'Name', 'long'),
+               ('Authorization', auth)]
+    conn = http.client.HTTPConnection(srv.host, srv.port,
+                                      timeout=support.TIMEOUT)
+    try:
+        def get(path):
+            conn.putrequest('GET', path, skip_host=True,
+                            skip_accept_encoding=True)
+            conn.putheader('Host', '127.0.0.1:%d' % srv.port)
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.endheaders()
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, json.loads(data)
+
+        status, cgi = get('/cgi/env.py/a?x=1')
+        assert status == 200
+        status, wsgi = get('/wsgi/a?x=1')
+        assert status == 200
+        wsgi = wsgi['str']
+        assert common_part(wsgi) == common_part(cgi)
+        assert wsgi['REMOTE_USER'] == 'alice'
+        assert wsgi['AUTH_TYPE'] == 'Basic'
+        assert wsgi['HTTP_AUTHORIZATION'] == auth
+        assert wsgi['CONTENT_TYPE'] == 'text/plain'
+        assert wsgi['HTTP_X_2FA'] == 'digits'
+        assert wsgi['HTTP_X_' + 'LONG_' * 40 + 'NAME'] == 'long'
+        assert 'HTTP_X_UNDER' not in wsgi and 'HTTP_PROXY' not in wsgi
+        # Dropped, and logged at trace1 as Apache logs it for CGI.
+        logged = [line for line in srv.log_bytes().decode().splitlines()
+                  if 'APW00310' in line]
+        assert len(logged) == 1, logged
+        assert logged[0].endswith(
+            'Not exporting header with invalid name as envvar: X_Under')
+        assert wsgi['SCRIPT_FILENAME'] == str(srv.root / 'htdocs' / 'wsgi')
+        assert 'PATH' not in wsgi
+
+        # A CGI script without a Status line keeps the error's status;
+        # the application's start_response sets its own.
+        status, cgi = get('/gone-cgi/page?q=2')
+        assert status == 404
+        status, wsgi = get('/gone-wsgi/page?q=2')
+        assert status == 200
+        wsgi = wsgi['str']
+        assert wsgi['REDIRECT_URL'] == '/gone-wsgi/page'
+        assert cgi['REDIRECT_URL'] == '/gone-cgi/page'
+        del wsgi['REDIRECT_URL'], cgi['REDIRECT_URL']
+        assert common_part(wsgi) == common_part(cgi)
+        assert wsgi['REDIRECT_QUERY_STRING'] == 'q=2'
+        assert wsgi['REDIRECT_STATUS'] == '404'
+        assert 'PATH' not in wsgi
+    finally:
+        conn.close()
 
 
 def test_multithread_multiprocess_match_mpm(http, url):

@@ -95,6 +95,21 @@ def test_level_listed_wrong(tree):
         % (doc, row, response, line_of(response, 'APWSGI_APLOGNO(00305)'))]
 
 
+def test_trace_level_listed_wrong(tree):
+    """A trace level (APLOG_TRACE1) is read from the code like any
+    other."""
+    src, doc = tree
+    row = line_of(doc, '``APW00310``')
+    lines = doc.read_text().splitlines()
+    assert lines[row] == '     - trace1'
+    lines[row] = '     - trace2'
+    doc.write_text('\n'.join(lines) + '\n')
+    environ = src / 'apwsgi_environ.c'
+    assert findings(src, doc) == [
+        '%s:%d: APW00310 is listed as trace2, but %s:%d logs it as trace1'
+        % (doc, row, environ, line_of(environ, 'APWSGI_APLOGNO(00310)'))]
+
+
 def test_level_changed_in_a_helper(tree):
     """apwsgi_log_exception() logging at warning instead of error: every
     tag handed to it (directly or through log_import_failure) is
