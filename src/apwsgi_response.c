@@ -21,17 +21,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The response's part of an interpreter's state. */
-struct apwsgi_response_part {
-    PyTypeObject *type; /* StartResponse, strong */
-};
-
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     apwsgi_request_t *req; /* NULL once the request is over */
     PyObject *write;       /* the write callable, made on first use */
 } apwsgi_start_response_object;
+
+/* start_response objects kept for the next requests of an interpreter:
+ * at most one per thread that runs it at a time is enough, and more
+ * than a few only while requests pile up. */
+#define SPARE_MAX 8
+
+/* The response's part of an interpreter's state. */
+struct apwsgi_response_part {
+    PyTypeObject *type; /* StartResponse, strong */
+    /* start_response objects whose request ended with nothing else
+     * holding them or their write callable, each with that callable (or
+     * none yet), strong: the next requests take them rather than make a
+     * start_response and a write (a garbage-collected object each). */
+    apwsgi_start_response_object *spare[SPARE_MAX];
+    int n_spare;
+};
 
 /* Headers an application must not set (RFC 9110 section 7.6.1; PEP
  * 3333 "Other HTTP Features"): the server owns the connection.
@@ -904,16 +915,32 @@ apwsgi_response_part_init(apwsgi_state_t *st,
 void
 apwsgi_response_part_free(apwsgi_state_t *st)
 {
-    Py_CLEAR(st->response->type);
+    struct apwsgi_response_part *part = st->response;
+
+    while (part->n_spare > 0) {
+        apwsgi_start_response_object *self = part->spare[--part->n_spare];
+
+        part->spare[part->n_spare] = NULL;
+        Py_CLEAR(self->write);
+        Py_DECREF(self);
+    }
+    Py_CLEAR(part->type);
 }
 
 PyObject *
 apwsgi_start_response_new(apwsgi_request_t *req)
 {
-    PyTypeObject *type = req->state->response->type;
-    apwsgi_start_response_object *self =
-        PyObject_GC_New(apwsgi_start_response_object, type);
+    struct apwsgi_response_part *part = req->state->response;
+    apwsgi_start_response_object *self = NULL;
 
+    if (part->n_spare > 0) {
+        /* The spare's reference becomes the caller's. */
+        self = part->spare[--part->n_spare];
+        part->spare[part->n_spare] = NULL;
+        self->req = req;
+        return (PyObject *)self;
+    }
+    self = PyObject_GC_New(apwsgi_start_response_object, part->type);
     if (!self) {
         return NULL;
     }
@@ -928,5 +955,23 @@ apwsgi_start_response_new(apwsgi_request_t *req)
 void
 apwsgi_start_response_detach(PyObject *start_response)
 {
-    ((apwsgi_start_response_object *)start_response)->req = NULL;
+    apwsgi_start_response_object *self =
+        (apwsgi_start_response_object *)start_response;
+    struct apwsgi_response_part *part =
+        self->req ? self->req->state->response : NULL;
+    /* The caller's reference, and write's to its self. */
+    Py_ssize_t own = 1 + (self->write != NULL);
+
+    self->req = NULL;
+    if (part && part->n_spare < SPARE_MAX && Py_REFCNT(self) == own
+        && (!self->write || Py_REFCNT(self->write) == 1)) {
+        part->spare[part->n_spare++] =
+            (apwsgi_start_response_object *)Py_NewRef(self);
+        return;
+    }
+    /* write holds start_response (its self): without this reference
+     * back the two go when the last reference to them does, not at the
+     * next garbage collection.  A write the application kept still
+     * holds start_response, and raises like it. */
+    Py_CLEAR(self->write);
 }

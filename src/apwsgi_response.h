@@ -27,11 +27,16 @@ int apwsgi_response_part_init(apwsgi_state_t *st,
                               const apwsgi_state_setup_t *setup);
 void apwsgi_response_part_free(apwsgi_state_t *st);
 
-/* A start_response callable for `req`, of req->state's type.  New
- * reference, or NULL with an exception set.  GIL held. */
+/* A start_response callable for `req`, of req->state's type: one that
+ * an earlier request of the interpreter left with no other reference,
+ * or a new one.  New reference, or NULL with an exception set.  GIL
+ * held. */
 PyObject *apwsgi_start_response_new(apwsgi_request_t *req);
 
-/* The request is over: later calls raise RuntimeError.  GIL held. */
+/* The request is over: later calls of start_response and of its write
+ * raise RuntimeError.  Where nothing but the caller holds them, the
+ * state keeps both for a later request (apwsgi_start_response_new()).
+ * The caller still drops its reference.  GIL held. */
 void apwsgi_start_response_detach(PyObject *start_response);
 
 /*

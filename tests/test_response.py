@@ -230,6 +230,32 @@ def test_write_callable(http, url):
     assert http.get(url('/response/write-iter')).content == b'abcdef'
 
 
+def test_kept_start_response_and_write_raise_later(http, url):
+    """An application that keeps start_response and write past its
+    request gets RuntimeError from both in a later one, and that request
+    has a start_response of its own (never the kept one, which the
+    interpreter may not reuse while the application holds it)."""
+    assert http.get(url('/response/keep')).content == b'kept'
+    for _ in range(3):
+        r = http.get(url('/response/use-kept'))
+        assert r.status_code == 200
+        assert r.json() == {
+            'write': 'RuntimeError: write() called after the response '
+                     'ended',
+            'start_response': 'RuntimeError: start_response() called '
+                              'after its request ended',
+            'same': False}
+
+
+def test_start_response_reused_across_requests(http, url):
+    """A start_response and its write that no one holds after the
+    request serve a later one of the same interpreter: one keep-alive
+    connection, requests one at a time, so each finds the one the last
+    left."""
+    ids = [http.get(url('/response/ids')).json() for _ in range(5)]
+    assert all(i == ids[0] for i in ids[1:]), ids
+
+
 def test_empty_iterables(http, url):
     r = http.get(url('/response/empty'))
     assert (r.status_code, r.content) == (200, b'')

@@ -62,9 +62,22 @@ Endpoints (by PATH_INFO):
                        given as HOW: list, gen (a generator), write
                        (write() then []), file (file_wrapper over
                        STATE/NAME, with &name=NAME)
+  /keep                start_response and write kept by the app (in
+                       _KEPT), then b'kept' through write()
+  /use-kept            calls the kept write and start_response of the
+                       last /keep (in the same interpreter) and answers
+                       JSON: {"write": error of the write call,
+                       "start_response": error of the start_response
+                       call, "same": whether this request's start_response
+                       is the kept one}
+  /ids                 JSON {"start_response": id(start_response),
+                       "write": id(write)} (write from this request's
+                       start_response); keeps a few objects of write's
+                       type (at most 64 in all)
 """
 
 import io
+import json
 import os
 import time
 
@@ -228,8 +241,47 @@ def _no_body(environ, start_response, q, state):
     return [body]
 
 
+_KEPT = {}
+_HOLD = []
+
+
+def _error_of(call, *args):
+    try:
+        call(*args)
+    except Exception as e:
+        return '%s: %s' % (type(e).__name__, e)
+    return None
+
+
+def _json(start_response, value):
+    body = json.dumps(value).encode()
+    start_response('200 OK', [('Content-Type', 'application/json')])
+    return [body]
+
+
 def application(environ, start_response):
     path = environ.get('PATH_INFO', '')
+    if path == '/keep':
+        write = start_response('200 OK', [('Content-Type', 'text/plain')])
+        _KEPT.update(start_response=start_response, write=write)
+        write(b'kept')
+        return []
+    if path == '/use-kept':
+        return _json(start_response, {
+            'write': _error_of(_KEPT['write'], b'late'),
+            'start_response': _error_of(_KEPT['start_response'], '200 OK',
+                                        []),
+            'same': start_response is _KEPT['start_response']})
+    if path == '/ids':
+        body = json.dumps({'start_response': id(start_response)})
+        write = start_response('200 OK', [('Content-Type',
+                                           'application/json')])
+        # Objects of write's type, kept: freed memory of this request's
+        # write would go to them, so a later write at the same address
+        # is this one, reused.
+        del _HOLD[:-60]
+        _HOLD.extend([].append for _ in range(4))
+        return [body[:-1].encode() + b', "write": %d}' % id(write)]
     q = query(environ)
     state = environ.get('APWSGI_TEST_STATE', '/nonexistent')
     method = environ['REQUEST_METHOD']
