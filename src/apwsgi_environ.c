@@ -14,6 +14,9 @@
  * it as C string (PyMem) and str (strong references). */
 typedef struct {
     const char *name; /* the key as C string, in the part's pool */
+    /* The string literal the key was last given as (put_lit()), whose
+     * address alone then identifies it; NULL if none. */
+    const char *literal;
     PyObject *key;
     PyObject *value;
     char *last;
@@ -154,17 +157,26 @@ set_entry(PyObject *environ, env_entry_t *e, const char *key,
 
 /* The cache entry for `key` at position `pos`: the entry that stood
  * there last time when it is the same key, else the hash's (made on
- * first use), remembered for next time.  NULL as env_entry(). */
+ * first use), remembered for next time.  `literal`: key is a string
+ * literal (a fixed address for the process's life), so that the entry
+ * knows it next time by its address, without comparing the strings.
+ * NULL as env_entry(). */
 static env_entry_t *
-entry_at(environ_part_t *part, int pos, const char *key)
+entry_at(environ_part_t *part, int pos, const char *key, int literal)
 {
     env_entry_t *e = pos < ENV_POSITIONS ? part->pos[pos] : NULL;
 
+    if (e && literal && e->literal == key) {
+        return e;
+    }
     if (!e || strcmp(e->name, key) != 0) {
         e = env_entry(part, key);
         if (pos < ENV_POSITIONS) {
             part->pos[pos] = e;
         }
+    }
+    if (e && literal) {
+        e->literal = key;
     }
     return e;
 }
@@ -217,10 +229,10 @@ advance(builder_t *b, env_entry_t *e, int held)
 }
 
 /* environ[key] = value (latin-1 str) at the builder's position: nothing
- * to do when the template copy already holds it.  0, or -1 with an
- * exception set. */
+ * to do when the template copy already holds it.  `literal` as for
+ * entry_at().  0, or -1 with an exception set. */
 static int
-put_str(builder_t *b, const char *key, const char *value)
+put_value(builder_t *b, const char *key, const char *value, int literal)
 {
     environ_part_t *part = b->part;
     env_entry_t *e = NULL;
@@ -231,7 +243,7 @@ put_str(builder_t *b, const char *key, const char *value)
     if (b->plain) {
         return set_entry(b->environ, NULL, key, value);
     }
-    e = entry_at(part, b->pos, key);
+    e = entry_at(part, b->pos, key, literal);
     if (!e) {
         if (PyErr_Occurred()) {
             return -1;
@@ -257,8 +269,22 @@ put_str(builder_t *b, const char *key, const char *value)
     return rc;
 }
 
+/* put_value() for a key from a table or a buffer. */
+static int
+put_str(builder_t *b, const char *key, const char *value)
+{
+    return put_value(b, key, value, 0);
+}
+
+/* put_value() for a key that is a string literal. */
+static int
+put_lit(builder_t *b, const char *key, const char *value)
+{
+    return put_value(b, key, value, 1);
+}
+
 /* environ[key] = obj (a request's own object) at the builder's
- * position.  0, or -1 with an exception set. */
+ * position; key is a string literal.  0, or -1 with an exception set. */
 static int
 put_obj(builder_t *b, const char *key, PyObject *obj)
 {
@@ -268,7 +294,7 @@ put_obj(builder_t *b, const char *key, PyObject *obj)
     if (b->plain) {
         return PyDict_SetItemString(b->environ, key, obj);
     }
-    e = entry_at(b->part, b->pos, key);
+    e = entry_at(b->part, b->pos, key, 1);
     if (!e) {
         if (PyErr_Occurred()) {
             return -1;
@@ -462,11 +488,12 @@ put_table(builder_t *b, const apr_table_t *t, const char *skip)
 }
 
 /* environ[key] = value where value is not NULL (Apache's
- * add_unless_null()).  0, or -1 with an exception set. */
+ * add_unless_null()); key is a string literal.  0, or -1 with an
+ * exception set. */
 static int
 put_opt(builder_t *b, const char *key, const char *value)
 {
-    return value ? put_str(b, key, value) : 0;
+    return value ? put_lit(b, key, value) : 0;
 }
 
 /* `n` in decimal into buf (at least 6 bytes), as "%u" would. */
@@ -619,11 +646,11 @@ put_common(builder_t *b, request_rec *r)
             apr_pstrmemdup(r->pool, filename, (apr_size_t)(q - filename));
     }
     if (put_headers(b, r) < 0
-        || put_str(b, "SERVER_SIGNATURE", ap_psignature("", r)) < 0
-        || put_str(b, "SERVER_SOFTWARE", ap_get_server_banner()) < 0
-        || put_str(b, "SERVER_NAME", server_name) < 0
+        || put_lit(b, "SERVER_SIGNATURE", ap_psignature("", r)) < 0
+        || put_lit(b, "SERVER_SOFTWARE", ap_get_server_banner()) < 0
+        || put_lit(b, "SERVER_NAME", server_name) < 0
         || put_opt(b, "SERVER_ADDR", c->local_ip) < 0
-        || put_str(b, "SERVER_PORT", port_str(ap_get_server_port(r), port)) < 0
+        || put_lit(b, "SERVER_PORT", port_str(ap_get_server_port(r), port)) < 0
         || put_opt(b, "REMOTE_HOST",
                    ap_get_useragent_host(r, REMOTE_HOST, NULL))
                < 0
@@ -634,7 +661,7 @@ put_common(builder_t *b, request_rec *r)
         || put_opt(b, "CONTEXT_DOCUMENT_ROOT", ap_context_document_root(r)) < 0
         || put_opt(b, "SERVER_ADMIN", r->server->server_admin) < 0
         || put_opt(b, "SCRIPT_FILENAME", filename) < 0
-        || put_str(b, "REMOTE_PORT",
+        || put_lit(b, "REMOTE_PORT",
                    port_str(c->client_addr->port, remote_port))
                < 0
         || put_opt(b, "REMOTE_USER", r->user) < 0
@@ -681,16 +708,16 @@ apwsgi_environ_new(apwsgi_state_t *st, request_rec *r,
     }
     /* The CGI request variables (RFC 3875 section 4.1) and the wsgi.*
      * objects of this request, each at its own cache position. */
-    if (put_str(&b, "GATEWAY_INTERFACE", "CGI/1.1") < 0
-        || put_str(&b, "SERVER_PROTOCOL", r->protocol) < 0
-        || put_str(&b, "REQUEST_METHOD", r->method) < 0
-        || put_str(&b, "QUERY_STRING", query) < 0
-        || put_str(&b, "REQUEST_URI", original_uri(r)) < 0
-        || put_str(&b, "SCRIPT_NAME", cfg->script_name) < 0
-        || put_str(&b, "PATH_INFO", cfg->path_info) < 0
-        || (!https_var && put_str(&b, "HTTPS", https ? "on" : "off") < 0)
-        || put_str(&b, "wsgi.url_scheme", https ? "https" : "http") < 0
-        || put_str(&b, "apwsgi.interpreter", interp) < 0
+    if (put_lit(&b, "GATEWAY_INTERFACE", "CGI/1.1") < 0
+        || put_lit(&b, "SERVER_PROTOCOL", r->protocol) < 0
+        || put_lit(&b, "REQUEST_METHOD", r->method) < 0
+        || put_lit(&b, "QUERY_STRING", query) < 0
+        || put_lit(&b, "REQUEST_URI", original_uri(r)) < 0
+        || put_lit(&b, "SCRIPT_NAME", cfg->script_name) < 0
+        || put_lit(&b, "PATH_INFO", cfg->path_info) < 0
+        || (!https_var && put_lit(&b, "HTTPS", https ? "on" : "off") < 0)
+        || put_lit(&b, "wsgi.url_scheme", https ? "https" : "http") < 0
+        || put_lit(&b, "apwsgi.interpreter", interp) < 0
         || put_obj(&b, "wsgi.input", input) < 0
         || put_obj(&b, "wsgi.errors", errors) < 0) {
         goto done;
