@@ -25,6 +25,10 @@ struct apwsgi_app_part {
      * the GIL, so other threads wait here rather than find it
      * half-made. */
     PyThread_type_lock load_lock;
+    /* The entry the last request found (entries stay for the part's
+     * life), checked before the hash: most interpreters serve one
+     * application. */
+    struct app_entry *last;
 };
 
 /* Told about every load (set once at child init). */
@@ -32,9 +36,10 @@ static const apwsgi_app_watcher_t *watcher;
 
 /* A loaded application, in the part's pool; `callable` is a strong
  * ref. */
-typedef struct {
+typedef struct app_entry {
     PyObject *callable;
-    const char *directory; /* "" when mod_wsgi.directory was unset */
+    const char *application; /* its key in the hash */
+    const char *directory;   /* "" when mod_wsgi.directory was unset */
 } app_entry_t;
 
 static const char *
@@ -600,9 +605,9 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
     entry = apr_hash_get(st->app->apps, cfg->application, APR_HASH_KEY_STRING);
     if (!entry) {
         entry = apr_pcalloc(st->app->pool, sizeof(*entry));
-        apr_hash_set(st->app->apps,
-                     apr_pstrdup(st->app->pool, cfg->application),
-                     APR_HASH_KEY_STRING, entry);
+        entry->application = apr_pstrdup(st->app->pool, cfg->application);
+        apr_hash_set(st->app->apps, entry->application, APR_HASH_KEY_STRING,
+                     entry);
     }
     Py_XSETREF(entry->callable, callable); /* the entry owns it now */
     entry->directory = apr_pstrdup(st->app->pool, dir);
@@ -613,11 +618,17 @@ app_load(apwsgi_state_t *st, request_rec *r, const apwsgi_config_t *cfg,
 static PyObject *
 app_cached(apwsgi_state_t *st, const apwsgi_config_t *cfg, const char *dir)
 {
-    app_entry_t *entry =
-        apr_hash_get(st->app->apps, cfg->application, APR_HASH_KEY_STRING);
+    app_entry_t *entry = st->app->last;
 
-    return entry && strcmp(entry->directory, dir) == 0 ? entry->callable
-                                                       : NULL;
+    if (!entry || strcmp(entry->application, cfg->application) != 0) {
+        entry =
+            apr_hash_get(st->app->apps, cfg->application, APR_HASH_KEY_STRING);
+        if (!entry) {
+            return NULL;
+        }
+        st->app->last = entry;
+    }
+    return strcmp(entry->directory, dir) == 0 ? entry->callable : NULL;
 }
 
 PyObject *
@@ -702,6 +713,7 @@ apwsgi_app_part_free(apwsgi_state_t *st)
 
         Py_CLEAR(entry->callable);
     }
+    part->last = NULL;
     apr_hash_clear(part->apps);
     apr_hash_clear(part->modules);
     apr_hash_clear(part->paths);
