@@ -210,7 +210,7 @@ def test_cgi_variables_are_apaches(make_server):
     """The CGI variables in environ are those Apache gives a CGI script
     for the same request on the same connection (mod_cgid): the same
     keys, with the same values, for the headers Apache exports, drops
-    (Proxy, a name with '_') and passes with CGIPassAuth, an
+    (Proxy, a name with '_' or '.') and passes with CGIPassAuth, an
     authenticated user, and after an internal redirect (ErrorDocument)."""
     auth = 'Basic ' + base64.b64encode(b'alice:secret').decode()
 
@@ -244,6 +244,7 @@ def test_cgi_variables_are_apaches(make_server):
                ('X-Custom-Header', 'custom value'),
                ('content-type', 'text/plain'),
                ('X_Under', 'dropped'),
+               ('X.Dot', 'dropped'),
                ('Proxy', 'http://proxy.invalid/'),
                ('X-2fa', 'digits'),
                ('X-' + 'Long-' * 40 + 'Name', 'long'),
@@ -274,13 +275,15 @@ def test_cgi_variables_are_apaches(make_server):
         assert wsgi['CONTENT_TYPE'] == 'text/plain'
         assert wsgi['HTTP_X_2FA'] == 'digits'
         assert wsgi['HTTP_X_' + 'LONG_' * 40 + 'NAME'] == 'long'
-        assert 'HTTP_X_UNDER' not in wsgi and 'HTTP_PROXY' not in wsgi
+        assert 'HTTP_X_UNDER' not in wsgi and 'HTTP_X_DOT' not in wsgi
+        assert 'HTTP_PROXY' not in wsgi
         # Dropped, and logged at trace1 as Apache logs it for CGI.
         logged = [line for line in srv.log_bytes().decode().splitlines()
                   if 'APW00310' in line]
-        assert len(logged) == 1, logged
-        assert logged[0].endswith(
-            'Not exporting header with invalid name as envvar: X_Under')
+        assert [line.rsplit(': ', 1)[1] for line in logged] == [
+            'X_Under', 'X.Dot'], logged
+        assert all('Not exporting header with invalid name as envvar'
+                   in line for line in logged), logged
         assert wsgi['SCRIPT_FILENAME'] == str(srv.root / 'htdocs' / 'wsgi')
         assert 'PATH' not in wsgi
 
