@@ -82,32 +82,23 @@ def test_duplicate_tag(tree):
     ]
 
 
-def test_level_listed_wrong(tree):
+@pytest.mark.parametrize('tag, source, level, wrong', [
+    ('00305', 'apwsgi_response.c', 'info', 'warning'),
+    # A trace level (APLOG_TRACE1) is read from the code like any other.
+    ('00310', 'apwsgi_environ.c', 'trace1', 'trace2'),
+])
+def test_level_listed_wrong(tree, tag, source, level, wrong):
     src, doc = tree
-    row = line_of(doc, '``APW00305``')
+    row = line_of(doc, '``APW%s``' % tag)
     lines = doc.read_text().splitlines()
-    assert lines[row] == '     - info'
-    lines[row] = '     - warning'
+    assert lines[row] == '     - ' + level
+    lines[row] = '     - ' + wrong
     doc.write_text('\n'.join(lines) + '\n')
-    response = src / 'apwsgi_response.c'
+    path = src / source
     assert findings(src, doc) == [
-        '%s:%d: APW00305 is listed as warning, but %s:%d logs it as info'
-        % (doc, row, response, line_of(response, 'APWSGI_APLOGNO(00305)'))]
-
-
-def test_trace_level_listed_wrong(tree):
-    """A trace level (APLOG_TRACE1) is read from the code like any
-    other."""
-    src, doc = tree
-    row = line_of(doc, '``APW00310``')
-    lines = doc.read_text().splitlines()
-    assert lines[row] == '     - trace1'
-    lines[row] = '     - trace2'
-    doc.write_text('\n'.join(lines) + '\n')
-    environ = src / 'apwsgi_environ.c'
-    assert findings(src, doc) == [
-        '%s:%d: APW00310 is listed as trace2, but %s:%d logs it as trace1'
-        % (doc, row, environ, line_of(environ, 'APWSGI_APLOGNO(00310)'))]
+        '%s:%d: APW%s is listed as %s, but %s:%d logs it as %s'
+        % (doc, row, tag, wrong, path,
+           line_of(path, 'APWSGI_APLOGNO(%s)' % tag), level)]
 
 
 def test_level_changed_in_a_helper(tree):
