@@ -278,6 +278,7 @@ run(request_rec *r, const apwsgi_config_t *cfg, apwsgi_inflight_t *fl,
     done->bytes_in = req->bytes_read;
     apwsgi_tstate_leave(ts);
     apwsgi_interp_release(in, empty);
+    apwsgi_response_send_later(req);
     /* A body the application left unread must go before the next
      * request on this connection can be read (error statuses: ap_die
      * does this). */

@@ -11,13 +11,17 @@
 #include "apwsgi_inflight.h"
 #include "apwsgi_state.h"
 
+/* A file whose bytes go after the request has left Python (defined in
+ * apwsgi_response.c). */
+typedef struct apwsgi_later apwsgi_later_t;
+
 /*
  * What one request carries through wsgi.input and the response.
  * apwsgi_request.c allocates it in r->pool and sets the first block;
  * apwsgi_response.c and apwsgi_input.c write the fields marked theirs.
  * The Python objects that point at it drop the pointer when the
- * request ends, before r->pool goes.  Used with the GIL held, on the
- * thread in `thread` only.
+ * request ends, before r->pool goes.  Used on the thread in `thread`
+ * only, with the GIL held until `python_left`.
  */
 typedef struct {
     request_rec *r;
@@ -40,6 +44,9 @@ typedef struct {
     int client_gone;          /* a write failed: stop iterating
                                  (input too: Apache answered) */
     int finished;             /* the end of the body went out */
+    apwsgi_later_t *later;    /* what goes once Python is left, or
+                                 NULL (apwsgi_response_send_later) */
+    int python_left;          /* no GIL held: passes keep none */
     /* apwsgi_input.c: the body read, and a failed read. */
     apr_off_t bytes_read; /* body bytes the application read */
     int answered;         /* Apache answered it (body error) */

@@ -18,6 +18,7 @@
 #include "apwsgi_output.h"
 #include "apwsgi_process.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -280,7 +281,8 @@ record_response(apwsgi_request_t *req, PyObject *status, PyObject *headers)
  * released around the pass, unless `may_hold` (req->bb has no FLUSH
  * bucket) and the pass cannot block (apwsgi_output_cannot_block).
  * Apache's status; APR_ECONNABORTED for a client that is gone.  GIL
- * held; not where Apache answered (req->answered). */
+ * held, unless req->python_left; not where Apache answered
+ * (req->answered). */
 static apr_status_t
 pass_down(apwsgi_request_t *req, int may_hold)
 {
@@ -291,7 +293,8 @@ pass_down(apwsgi_request_t *req, int may_hold)
     /* A forked child that comes back here with the response must not
      * send it: the parent does. */
     apwsgi_process_leave_if_forked(r, 0);
-    if (!may_hold || !apwsgi_output_cannot_block(r, req->bb)) {
+    if (!req->python_left
+        && (!may_hold || !apwsgi_output_cannot_block(r, req->bb))) {
         ts = PyEval_SaveThread();
     }
     rv = ap_pass_brigade(r->output_filters, req->bb);
@@ -476,6 +479,8 @@ apwsgi_response_abort(apwsgi_request_t *req)
     request_rec *r = req->r;
     conn_rec *c = r->connection;
 
+    /* A file left for later goes now, with the rest. */
+    req->later = NULL;
     /* Data still queued goes out first, so that Apache cannot take the
      * whole body for complete and fix up its Content-Length. */
     if (!APR_BRIGADE_EMPTY(req->bb)) {
@@ -607,19 +612,32 @@ done:
     return rc;
 }
 
+/* What apwsgi_response_send_later sends: the file queued in req->bb
+ * (add_file) by `fd`, a duplicate that a cleanup of r->pool closes. */
+struct apwsgi_later {
+    int fd;
+    apr_off_t end;  /* where the bytes queued end in the file */
+    apr_off_t size; /* the file's size when they were queued */
+    apr_off_t len;  /* how many */
+};
+
 /*
  * Queue `len` bytes of the file `fd` from `pos` as file buckets.  They
- * are read with read() or sendfile, never mapped: a file cut short
- * while it is sent would kill the process with SIGBUS through a map.
+ * go by sendfile where EnableSendfile is On for the request (as the
+ * default handler's files, Apache's default_handler), else by read();
+ * never by a map: a file cut short while it is sent would kill the
+ * process with SIGBUS through one.  The descriptor stays the caller's:
+ * no pool cleanup closes it.
  */
 static void
 add_file(apwsgi_request_t *req, int fd, apr_off_t pos, apr_off_t len)
 {
     request_rec *r = req->r;
+    const core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
     apr_file_t *file = NULL;
 
-    /* The descriptor stays Python's: no pool cleanup closes it. */
-    apr_os_file_put(&file, &fd, APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED,
+    apr_os_file_put(&file, &fd,
+                    APR_FOPEN_READ | AP_SENDFILE_ENABLED(d->enable_sendfile),
                     r->pool);
     apr_brigade_insert_file(req->bb, file, pos, len, r->pool);
     for (apr_bucket *b = APR_BRIGADE_FIRST(req->bb);
@@ -631,22 +649,115 @@ add_file(apwsgi_request_t *req, int fd, apr_off_t pos, apr_off_t len)
 }
 
 /*
+ * Pass the `len` bytes of the file `fd` queued in req->bb (add_file)
+ * with a FLUSH, so that Apache is done with the descriptor on return,
+ * then end the body (finish).  A file that shrank below `end` (from
+ * `size` bytes) meanwhile was sent short: the connection is cut.  As
+ * apwsgi_response_send; GIL held, unless req->python_left.
+ */
+static int
+pass_file(apwsgi_request_t *req, int fd, apr_off_t end, apr_off_t size,
+          apr_off_t len)
+{
+    request_rec *r = req->r;
+    struct stat sb;
+    apr_status_t rv = APR_SUCCESS;
+
+    add_flush(req);
+    rv = pass_down(req, 0);
+    /* A read past the new end fails the pass (or sends short): the
+     * client must not wait for the rest. */
+    if (fstat(fd, &sb) == 0 && (apr_off_t)sb.st_size < end) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      APWSGI_APLOGNO(00309) "file sent for %s shrank "
+                                            "from %" APR_OFF_T_FMT
+                                            " to %" APR_OFF_T_FMT
+                                            " bytes while it was sent: "
+                                            "connection cut",
+                      r->uri, size, (apr_off_t)sb.st_size);
+        req->client_gone = 1;
+        apwsgi_response_abort(req);
+        return 0;
+    }
+    if (rv != APR_SUCCESS) {
+        client_gone(req, rv);
+        return 0;
+    }
+    req->bytes_sent += len;
+    return finish(req);
+}
+
+static apr_status_t
+close_fd(void *data)
+{
+    close((int)(intptr_t)data);
+    return APR_SUCCESS;
+}
+
+/*
+ * Leave the `len` bytes of the file `fd` from `pos` to
+ * apwsgi_response_send_later, by a duplicate of `fd`, when they end
+ * the body.  1 when left, 0 when they must go now (the body goes on
+ * past them, or no descriptor is free).  GIL held.
+ */
+static int
+leave_file(apwsgi_request_t *req, int fd, apr_off_t pos, apr_off_t size,
+           apr_off_t len)
+{
+    request_rec *r = req->r;
+    apwsgi_later_t *later = NULL;
+    int own = -1;
+
+    if (req->content_length >= 0
+        && req->bytes_sent + len < req->content_length) {
+        return 0;
+    }
+    own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) {
+        return 0;
+    }
+    apr_pool_cleanup_register(r->pool, (void *)(intptr_t)own, close_fd,
+                              apr_pool_cleanup_null);
+    later = apr_palloc(r->pool, sizeof(*later));
+    later->fd = own;
+    later->end = pos + len;
+    later->size = size;
+    later->len = len;
+    add_file(req, own, pos, len);
+    req->later = later;
+    return 1;
+}
+
+void
+apwsgi_response_send_later(apwsgi_request_t *req)
+{
+    apwsgi_later_t *later = req->later;
+
+    if (!later) {
+        return;
+    }
+    req->later = NULL;
+    req->python_left = 1;
+    pass_file(req, later->fd, later->end, later->size, later->len);
+    apr_pool_cleanup_run(req->r->pool, (void *)(intptr_t)later->fd, close_fd);
+}
+
+/*
  * A wsgi.file_wrapper around a file whose bytes on disk are what it
  * would read (apwsgi_filewrapper_file): send it from its current
  * position as a file bucket, then flush, so Apache is done with the
- * descriptor before close() runs.  A file that shrank meanwhile was
- * sent short: the connection is cut.  Returns 1 when `filelike` must
- * be iterated instead, else as apwsgi_response_send.
+ * descriptor before close() runs; where the file ends the body, that
+ * happens after close(), with no GIL held (leave_file).  Returns 1
+ * when `filelike` must be iterated instead, else as
+ * apwsgi_response_send.
  */
 static int
 send_file(apwsgi_request_t *req, PyObject *filelike)
 {
     request_rec *r = req->r;
-    struct stat sb;
     apr_off_t pos = 0;
     apr_off_t size = 0;
     apr_off_t len = 0;
-    apr_status_t rv = APR_SUCCESS;
     int fd = -1;
 
     if (!apwsgi_filewrapper_file(req->state, filelike, &fd, &pos, &size)) {
@@ -669,31 +780,15 @@ send_file(apwsgi_request_t *req, PyObject *filelike)
              && len > req->content_length - req->bytes_sent) {
         len = req->content_length - req->bytes_sent;
     }
-    if (len > 0 && !req->answered) {
-        add_file(req, fd, pos, len);
-        add_flush(req);
-        rv = pass_down(req, 0);
-        /* A read past the new end fails the pass (or sends short):
-         * the client must not wait for the rest. */
-        if (fstat(fd, &sb) == 0 && (apr_off_t)sb.st_size < pos + len) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                          APWSGI_APLOGNO(00309) "file sent for %s shrank "
-                                                "from %" APR_OFF_T_FMT
-                                                " to %" APR_OFF_T_FMT
-                                                " bytes while it was sent: "
-                                                "connection cut",
-                          r->uri, size, (apr_off_t)sb.st_size);
-            req->client_gone = 1;
-            apwsgi_response_abort(req);
-            return 0;
-        }
-        if (rv != APR_SUCCESS) {
-            client_gone(req, rv);
-            return 0;
-        }
+    if (len <= 0 || req->answered) {
+        req->bytes_sent += len;
+        return finish(req);
     }
-    req->bytes_sent += len;
-    return finish(req);
+    if (leave_file(req, fd, pos, size, len)) {
+        return 0;
+    }
+    add_file(req, fd, pos, len);
+    return pass_file(req, fd, pos + len, size, len);
 }
 
 int

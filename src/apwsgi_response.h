@@ -41,12 +41,23 @@ void apwsgi_start_response_detach(PyObject *start_response);
 
 /*
  * Send `result`, the application's return value, to the client.
- * Returns 0 when the response is complete or the client went away, or
- * -1 with an exception set when the application broke a rule or raised
- * while iterating (req->headers_sent tells whether anything went out).
- * GIL held; released around every pass down the output filters.
+ * Returns 0 when the response is complete (or left complete for
+ * apwsgi_response_send_later) or the client went away, or -1 with an
+ * exception set when the application broke a rule or raised while
+ * iterating (req->headers_sent tells whether anything went out).  GIL
+ * held; released around every pass down the output filters.
  */
 int apwsgi_response_send(apwsgi_request_t *req, PyObject *result);
+
+/*
+ * Send what apwsgi_response_send left for after the application (the
+ * file of a wsgi.file_wrapper, by a duplicate of its descriptor, so
+ * that its close() has run and no thread waits for the GIL once the
+ * bytes are out), and end the body.  Nothing when it left nothing.
+ * Call once the request has left its interpreter: no GIL held (and
+ * none taken); the duplicate is closed on return.
+ */
+void apwsgi_response_send_later(apwsgi_request_t *req);
 
 /*
  * Cut a response whose headers are out: the client sees it end early

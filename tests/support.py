@@ -71,7 +71,7 @@ class Client(requests.Session):
 def read_until_close(sock, max_bytes=256 * 1024 * 1024):
     """What sock receives until the peer closes or resets it (bounded by
     the socket's timeout per read and by max_bytes) -> bytes."""
-    data = b''
+    data = bytearray()
     while len(data) < max_bytes:
         try:
             chunk = sock.recv(65536)
@@ -80,7 +80,7 @@ def read_until_close(sock, max_bytes=256 * 1024 * 1024):
         if not chunk:
             break
         data += chunk
-    return data
+    return bytes(data)
 
 
 def raw_request(server, request, max_bytes=256 * 1024 * 1024):

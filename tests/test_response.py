@@ -619,6 +619,77 @@ def _shrink_while_sending(srv, mount='/response', size=64 * MIB):
     return head, body
 
 
+def test_file_wrapper_file_sent_after_close_frees_its_number(server):
+    """The file goes out after the application's close() (which closes
+    it), by a descriptor of its own: when another file takes the freed
+    number at once, the client still gets the first file's bytes."""
+    size = 32 * MIB     # far more than the socket buffers hold
+    name, decoy, marker = ('reuse-%s' % support.token() for _ in range(3))
+    block = support.pattern_block()
+    data = block * (size // len(block))
+    (server.state_dir / name).write_bytes(data)
+    with open(server.state_dir / decoy, 'wb') as f:
+        f.truncate(size)            # zeros: not one block of the pattern
+    for path in (name, decoy):
+        (server.state_dir / path).chmod(0o666)
+    try:
+        with socket.create_connection((server.host, server.port),
+                                      timeout=support.TIMEOUT) as sock:
+            sock.sendall(b'GET /response/file-reused?name=%s&decoy=%s'
+                         b'&token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                         b'Connection: close\r\n\r\n'
+                         % (name.encode(), decoy.encode(), marker.encode()))
+            taken = support.wait_for(
+                lambda: (server.state_dir / marker).exists()
+                and (server.state_dir / marker).read_text(),
+                what='another file opened on the freed number')
+            head, _, body = support.read_until_close(sock).partition(
+                b'\r\n\r\n')
+    finally:
+        for path in (name, decoy, marker):
+            (server.state_dir / path).unlink(missing_ok=True)
+    assert taken == 'True'
+    assert head.startswith(b'HTTP/1.1 200 OK\r\n'), head
+    assert b'Content-Length: %d' % size in head.split(b'\r\n'), head
+    assert len(body) == size
+    assert support.sha256(body) == support.sha256(data)
+
+
+def _reads(pid):
+    """The read system calls (sendfile among them) process `pid` has
+    made, from /proc/PID/io."""
+    with open('/proc/%d/io' % pid) as f:
+        return int(dict(line.split(': ') for line in f)['syscr'])
+
+
+@pytest.mark.parametrize('enable, reads', [
+    ('On', range(1, 100)),
+    # Apache's default: read() of 8,000 bytes at a time (APR's
+    # APR_BUCKET_BUFF_SIZE), so 4 MiB take 525.
+    ('Off', range(200, 5000)),
+])
+def test_file_wrapper_follows_enable_sendfile(make_server, enable, reads):
+    """EnableSendfile decides how the file goes, as for Apache's own
+    files: by sendfile where it is On, else read from the file."""
+    srv = support.start_interp_server(
+        make_server, support.location('/sf', 'response_app',
+                                      extra='EnableSendfile ' + enable))
+    name = 'sendfile-%s.bin' % support.token()
+    data = os.urandom(4 * MIB)
+    (srv.state_dir / name).write_bytes(data)
+    (srv.state_dir / name).chmod(0o644)
+    url = srv.url('/sf/file?name=%s&cl=1' % name)
+    with support.Client() as http:
+        assert http.get(url).content == data     # warm: Python loaded
+        pid, = srv.child_pids()
+        before = _reads(pid)
+        r = http.get(url)
+        after = _reads(pid)
+    assert (r.status_code, len(r.content)) == (200, len(data))
+    assert r.content == data
+    assert after - before in reads
+
+
 @pytest.mark.expect_log('APW00309')
 def test_file_wrapper_file_shrinks_while_sent(server, log):
     """A file cut short while it is sent neither kills the process (a

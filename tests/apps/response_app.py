@@ -54,6 +54,12 @@ Endpoints (by PATH_INFO):
                        at 1000, then truncated to 500 bytes), raw
                        (open(STATE/F, 'rb', buffering=0)), sub (a
                        subclass of io.FileIO whose read() gives b'x' * n)
+  /file-reused?name=F&decoy=D&token=T
+                       file_wrapper(open(STATE/F)) with its Content-Length;
+                       once close() has closed the file, a thread opens
+                       STATE/D until a descriptor gets the file's number,
+                       writes whether one did to STATE/T, and holds them
+                       open until STATE/T is gone
   /sleep?s=S           sleeps S seconds, returns b'slept'
   /many-headers?n=N    N headers X-H-<i>: 'v' * i, plus X-Long (8000 'L')
   /no-body?s=STATUS&how=HOW[&cl=N]
@@ -245,6 +251,38 @@ _KEPT = {}
 _HOLD = []
 
 
+def _file_reused(environ, start_response, q, state):
+    import threading
+    f = open(os.path.join(state, q['name']), 'rb')
+    number = f.fileno()
+    marker = os.path.join(state, q['token'])
+
+    def take():
+        deadline = time.monotonic() + WAIT_LIMIT
+        while not f.closed and time.monotonic() < deadline:
+            time.sleep(0.001)
+        held = []
+        try:
+            while len(held) < 64:
+                held.append(os.open(os.path.join(state, q['decoy']),
+                                    os.O_RDONLY))
+                if held[-1] == number:
+                    break
+            with open(marker + '.tmp', 'w') as out:
+                out.write(str(held[-1] == number))
+            os.rename(marker + '.tmp', marker)
+            while os.path.exists(marker) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            for fd in held:
+                os.close(fd)
+    threading.Thread(target=take, daemon=True).start()
+    start_response('200 OK', [('Content-Type', 'application/octet-stream'),
+                              ('Content-Length',
+                               str(os.fstat(number).st_size))])
+    return environ['wsgi.file_wrapper'](f)
+
+
 def _error_of(call, *args):
     try:
         call(*args)
@@ -394,6 +432,8 @@ def application(environ, start_response):
         start_response('200 OK', [('Content-Type',
                                    'application/octet-stream')])
         return environ['wsgi.file_wrapper'](filelike)
+    if path == '/file-reused':
+        return _file_reused(environ, start_response, q, state)
     if path == '/sleep':
         time.sleep(float(q['s']))
         return _text(start_response, b'slept')
