@@ -91,6 +91,7 @@ def test_config_for_module_target():
     assert 'mod_wsgi.interpreter' not in text
     assert 'mod_wsgi.reload' not in text
     assert 'SetEnv mod_wsgi.map_to_storage "off"' in text
+    assert '\nEnableSendfile On\n' in text
 
 
 def test_gunicorn_spelling_and_current_directory():
