@@ -687,6 +687,7 @@ pass_file(apwsgi_request_t *req, int fd, apr_off_t end, apr_off_t size,
     return finish(req);
 }
 
+/* A pool cleanup: close the descriptor that `data` carries. */
 static apr_status_t
 close_fd(void *data)
 {
@@ -737,6 +738,7 @@ apwsgi_response_send_later(apwsgi_request_t *req)
         return;
     }
     req->later = NULL;
+    /* The headers went with send_file: nothing below needs Python. */
     req->python_left = 1;
     pass_file(req, later->fd, later->end, later->size, later->len);
     apr_pool_cleanup_run(req->r->pool, (void *)(intptr_t)later->fd, close_fd);
