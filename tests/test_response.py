@@ -698,7 +698,13 @@ def test_file_wrapper_file_shrinks_while_sent(server, log):
     head, body = _shrink_while_sending(server)
     assert head.startswith(b'HTTP/1.1 200 OK\r\n')
     assert b'Content-Length: %d' % (64 * MIB) in head
-    assert MIB <= len(body) < 64 * MIB
+    # Cut short, and what came is the file's.  With EnableSendfile Off
+    # (Apache's default: the file read 8,000 bytes at a time) less than
+    # the new size may arrive: blocks read for one write but not yet
+    # written are dropped when a later read meets the new end.
+    assert 0 < len(body) < 64 * MIB
+    block = support.pattern_block()
+    assert body == (block * (len(body) // len(block) + 1))[:len(body)]
     log.wait('/response/file', 'shrank from 67108864 to 1048576 bytes',
              tag='APW00309')
 
