@@ -622,7 +622,8 @@ def _shrink_while_sending(srv, mount='/response', size=64 * MIB):
 def test_file_wrapper_file_sent_after_close_frees_its_number(server):
     """The file goes out after the application's close() (which closes
     it), by a descriptor of its own: when another file takes the freed
-    number at once, the client still gets the first file's bytes."""
+    number at once, and the file is deleted before its bytes go, the
+    client still gets the first file's bytes."""
     size = 32 * MIB     # far more than the socket buffers hold
     name, decoy, marker = ('reuse-%s' % support.token() for _ in range(3))
     block = support.pattern_block()
@@ -643,6 +644,7 @@ def test_file_wrapper_file_sent_after_close_frees_its_number(server):
                 lambda: (server.state_dir / marker).exists()
                 and (server.state_dir / marker).read_text(),
                 what='another file opened on the freed number')
+            (server.state_dir / name).unlink()
             head, _, body = support.read_until_close(sock).partition(
                 b'\r\n\r\n')
     finally:
