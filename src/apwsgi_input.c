@@ -16,15 +16,16 @@
 
 /* The input's part of an interpreter's state. */
 struct apwsgi_input_part {
-    PyTypeObject *type; /* Input, strong */
+    PyTypeObject *type;    /* Input, strong */
+    apwsgi_spares_t spare; /* Inputs whose request ended unshared */
 };
 
 typedef struct {
     PyObject_HEAD
-    apwsgi_request_t *req; /* NULL once the request is over */
-    apr_bucket_brigade *bb;
-    char *buf;        /* readline() buffer, r->pool */
-    apr_size_t start; /* unread bytes are buf[start, end) */
+    apwsgi_request_t *req;  /* NULL once the request is over */
+    apr_bucket_brigade *bb; /* r->pool, made by the first read */
+    char *buf;              /* readline() buffer, r->pool */
+    apr_size_t start;       /* unread bytes are buf[start, end) */
     apr_size_t end;
     apr_off_t remaining; /* Content-Length not yet read; -1: chunked */
     int eof;
@@ -96,7 +97,7 @@ static Py_ssize_t
 raw_read(apwsgi_input_object *self, char *dst, apr_size_t want, int fill)
 {
     request_rec *r = self->req->r;
-    apr_bucket_brigade *bb = self->bb;
+    apr_bucket_brigade *bb = NULL;
     apr_status_t rv = APR_SUCCESS;
     apr_size_t got = 0;
     int eos = 0;
@@ -110,6 +111,11 @@ raw_read(apwsgi_input_object *self, char *dst, apr_size_t want, int fill)
         input_raise(self, APR_EGENERAL);
         return -1;
     }
+    if (!self->bb) {
+        /* Most requests read no body: no brigade for them. */
+        self->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    }
+    bb = self->bb;
     ts = PyEval_SaveThread();
     while ((got == 0 || (fill && got < want)) && !eos && rv == APR_SUCCESS) {
         rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
@@ -465,23 +471,32 @@ apwsgi_input_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
 void
 apwsgi_input_part_free(apwsgi_state_t *st)
 {
+    PyObject *spare = NULL;
+
+    while ((spare = apwsgi_spares_take(&st->input->spare))) {
+        Py_DECREF(spare);
+    }
     Py_CLEAR(st->input->type);
 }
 
 PyObject *
 apwsgi_input_new(apwsgi_request_t *req)
 {
-    PyTypeObject *type = req->state->input->type;
-    apwsgi_input_object *self = PyObject_New(apwsgi_input_object, type);
+    struct apwsgi_input_part *part = req->state->input;
+    apwsgi_input_object *self =
+        (apwsgi_input_object *)apwsgi_spares_take(&part->spare);
     request_rec *r = req->r;
 
     if (!self) {
+        /* PyObject_New takes the reference to the heap type that the
+         * instance holds (since 3.8); dealloc drops it. */
+        self = PyObject_New(apwsgi_input_object, part->type);
+    }
+    if (!self) {
         return NULL;
     }
-    /* PyObject_New took the reference to the heap type that the
-     * instance holds (since 3.8); dealloc drops it. */
     self->req = req;
-    self->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    self->bb = NULL;
     self->buf = NULL;
     self->start = self->end = 0;
     /* ap_setup_client_block() has parsed the framing already. */
@@ -494,7 +509,17 @@ apwsgi_input_new(apwsgi_request_t *req)
 void
 apwsgi_input_detach(PyObject *input)
 {
-    ((apwsgi_input_object *)input)->req = NULL;
+    apwsgi_input_object *self = (apwsgi_input_object *)input;
+    struct apwsgi_input_part *part =
+        self->req ? self->req->state->input : NULL;
+
+    self->req = NULL;
+    if (!part) {
+        return;
+    }
+    /* Only the caller's reference: nothing can reach it but the next
+     * request that takes it (an Input has no weak references). */
+    apwsgi_spares_keep(&part->spare, input, 1);
 }
 
 int

@@ -21,12 +21,14 @@ int apwsgi_input_part_init(apwsgi_state_t *st,
                            const apwsgi_state_setup_t *setup);
 void apwsgi_input_part_free(apwsgi_state_t *st);
 
-/* A new wsgi.input for `req`, of req->state's Input type.  New
- * reference, or NULL with an exception set.  GIL held.  Its buffer
- * lives in req->r->pool. */
+/* A wsgi.input for `req`, of req->state's Input type: new, or one the
+ * state kept.  New reference, or NULL with an exception set.  GIL held.
+ * Its brigade and buffer live in req->r->pool. */
 PyObject *apwsgi_input_new(apwsgi_request_t *req);
 
-/* The request is over: later calls raise ValueError.  GIL held. */
+/* The request is over: later calls raise ValueError.  Where the
+ * caller's reference is the only one, the state keeps the object for a
+ * later apwsgi_input_new().  GIL held. */
 void apwsgi_input_detach(PyObject *input);
 
 /* Whether the application read the body to its end.  GIL held. */

@@ -46,6 +46,7 @@ struct apwsgi_log_part {
     PyTypeObject *buffer_type; /* LogBuffer, strong */
     server_rec *server;        /* for lines with no request */
     int logging_routed;        /* Python's logging is ours, or left alone */
+    apwsgi_spares_t spare;     /* wsgi.errors whose request ended unshared */
 };
 
 static const char tag_stdout[] = APWSGI_APLOGNO(00502);
@@ -600,7 +601,19 @@ log_new(struct apwsgi_log_part *part, request_rec *r, server_rec *s,
 PyObject *
 apwsgi_log_new(apwsgi_state_t *st, request_rec *r, const char *tag)
 {
-    return log_new(st->log, r, r->server, tag, "wsgi.errors");
+    apwsgi_log_object *self =
+        (apwsgi_log_object *)apwsgi_spares_take(&st->log->spare);
+
+    if (!self) {
+        return log_new(st->log, r, r->server, tag, "wsgi.errors");
+    }
+    /* A kept one, as log_new() would make it; its line buffer (empty)
+     * stays. */
+    self->r = r;
+    self->s = r->server;
+    self->tag = tag;
+    self->owner = apr_os_thread_current();
+    return (PyObject *)self;
 }
 
 /* Point sys.stdout and sys.stderr at the error log.  0, or -1 with an
@@ -648,17 +661,25 @@ apwsgi_log_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
 void
 apwsgi_log_part_free(apwsgi_state_t *st)
 {
+    PyObject *spare = NULL;
+
+    while ((spare = apwsgi_spares_take(&st->log->spare))) {
+        Py_DECREF(spare);
+    }
     Py_CLEAR(st->log->buffer_type);
     Py_CLEAR(st->log->type);
 }
 
 void
-apwsgi_log_detach(PyObject *log)
+apwsgi_log_detach(apwsgi_state_t *st, PyObject *log)
 {
     apwsgi_log_object *self = (apwsgi_log_object *)log;
 
     log_emit(self, self->len);
     self->r = NULL;
+    /* Only the caller's reference (a Log has no weak references, and
+     * its buffer holds it): the next request may take it. */
+    apwsgi_spares_keep(&st->log->spare, log, 1);
 }
 
 void

@@ -24,9 +24,9 @@ int apwsgi_log_part_init(apwsgi_state_t *st,
 void apwsgi_log_part_free(apwsgi_state_t *st);
 
 /*
- * A new Log object for `r`, writing with `tag` (a string constant from
- * APWSGI_APLOGNO): lines are logged against `r` until
- * apwsgi_log_detach(), then against its server.  Returns a new
+ * A Log object for `r` (new, or one that `st` kept), writing with `tag`
+ * (a string constant from APWSGI_APLOGNO): lines are logged against `r`
+ * until apwsgi_log_detach(), then against its server.  Returns a new
  * reference, or NULL with an exception set.  GIL of the state's
  * interpreter held.
  */
@@ -35,9 +35,11 @@ PyObject *apwsgi_log_new(apwsgi_state_t *st, request_rec *r, const char *tag);
 /*
  * The request is over: log any partial line and drop the request, so
  * that later writes (from threads the application left running) go to
- * the server's log.  GIL held.
+ * the server's log.  Where the caller's reference is the only one, `st`
+ * keeps the object for a later apwsgi_log_new().  GIL of `st`'s
+ * interpreter held.
  */
-void apwsgi_log_detach(PyObject *log);
+void apwsgi_log_detach(apwsgi_state_t *st, PyObject *log);
 
 /* Set up the log lock, in `pchild`, and have a process forked from
  * this one get it free.  0 or -1.  Child init, no GIL. */

@@ -212,6 +212,9 @@ serve(apwsgi_request_t *req, const apwsgi_config_t *cfg,
     }
     status = call_application(req, cfg, app, environ, start_response);
 done:
+    /* environ first: where nothing else holds them, this request's
+     * objects are kept for the next (the detach functions). */
+    Py_XDECREF(environ);
     if (start_response) {
         apwsgi_start_response_detach(start_response);
     }
@@ -220,9 +223,8 @@ done:
         apwsgi_input_detach(input);
     }
     if (errors) {
-        apwsgi_log_detach(errors);
+        apwsgi_log_detach(st, errors);
     }
-    Py_XDECREF(environ);
     Py_XDECREF(start_response);
     Py_XDECREF(errors);
     Py_XDECREF(input);

@@ -29,20 +29,14 @@ typedef struct {
     PyObject *write;       /* the write callable, made on first use */
 } apwsgi_start_response_object;
 
-/* start_response objects kept for the next requests of an interpreter:
- * at most one per thread that runs it at a time is enough, and more
- * than a few only while requests pile up. */
-#define SPARE_MAX 8
-
 /* The response's part of an interpreter's state. */
 struct apwsgi_response_part {
     PyTypeObject *type; /* StartResponse, strong */
     /* start_response objects whose request ended with nothing else
      * holding them or their write callable, each with that callable (or
-     * none yet), strong: the next requests take them rather than make a
+     * none yet): the next requests take them rather than make a
      * start_response and a write (a garbage-collected object each). */
-    apwsgi_start_response_object *spare[SPARE_MAX];
-    int n_spare;
+    apwsgi_spares_t spare;
 };
 
 /* Headers an application must not set (RFC 9110 section 7.6.1; PEP
@@ -1013,11 +1007,11 @@ void
 apwsgi_response_part_free(apwsgi_state_t *st)
 {
     struct apwsgi_response_part *part = st->response;
+    apwsgi_start_response_object *self = NULL;
 
-    while (part->n_spare > 0) {
-        apwsgi_start_response_object *self = part->spare[--part->n_spare];
-
-        part->spare[part->n_spare] = NULL;
+    while ((self = (apwsgi_start_response_object *)apwsgi_spares_take(
+                &part->spare))) {
+        /* write holds its start_response: break the cycle first. */
         Py_CLEAR(self->write);
         Py_DECREF(self);
     }
@@ -1030,10 +1024,8 @@ apwsgi_start_response_new(apwsgi_request_t *req)
     struct apwsgi_response_part *part = req->state->response;
     apwsgi_start_response_object *self = NULL;
 
-    if (part->n_spare > 0) {
-        /* The spare's reference becomes the caller's. */
-        self = part->spare[--part->n_spare];
-        part->spare[part->n_spare] = NULL;
+    self = (apwsgi_start_response_object *)apwsgi_spares_take(&part->spare);
+    if (self) {
         self->req = req;
         return (PyObject *)self;
     }
@@ -1060,10 +1052,8 @@ apwsgi_start_response_detach(PyObject *start_response)
     Py_ssize_t own = 1 + (self->write != NULL);
 
     self->req = NULL;
-    if (part && part->n_spare < SPARE_MAX && Py_REFCNT(self) == own
-        && (!self->write || Py_REFCNT(self->write) == 1)) {
-        part->spare[part->n_spare++] =
-            (apwsgi_start_response_object *)Py_NewRef(self);
+    if (part && (!self->write || Py_REFCNT(self->write) == 1)
+        && apwsgi_spares_keep(&part->spare, start_response, own)) {
         return;
     }
     /* write holds start_response (its self): without this reference

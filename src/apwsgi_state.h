@@ -42,6 +42,49 @@ struct apwsgi_state {
 };
 
 /*
+ * A part's spare objects: a request's objects (start_response,
+ * wsgi.input, wsgi.errors) that ended with nothing but the module
+ * holding them, kept for the interpreter's next requests, which take
+ * them instead of making new ones.  At most one per thread that runs
+ * the interpreter at a time is needed, and more than a few only while
+ * requests pile up.  Strong references; the part's owner uses them with
+ * the interpreter's GIL held and drops them in its free.
+ */
+#define APWSGI_SPARE_MAX 8
+
+typedef struct {
+    PyObject *obj[APWSGI_SPARE_MAX];
+    int n;
+} apwsgi_spares_t;
+
+/* A kept object, its reference now the caller's; NULL when none is
+ * kept (no exception set).  GIL held. */
+static inline PyObject *
+apwsgi_spares_take(apwsgi_spares_t *sp)
+{
+    PyObject *o = NULL;
+
+    if (sp->n > 0) {
+        o = sp->obj[--sp->n];
+        sp->obj[sp->n] = NULL;
+    }
+    return o;
+}
+
+/* Keep `o` (a new reference) where there is room and `own` references
+ * are all it has: the caller's, and any the object holds to itself.
+ * Returns whether it was kept.  GIL held. */
+static inline int
+apwsgi_spares_keep(apwsgi_spares_t *sp, PyObject *o, Py_ssize_t own)
+{
+    if (sp->n >= APWSGI_SPARE_MAX || Py_REFCNT(o) != own) {
+        return 0;
+    }
+    sp->obj[sp->n++] = Py_NewRef(o);
+    return 1;
+}
+
+/*
  * What each part's init is given.  A part's init (`int
  * apwsgi_<owner>_part_init(apwsgi_state_t *, const
  * apwsgi_state_setup_t *)`) sets its own member of the state and

@@ -223,3 +223,29 @@ def test_other_methods(http, url, method):
     r = http.request(method, url('/input/read'), data=b'body!')
     assert r.status_code == 200
     assert r.json()['sha256'] == sha256(b'body!')
+
+
+def test_unheld_input_and_errors_reused(http, url):
+    """A request's wsgi.input and wsgi.errors that nothing holds once it
+    ends serve a later request of the interpreter (at most 8 kept); one
+    the application holds is never given out again.  tracemalloc tells
+    an object made while it traced from one made before."""
+    def traced(query=''):
+        r = http.get(url('/input/traced' + query))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    try:
+        assert traced('?trace=start') == {'wsgi.input': False,
+                                          'wsgi.errors': False}
+        for _ in range(3):
+            assert traced() == {'wsgi.input': False, 'wsgi.errors': False}
+        # Each kept input takes one that the interpreter kept, until
+        # there are none left and a new one is made.
+        made = [traced('?keep=1') for _ in range(10)]
+        first = [m['wsgi.input'] for m in made].index(True)
+        assert first <= 8, made
+        assert all(m['wsgi.input'] for m in made[first:]), made
+        assert not any(m['wsgi.errors'] for m in made), made
+    finally:
+        traced('?trace=stop')

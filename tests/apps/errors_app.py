@@ -32,7 +32,9 @@ Endpoints (by PATH_INFO):
   /stash                 keeps this request's wsgi.input, wsgi.errors,
                          start_response and write in a module global
   /use-stash             uses those stale objects in a later request; JSON
-                         {name: 'ok:<repr>' or exception type name}
+                         {name: 'ok:<repr>' or exception type name},
+                         same_input/same_errors: whether this request's
+                         objects are the stashed ones
 Module attribute NOT_CALLABLE (42) is for the "not callable" config test.
 """
 
@@ -126,9 +128,11 @@ def _exc_info_bogus(start_response):
     yield b'must not be reached\n'
 
 
-def _use_stash(start_response):
+def _use_stash(environ, start_response):
     import json
     uses = [
+        ('same_input', lambda: environ['wsgi.input'] is STASH['input']),
+        ('same_errors', lambda: environ['wsgi.errors'] is STASH['errors']),
         ('read', lambda: STASH['input'].read(10)),
         ('readline', lambda: STASH['input'].readline()),
         ('iterate', lambda: list(STASH['input'])),
@@ -220,7 +224,7 @@ def application(environ, start_response):
                      write=start_response('200 OK', plain))
         return [b'stashed']
     if path == '/use-stash':
-        return _use_stash(start_response)
+        return _use_stash(environ, start_response)
     if path == '/ok':
         start_response('200 OK', plain + [('X-Pid', str(os.getpid()))])
         return [b'still serving']

@@ -18,6 +18,12 @@ Endpoints (by PATH_INFO; body is the request body):
   /partial?n=N          reads N bytes only -> {"got": ...}
   /called?token=T       records the call in STATE/input-called-T, then
                         like /read (LimitRequestBody: the app must not run)
+  /traced?trace=T&keep=K  whether this request's wsgi.input and
+                        wsgi.errors were made while tracemalloc traced
+                        (T=start: tracemalloc.start() first; T=stop:
+                        tracemalloc.stop() after, and drop what was kept;
+                        K=1: keep this request's wsgi.input) ->
+                        {"wsgi.input": bool, "wsgi.errors": bool}
 Lines are returned decoded as latin-1.
 """
 
@@ -28,6 +34,7 @@ import os
 import apphelpers
 
 MAX_LOOPS = 10_000_000  # bound on every read loop
+KEPT = []  # wsgi.input objects kept by /traced?keep=1
 
 
 def _json(start_response, obj):
@@ -110,6 +117,18 @@ def application(environ, start_response):
     if path == '/ignore':
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return [b'ignored']
+    if path == '/traced':
+        import tracemalloc
+        if query.get('trace') == 'start':
+            tracemalloc.start()
+        if query.get('keep') == '1':
+            KEPT.append(inp)
+        made = {name: tracemalloc.get_object_traceback(environ[name])
+                is not None for name in ('wsgi.input', 'wsgi.errors')}
+        if query.get('trace') == 'stop':
+            tracemalloc.stop()
+            del KEPT[:]
+        return _json(start_response, made)
     if path == '/partial':
         got = inp.read(int(query['n']))
         return _json(start_response, {'got': got.decode('latin-1')})
