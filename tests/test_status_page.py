@@ -137,7 +137,9 @@ def test_page_in_chromium(make_server, browser, tmp_path):
             '#interpreters-table tbody tr',
             'rows => rows.map(r => r.dataset.interpreter)')
         assert names == ['(main)', 'n']
-        [req] = ops.status_json(srv)['requests']
+        # The held request; one of the load's may be in flight beside it.
+        [req] = [q for q in ops.status_json(srv)['requests']
+                 if q['path'] == PATH]
         row = page.locator('#requests-table tbody tr[data-pid="%d"]'
                            '[data-thread="%d"]' % (req['pid'],
                                                    req['thread']))
