@@ -471,11 +471,7 @@ apwsgi_input_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
 void
 apwsgi_input_part_free(apwsgi_state_t *st)
 {
-    PyObject *spare = NULL;
-
-    while ((spare = apwsgi_spares_take(&st->input->spare))) {
-        Py_DECREF(spare);
-    }
+    apwsgi_spares_clear(&st->input->spare);
     Py_CLEAR(st->input->type);
 }
 
@@ -491,9 +487,9 @@ apwsgi_input_new(apwsgi_request_t *req)
         /* PyObject_New takes the reference to the heap type that the
          * instance holds (since 3.8); dealloc drops it. */
         self = PyObject_New(apwsgi_input_object, part->type);
-    }
-    if (!self) {
-        return NULL;
+        if (!self) {
+            return NULL;
+        }
     }
     self->req = req;
     self->bb = NULL;

@@ -661,11 +661,7 @@ apwsgi_log_part_init(apwsgi_state_t *st, const apwsgi_state_setup_t *setup)
 void
 apwsgi_log_part_free(apwsgi_state_t *st)
 {
-    PyObject *spare = NULL;
-
-    while ((spare = apwsgi_spares_take(&st->log->spare))) {
-        Py_DECREF(spare);
-    }
+    apwsgi_spares_clear(&st->log->spare);
     Py_CLEAR(st->log->buffer_type);
     Py_CLEAR(st->log->type);
 }
@@ -677,8 +673,9 @@ apwsgi_log_detach(apwsgi_state_t *st, PyObject *log)
 
     log_emit(self, self->len);
     self->r = NULL;
-    /* Only the caller's reference (a Log has no weak references, and
-     * its buffer holds it): the next request may take it. */
+    /* Only the caller's reference: nothing can reach it but the next
+     * request that takes it (a Log has no weak references, and a
+     * LogBuffer the application holds counts as a reference). */
     apwsgi_spares_keep(&st->log->spare, log, 1);
 }
 

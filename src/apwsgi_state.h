@@ -84,6 +84,17 @@ apwsgi_spares_keep(apwsgi_spares_t *sp, PyObject *o, Py_ssize_t own)
     return 1;
 }
 
+/* Drop every kept object (for a part's free).  GIL held. */
+static inline void
+apwsgi_spares_clear(apwsgi_spares_t *sp)
+{
+    PyObject *o = NULL;
+
+    while ((o = apwsgi_spares_take(sp))) {
+        Py_DECREF(o);
+    }
+}
+
 /*
  * What each part's init is given.  A part's init (`int
  * apwsgi_<owner>_part_init(apwsgi_state_t *, const
