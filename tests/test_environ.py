@@ -399,10 +399,15 @@ def test_environs_built_while_collections_switch_threads(make_server):
     request's.  This checks that a second environ built while another
     is under way (apwsgi_environ_new()'s `building` flag) leaves the
     template and its cache alone: without that flag, answers carry
-    another request's keys and values, and children crash."""
+    another request's keys and values, and children crash.
+
+    The child has more threads than twice the clients: when the event
+    MPM's listener finds no idle worker, it closes every idle keep-alive
+    connection (event.c, "kill'em all"), and a client whose next request
+    is already on such a connection sees it aborted."""
     srv = support.start_interp_server(
         make_server, support.location('/gc', 'environ_gc_app'),
-        threads=8, concurrent=True)
+        threads=25, concurrent=True)
 
     def client(n):
         wrong = []
