@@ -243,6 +243,20 @@ put_value(builder_t *b, const char *key, const char *value, int literal)
     if (b->plain) {
         return set_entry(b->environ, NULL, key, value);
     }
+    /* Most keys of most requests, as below without entry_at()'s and
+     * advance()'s calls: the template's entry at this position, which
+     * this literal key last came through (so it is this key's), with
+     * the value as last time, which the template copy holds already. */
+    if (literal && b->same && b->pos < part->tmpl_n) {
+        e = part->tmpl_pos[b->pos];
+        if (e->literal == key && e->in_tmpl == TMPL_VALUE && e->value
+            && strcmp(e->last, value) == 0) {
+            part->pos[b->pos] = e;
+            e->seen = part->gen;
+            b->held[b->pos++] = TMPL_VALUE;
+            return 0;
+        }
+    }
     e = entry_at(part, b->pos, key, literal);
     if (!e) {
         if (PyErr_Occurred()) {
