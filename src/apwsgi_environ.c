@@ -155,20 +155,12 @@ set_entry(PyObject *environ, env_entry_t *e, const char *key,
     return rc;
 }
 
-/* The cache entry for `key` at position `pos`: the entry that stood
- * there last time when it is the same key, else the hash's (made on
- * first use), remembered for next time.  `literal`: key is a string
- * literal (a fixed address for the process's life), so that the entry
- * knows it next time by its address, without comparing the strings.
- * NULL as env_entry(). */
+/* entry_at() where the entry at `pos` is not known by its address. */
 static env_entry_t *
-entry_at(environ_part_t *part, int pos, const char *key, int literal)
+entry_lookup(environ_part_t *part, int pos, const char *key, int literal)
 {
     env_entry_t *e = pos < ENV_POSITIONS ? part->pos[pos] : NULL;
 
-    if (e && literal && e->literal == key) {
-        return e;
-    }
     if (!e || strcmp(e->name, key) != 0) {
         e = env_entry(part, key);
         if (pos < ENV_POSITIONS) {
@@ -179,6 +171,24 @@ entry_at(environ_part_t *part, int pos, const char *key, int literal)
         e->literal = key;
     }
     return e;
+}
+
+/* The cache entry for `key` at position `pos`: the entry that stood
+ * there last time when it is the same key, else the hash's (made on
+ * first use), remembered for next time.  `literal`: key is a string
+ * literal (a fixed address for the process's life), so that the entry
+ * knows it next time by its address, without comparing the strings:
+ * most keys of most requests, checked here without a call.  NULL as
+ * env_entry(). */
+static inline env_entry_t *
+entry_at(environ_part_t *part, int pos, const char *key, int literal)
+{
+    env_entry_t *e = pos < ENV_POSITIONS ? part->pos[pos] : NULL;
+
+    if (e && literal && e->literal == key) {
+        return e;
+    }
+    return entry_lookup(part, pos, key, literal);
 }
 
 /* environ[key] = v through entry `e` at the builder's position, kept
@@ -242,20 +252,6 @@ put_value(builder_t *b, const char *key, const char *value, int literal)
 
     if (b->plain) {
         return set_entry(b->environ, NULL, key, value);
-    }
-    /* Most keys of most requests, as below without entry_at()'s and
-     * advance()'s calls: the template's entry at this position, which
-     * this literal key last came through (so it is this key's), with
-     * the value as last time, which the template copy holds already. */
-    if (literal && b->same && b->pos < part->tmpl_n) {
-        e = part->tmpl_pos[b->pos];
-        if (e->literal == key && e->in_tmpl == TMPL_VALUE && e->value
-            && strcmp(e->last, value) == 0) {
-            part->pos[b->pos] = e;
-            e->seen = part->gen;
-            b->held[b->pos++] = TMPL_VALUE;
-            return 0;
-        }
     }
     e = entry_at(part, b->pos, key, literal);
     if (!e) {
