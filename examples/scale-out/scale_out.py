@@ -44,6 +44,23 @@ def render(template, **values):
     return string.Template((HERE / template).read_text()).substitute(values)
 
 
+def stop_servers(servers, graceful, timeout):
+    """Stop the ApacheServers `servers` together: gracefully first when
+    `graceful` (SIGWINCH, `apachectl graceful-stop`), waiting up to
+    `timeout` seconds for them to exit, then at once (SIGTERM) those
+    still up."""
+    if graceful:
+        for srv in servers:
+            if srv.running:
+                os.kill(srv.pid, signal.SIGWINCH)
+        deadline = time.monotonic() + timeout
+        while any(srv.running for srv in servers) and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+    for srv in servers:
+        srv.stop()
+
+
 class Cluster:
     """N apwsgi backends and a balancer front end, each an ApacheServer
     (or a subclass: server_class)."""
@@ -83,21 +100,21 @@ class Cluster:
         self.front.start()
         return self
 
-    def stop(self):
-        for srv in [self.front, *self.backends.values()]:
-            srv.stop()
+    def stop(self, timeout=10):
+        """Stop the front end, then the backends, each gracefully, and at
+        once when it has not exited after `timeout` seconds.  Stopped at
+        once (SIGTERM) just after its clients closed their connections,
+        an event-MPM child can crash in Apache itself (its main thread
+        closes the sockets of workers that are freeing them, in
+        mod_mpm_event); a graceful stop does not take that path."""
+        stop_servers([self.front], True, timeout)
+        stop_servers(list(self.backends.values()), True, timeout)
 
     def stop_backend(self, name, graceful=False, timeout=30):
         """Stop one backend: at once (SIGTERM: what a crash looks like to
         the front end), or gracefully (SIGWINCH, `apachectl graceful-stop`:
         it stops listening, then finishes the requests it has)."""
-        srv = self.backends[name]
-        if graceful and srv.running:
-            os.kill(srv.pid, signal.SIGWINCH)
-            deadline = time.monotonic() + timeout
-            while srv.running and time.monotonic() < deadline:
-                time.sleep(0.01)
-        srv.stop()
+        stop_servers([self.backends[name]], graceful, timeout)
 
     def remove(self):
         shutil.rmtree(self.root, ignore_errors=True)
