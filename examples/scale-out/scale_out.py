@@ -101,8 +101,8 @@ class Cluster:
         return self
 
     def stop(self, timeout=10):
-        """Stop the front end, then the backends, each gracefully, and at
-        once when it has not exited after `timeout` seconds.  Stopped at
+        """Stop the front end, then the backends together, gracefully,
+        and at once those not gone after `timeout` seconds.  Stopped at
         once (SIGTERM) just after its clients closed their connections,
         an event-MPM child can crash in Apache itself (its main thread
         closes the sockets of workers that are freeing them, in
